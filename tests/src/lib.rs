@@ -1,0 +1,1 @@
+//! Integration checks across the workspace crates.

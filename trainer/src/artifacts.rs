@@ -1,0 +1,208 @@
+//! Where a stage's artifacts live (`models/<stage>/...`) and how its weights and metrics are saved
+//! and loaded again.
+
+use std::path::{Path, PathBuf};
+
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Model;
+use crate::stages::Stage;
+use crate::train::EpochMetrics;
+
+/// Everything `metrics.json` records about one trained stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageMetrics {
+    /// Stage name.
+    pub stage: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Backend and device that trained it.
+    pub device: String,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Final test accuracy in inference mode.
+    pub test_accuracy: f64,
+    /// The command that produced the artifacts.
+    pub command: String,
+    /// One entry per epoch.
+    pub epochs: Vec<EpochMetrics>,
+}
+
+/// Errors reading or writing a stage's artifacts.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the field names and the messages say it all
+pub enum ArtifactError {
+    /// No weights file for the stage.
+    #[error(
+        "no trained weights for stage {stage} at {path}; train it first: cargo run -p trainer --release -- --stage {stage}"
+    )]
+    MissingWeights { stage: Stage, path: PathBuf },
+    /// The weights file exists but does not fit the stage's network.
+    #[error(
+        "weights file {path} is corrupt or belongs to another network ({detail}); retrain: cargo run -p trainer --release -- --stage {stage}"
+    )]
+    BadWeights {
+        stage: Stage,
+        path: PathBuf,
+        detail: String,
+    },
+    /// `metrics.json` is missing or unreadable.
+    #[error(
+        "cannot read {path}: {detail}; retrain: cargo run -p trainer --release -- --stage {stage}"
+    )]
+    BadMetrics {
+        stage: Stage,
+        path: PathBuf,
+        detail: String,
+    },
+    /// A write failed.
+    #[error("cannot write {path}: {detail}")]
+    Write { path: PathBuf, detail: String },
+}
+
+/// The artifact folder of one stage.
+#[derive(Debug, Clone)]
+pub struct StageDir {
+    /// The stage.
+    pub stage: Stage,
+    /// `<models>/<stage>`.
+    pub dir: PathBuf,
+}
+
+impl StageDir {
+    /// The folder for `stage` under the models root.
+    pub fn new(models: &Path, stage: Stage) -> Self {
+        StageDir {
+            stage,
+            dir: models.join(stage.name()),
+        }
+    }
+
+    /// The burnpack weights file.
+    pub fn weights(&self) -> PathBuf {
+        self.dir.join("weights.bpk")
+    }
+
+    /// The metrics file.
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join("metrics.json")
+    }
+
+    /// A plot in the stage folder.
+    pub fn plot(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.png"))
+    }
+
+    fn write_error(path: &Path, e: impl std::fmt::Display) -> ArtifactError {
+        ArtifactError::Write {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// Saves the weights, overwriting an earlier run.
+    pub fn save_model(&self, model: &Model) -> Result<(), ArtifactError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Self::write_error(&self.dir, e))?;
+        let path = self.weights();
+        let mut store = BurnpackStore::from_file(&path)
+            .overwrite(true)
+            .metadata("stage", self.stage.name());
+        model
+            .save_into(&mut store)
+            .map_err(|e| Self::write_error(&path, e))
+    }
+
+    /// Loads the weights into a fresh network of this stage, in inference mode.
+    pub fn load_model(&self, device: &Device) -> Result<Model, ArtifactError> {
+        let path = self.weights();
+        if !path.is_file() {
+            return Err(ArtifactError::MissingWeights {
+                stage: self.stage,
+                path,
+            });
+        }
+        let bad = |detail: String| ArtifactError::BadWeights {
+            stage: self.stage,
+            path: path.clone(),
+            detail,
+        };
+        let mut model = self.stage.init_model(device);
+        let mut store = BurnpackStore::from_file(&path);
+        // A panic inside the decoder on a damaged file must become an error, not a crash.
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_from(&mut store)))
+                .map_err(|_| bad("the decoder rejected the file".into()))?
+                .map_err(|e| bad(e.to_string()))?;
+        if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
+            return Err(bad(format!(
+                "missing {:?}, unused {:?}, errors {:?}",
+                result.missing, result.unused, result.errors
+            )));
+        }
+        Ok(burn::module::Module::valid(&model))
+    }
+
+    /// Writes `metrics.json`.
+    pub fn save_metrics(&self, metrics: &StageMetrics) -> Result<(), ArtifactError> {
+        let path = self.metrics();
+        std::fs::create_dir_all(&self.dir).map_err(|e| Self::write_error(&self.dir, e))?;
+        let json =
+            serde_json::to_string_pretty(metrics).map_err(|e| Self::write_error(&path, e))?;
+        std::fs::write(&path, json + "\n").map_err(|e| Self::write_error(&path, e))
+    }
+
+    /// Reads `metrics.json`.
+    pub fn load_metrics(&self) -> Result<StageMetrics, ArtifactError> {
+        let path = self.metrics();
+        let bad = |detail: String| ArtifactError::BadMetrics {
+            stage: self.stage,
+            path: path.clone(),
+            detail,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_round_trip_and_bad_files_are_errors() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        let stage_dir = StageDir::new(dir.path(), Stage::Dense1);
+        assert!(matches!(
+            stage_dir.load_model(&device),
+            Err(ArtifactError::MissingWeights { .. })
+        ));
+
+        let model = Stage::Dense1.init_model(&device);
+        stage_dir.save_model(&model).unwrap();
+        let loaded = stage_dir.load_model(&device).unwrap();
+        let x = burn::tensor::Tensor::<4>::ones([1, 1, 28, 28], &device);
+        let (a, b) = (
+            model.forward(x.clone()).into_data(),
+            loaded.forward(x).into_data(),
+        );
+        assert_eq!(a.as_slice::<f32>().unwrap(), b.as_slice::<f32>().unwrap());
+
+        let wrong_stage = StageDir {
+            stage: Stage::Cnn,
+            dir: stage_dir.dir.clone(),
+        };
+        assert!(matches!(
+            wrong_stage.load_model(&device),
+            Err(ArtifactError::BadWeights { .. })
+        ));
+
+        let bytes = std::fs::read(stage_dir.weights()).unwrap();
+        std::fs::write(stage_dir.weights(), &bytes[..bytes.len() / 2]).unwrap();
+        let err = stage_dir.load_model(&device).unwrap_err();
+        assert!(matches!(err, ArtifactError::BadWeights { .. }), "{err}");
+        assert!(err.to_string().contains("--stage dense1"), "{err}");
+    }
+}

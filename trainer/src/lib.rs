@@ -1,0 +1,15 @@
+//! Training side of mnist-edge: the codelab's MNIST progression in burn, from a single softmax
+//! layer to the batch-norm CNN, with metrics, plots and exports.
+//!
+//! Modules follow the pipeline: [`data`] reads MNIST, [`stages`] names each step of the codelab
+//! and its recipe, [`model`] defines the networks, [`train`] fits and evaluates them,
+//! [`artifacts`] saves them, [`report`] and [`plot`] draw what happened.
+
+pub mod artifacts;
+pub mod backend;
+pub mod data;
+pub mod model;
+pub mod plot;
+pub mod report;
+pub mod stages;
+pub mod train;

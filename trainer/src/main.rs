@@ -1,0 +1,257 @@
+//! `trainer`: trains the codelab progression (the default command) and evaluates saved stages.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use trainer::artifacts::{StageDir, StageMetrics};
+use trainer::backend::Backend;
+use trainer::data::{Checksum, Mnist, Split};
+use trainer::report;
+use trainer::stages::Stage;
+use trainer::train::{TrainOptions, evaluate, train};
+
+/// Steps per epoch and epochs of a `--quick` smoke run.
+const QUICK_STEPS: usize = 150;
+const QUICK_EPOCHS: usize = 2;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Train, evaluate and export the MNIST codelab progression"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    train: TrainArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train stages (the default when no command is given).
+    Train(TrainArgs),
+    /// Load saved weights and report each stage's test accuracy.
+    Eval(EvalArgs),
+    /// Print the results table (markdown) from saved metrics and rewrite report.html.
+    Report {
+        /// Artifact folder to read.
+        #[arg(long, default_value = "models")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Comma-separated stages (default: all, in codelab order).
+    #[arg(long, value_delimiter = ',')]
+    stage: Vec<Stage>,
+    /// Folder with the four MNIST IDX files (.gz or raw).
+    #[arg(long, default_value = "data/mnist")]
+    data_dir: PathBuf,
+    /// Artifact folder (weights, metrics, plots, report).
+    #[arg(long, default_value = "models")]
+    out: PathBuf,
+    /// burn backend: flex (CPU), vulkan, cuda.
+    #[arg(long, default_value = "flex")]
+    backend: Backend,
+}
+
+#[derive(Args, Clone)]
+struct TrainArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Epochs per stage (default: the recipe's 10, or 2 with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    epochs: Option<u64>,
+    /// Seed for initialisation, dropout and shuffling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Smoke run: a few hundred steps per stage.
+    #[arg(long)]
+    quick: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    common: Common,
+    /// One JSON line per stage instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Common {
+    fn stages(&self) -> Vec<Stage> {
+        if self.stage.is_empty() {
+            Stage::ALL.to_vec()
+        } else {
+            self.stage.clone()
+        }
+    }
+
+    fn device(&self) -> Result<Device> {
+        self.backend.device().map_err(anyhow::Error::msg)
+    }
+
+    fn load(&self, split: Split) -> Result<Mnist> {
+        Ok(Mnist::load(&self.data_dir, split, Checksum::Verify)?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Eval(args)) => run_eval(&args),
+        Some(Command::Train(args)) => run_train(&args),
+        Some(Command::Report { out }) => run_report(&out),
+        None => run_train(&cli.train),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo run -p trainer --release -- {}", args.join(" "))
+        .trim_end()
+        .to_string()
+}
+
+fn run_train(args: &TrainArgs) -> Result<()> {
+    let device = args.common.device()?;
+    println!("device: {device:?} (backend {})", args.common.backend);
+    let train_set = args.common.load(Split::Train)?;
+    let test_set = args.common.load(Split::Test)?;
+    let default_epochs = if args.quick { QUICK_EPOCHS } else { 10 };
+    let options = TrainOptions {
+        epochs: args.epochs.map_or(default_epochs, |e| e as usize),
+        seed: args.seed,
+        max_steps_per_epoch: args.quick.then_some(QUICK_STEPS),
+        progress: true,
+    };
+    let mut summary = Vec::new();
+    for stage in args.common.stages() {
+        println!("== {stage}: {} ({:?})", stage.description(), stage.recipe());
+        let (model, epochs) = train(stage, &train_set, &test_set, &device, &options);
+        let eval = evaluate(&model, &test_set, &device);
+        let metrics = StageMetrics {
+            stage: stage.name().into(),
+            seed: args.seed,
+            device: format!("{} {device:?}", args.common.backend),
+            params: stage
+                .init_model(&device.clone().autodiff())
+                .trainable_params(),
+            test_accuracy: eval.accuracy,
+            command: command_line(),
+            epochs,
+        };
+        let dir = StageDir::new(&args.common.out, stage);
+        dir.save_model(&model)?;
+        dir.save_metrics(&metrics)?;
+        report::write_stage_plots(
+            &dir,
+            &metrics,
+            &model,
+            &test_set,
+            &eval.predictions,
+            &device,
+        )?;
+        summary.push(metrics);
+    }
+    write_report(&args.common.out)?;
+    print_summary(&summary);
+    Ok(())
+}
+
+/// Metrics of every stage saved under `out`, in codelab order.
+fn saved_metrics(out: &Path) -> Vec<StageMetrics> {
+    Stage::ALL
+        .iter()
+        .filter_map(|&s| StageDir::new(out, s).load_metrics().ok())
+        .collect()
+}
+
+/// Rewrites `report.html` from every stage that has metrics in `out`.
+fn write_report(out: &Path) -> Result<()> {
+    let path = out.join("report.html");
+    std::fs::write(&path, report::html_report(&saved_metrics(out)))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The results table as markdown, the form README quotes.
+fn print_summary(rows: &[StageMetrics]) {
+    println!("\n| stage | test accuracy | Keras | params | s/epoch | epochs | seed | backend |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    for m in rows {
+        let keras = m
+            .stage
+            .parse::<Stage>()
+            .map(Stage::keras_accuracy)
+            .unwrap_or(f64::NAN);
+        let secs = m.epochs.iter().map(|e| e.seconds).sum::<f64>() / m.epochs.len().max(1) as f64;
+        println!(
+            "| {} | {:.2}% | {:.2}% | {} | {:.1} | {} | {} | {} |",
+            m.stage,
+            100.0 * m.test_accuracy,
+            100.0 * keras,
+            m.params,
+            secs,
+            m.epochs.len(),
+            m.seed,
+            m.device
+        );
+    }
+}
+
+fn run_report(out: &Path) -> Result<()> {
+    let all = saved_metrics(out);
+    if all.is_empty() {
+        anyhow::bail!(
+            "no metrics.json under {}; train first: cargo run -p trainer --release",
+            out.display()
+        );
+    }
+    write_report(out)?;
+    print_summary(&all);
+    Ok(())
+}
+
+fn run_eval(args: &EvalArgs) -> Result<()> {
+    let device = args.common.device()?;
+    let test_set = args.common.load(Split::Test)?;
+    if !args.json {
+        println!("{:<16} {:>9} {:>9}", "stage", "test acc", "params");
+    }
+    for stage in args.common.stages() {
+        let model = StageDir::new(&args.common.out, stage).load_model(&device)?;
+        let eval = evaluate(&model, &test_set, &device);
+        let params = stage
+            .init_model(&device.clone().autodiff())
+            .trainable_params();
+        if args.json {
+            println!(
+                "{}",
+                json!({"stage": stage.name(), "test_accuracy": eval.accuracy, "params": params})
+            );
+        } else {
+            println!(
+                "{:<16} {:>8.2}% {:>9}",
+                stage,
+                100.0 * eval.accuracy,
+                params
+            );
+        }
+    }
+    Ok(())
+}

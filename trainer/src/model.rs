@@ -1,0 +1,285 @@
+//! The two network families of the codelab: fully-connected stacks and the 3-conv CNN, with
+//! optional dropout and batch norm. [`crate::stages`] says which stage uses which shape.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig,
+    PaddingConfig2d,
+};
+use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::{Device, Tensor};
+
+use crate::data::{CLASSES, IMAGE_PIXELS, IMAGE_SIDE};
+
+/// Keras initialises Dense and Conv2D kernels with Glorot-uniform and biases with zeros.
+const GLOROT: Initializer = Initializer::XavierUniform { gain: 1.0 };
+
+/// Keras `BatchNormalization(momentum=0.99)` keeps 99% of the running statistics per step;
+/// burn's momentum is the weight of the new batch.
+pub const BATCH_NORM_MOMENTUM: f64 = 0.01;
+/// Keras' default batch-norm epsilon (burn's default is 1e-5). Exports fold with this value.
+pub const BATCH_NORM_EPSILON: f64 = 1e-3;
+
+/// Hidden-layer non-linearity of a dense network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// The codelab's first multi-layer attempt.
+    Sigmoid,
+    /// Rectified linear unit.
+    Relu,
+}
+
+impl Activation {
+    fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Sigmoid => sigmoid(x),
+            Activation::Relu => relu(x),
+        }
+    }
+}
+
+/// 784 -> hidden... -> 10, with an optional dropout after each hidden layer.
+#[derive(Module, Debug)]
+pub struct DenseNet {
+    /// Hidden layers then the output layer.
+    pub layers: Vec<Linear>,
+    #[module(skip)]
+    activation: Activation,
+    dropout: Option<Dropout>,
+}
+
+/// One convolution with its optional batch norm; relu follows either way.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    /// The convolution (no bias when a batch norm follows).
+    pub conv: Conv2d,
+    /// Batch norm over the conv's output channels.
+    pub norm: Option<BatchNorm>,
+}
+
+/// The codelab CNN: conv 3x3x12 s1 -> conv 6x6x24 s2 -> conv 6x6x32 s2 -> dense 200 -> 10.
+#[derive(Module, Debug)]
+pub struct ConvNet {
+    /// The three convolution blocks.
+    pub convs: Vec<ConvBlock>,
+    /// The 1568 -> 200 hidden dense layer.
+    pub dense: Linear,
+    /// Batch norm after the hidden dense layer (cnn-bn only).
+    pub dense_norm: Option<BatchNorm>,
+    dropout: Option<Dropout>,
+    /// The 200 -> 10 output layer.
+    pub output: Linear,
+}
+
+/// Any stage's network. `forward` returns logits; softmax is applied by the loss or the export.
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // a handful of models per process, never in collections
+pub enum Model {
+    /// Fully-connected stages.
+    Dense(DenseNet),
+    /// Convolutional stages.
+    Conv(ConvNet),
+}
+
+impl Model {
+    /// Logits `[N, 10]` for images `[N, 1, 28, 28]` scaled to 0..1.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Model::Dense(net) => net.forward(images),
+            Model::Conv(net) => net.forward(images),
+        }
+    }
+
+    /// Number of parameters the optimizer trains (frozen batch-norm gammas excluded, as Keras
+    /// counts `scale=False` layers).
+    pub fn trainable_params(&self) -> usize {
+        let mut counter = TrainableCounter(0);
+        self.visit(&mut counter);
+        counter.0
+    }
+}
+
+struct TrainableCounter(usize);
+
+impl burn::module::ModuleVisitor for TrainableCounter {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if param.is_require_grad() {
+            self.0 += param.shape().num_elements();
+        }
+    }
+}
+
+/// Symmetric padding that gives TF "same" output size `ceil(size / stride)`, or `None` when TF
+/// would pad asymmetrically (then the exports could not express it as explicit pads).
+///
+/// ```
+/// assert_eq!(trainer::model::same_padding(28, 6, 2), Some(2));
+/// assert_eq!(trainer::model::same_padding(28, 3, 1), Some(1));
+/// ```
+pub fn same_padding(size: usize, kernel: usize, stride: usize) -> Option<usize> {
+    let out = size.div_ceil(stride);
+    let total = ((out - 1) * stride + kernel).saturating_sub(size);
+    total.is_multiple_of(2).then_some(total / 2)
+}
+
+fn linear(inputs: usize, outputs: usize, bias: bool, device: &Device) -> Linear {
+    let mut layer = LinearConfig::new(inputs, outputs)
+        .with_bias(false)
+        .with_initializer(GLOROT)
+        .init(device);
+    if bias {
+        layer.bias = Some(Initializer::Zeros.init([outputs], device));
+    }
+    layer
+}
+
+/// Keras `BatchNormalization(center=True, scale=False)`: beta trains, gamma stays 1.
+fn batch_norm(features: usize, device: &Device) -> BatchNorm {
+    let mut norm = BatchNormConfig::new(features)
+        .with_momentum(BATCH_NORM_MOMENTUM)
+        .with_epsilon(BATCH_NORM_EPSILON)
+        .init(device);
+    norm.gamma = norm.gamma.set_require_grad(false);
+    norm
+}
+
+fn dropout(prob: Option<f64>) -> Option<Dropout> {
+    prob.map(|p| DropoutConfig::new(p).init())
+}
+
+impl DenseNet {
+    /// A dense net with the given hidden widths.
+    pub fn new(
+        hidden: &[usize],
+        activation: Activation,
+        dropout_prob: Option<f64>,
+        device: &Device,
+    ) -> Self {
+        let widths: Vec<usize> = std::iter::once(IMAGE_PIXELS)
+            .chain(hidden.iter().copied())
+            .chain(std::iter::once(CLASSES))
+            .collect();
+        let layers = widths
+            .windows(2)
+            .map(|w| linear(w[0], w[1], true, device))
+            .collect();
+        DenseNet {
+            layers,
+            activation,
+            dropout: dropout(dropout_prob),
+        }
+    }
+
+    /// The hidden activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = images.flatten::<2>(1, 3);
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if i < last {
+                x = self.activation.apply(x);
+                if let Some(d) = &self.dropout {
+                    x = d.forward(x);
+                }
+            }
+        }
+        x
+    }
+}
+
+/// Output channels, kernel and stride of the codelab CNN's three convolutions.
+pub const CONV_LAYERS: [(usize, usize, usize); 3] = [(12, 3, 1), (24, 6, 2), (32, 6, 2)];
+/// Width of the CNN's hidden dense layer.
+pub const CNN_DENSE: usize = 200;
+
+impl ConvNet {
+    /// The codelab CNN; `batch_norm` removes biases and adds batch norm after every hidden layer.
+    pub fn new(dropout_prob: Option<f64>, with_batch_norm: bool, device: &Device) -> Self {
+        let mut convs = Vec::new();
+        let (mut channels, mut side) = (1, IMAGE_SIDE);
+        for (filters, kernel, stride) in CONV_LAYERS {
+            let pad = same_padding(side, kernel, stride).expect("codelab convs pad symmetrically");
+            let mut conv = Conv2dConfig::new([channels, filters], [kernel, kernel])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .with_bias(false)
+                .with_initializer(GLOROT)
+                .init(device);
+            if !with_batch_norm {
+                conv.bias = Some(Initializer::Zeros.init([filters], device));
+            }
+            convs.push(ConvBlock {
+                conv,
+                norm: with_batch_norm.then(|| batch_norm(filters, device)),
+            });
+            channels = filters;
+            side = side.div_ceil(stride);
+        }
+        ConvNet {
+            convs,
+            dense: linear(channels * side * side, CNN_DENSE, !with_batch_norm, device),
+            dense_norm: with_batch_norm.then(|| batch_norm(CNN_DENSE, device)),
+            dropout: dropout(dropout_prob),
+            output: linear(CNN_DENSE, CLASSES, true, device),
+        }
+    }
+
+    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = images;
+        for block in &self.convs {
+            x = block.conv.forward(x);
+            if let Some(norm) = &block.norm {
+                x = norm.forward(x);
+            }
+            x = relu(x);
+        }
+        // NCHW flatten: channel-major, the order the ONNX and flat exports use too.
+        let mut x = self.dense.forward(x.flatten::<2>(1, 3));
+        if let Some(norm) = &self.dense_norm {
+            x = norm.forward(x);
+        }
+        x = relu(x);
+        if let Some(d) = &self.dropout {
+            x = d.forward(x);
+        }
+        self.output.forward(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tf_same_padding_is_symmetric_for_the_codelab_convs() {
+        assert_eq!(same_padding(28, 3, 1), Some(1));
+        assert_eq!(same_padding(28, 6, 2), Some(2));
+        assert_eq!(same_padding(14, 6, 2), Some(2));
+        // TF pads 5x5 stride 2 on 28 with 1 before and 2 after: not symmetric.
+        assert_eq!(same_padding(28, 5, 2), None);
+    }
+
+    #[test]
+    fn cnn_feature_maps_have_the_codelab_shapes() {
+        let device = Device::flex();
+        let net = ConvNet::new(None, false, &device);
+        let mut x = Tensor::<4>::zeros([2, 1, 28, 28], &device);
+        let mut shapes = Vec::new();
+        for block in &net.convs {
+            x = block.conv.forward(x);
+            shapes.push(x.dims());
+        }
+        assert_eq!(shapes, [[2, 12, 28, 28], [2, 24, 14, 14], [2, 32, 7, 7]]);
+        assert_eq!(
+            Model::Conv(net)
+                .forward(Tensor::zeros([2, 1, 28, 28], &device))
+                .dims(),
+            [2, 10]
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! What a person looks at after training: per-stage PNG plots (training curves, learning-rate
+//! schedule, the codelab's prediction grid) and `models/report.html` with all stages side by side.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use burn::tensor::Device;
+use embedded_graphics::mono_font::ascii::{FONT_9X15_BOLD, FONT_10X20};
+use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
+use embedded_graphics::prelude::*;
+
+use crate::artifacts::{ArtifactError, StageDir, StageMetrics};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, Mnist};
+use crate::model::Model;
+use crate::plot::{Canvas, LineChart, Series};
+use crate::train::evaluate;
+
+const CELL_SCALE: i32 = 2;
+const CELL_W: i32 = 64;
+const CELL_H: i32 = IMAGE_SIDE as i32 * CELL_SCALE + 22;
+const GRID_COLUMNS: usize = 10;
+const GRID_TEST_ROWS: usize = 8;
+const WRONG: Rgb888 = Rgb888::new(220, 20, 20);
+const RIGHT: Rgb888 = Rgb888::new(30, 30, 30);
+
+fn write_png(canvas: &Canvas, path: &Path) -> Result<(), ArtifactError> {
+    canvas.save_png(path).map_err(|e| ArtifactError::Write {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+fn series(
+    name: &str,
+    metrics: &StageMetrics,
+    value: impl Fn(&crate::train::EpochMetrics) -> f64,
+) -> Series {
+    Series {
+        name: name.into(),
+        points: metrics
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f64, value(e)))
+            .collect(),
+    }
+}
+
+/// Loss and accuracy, train vs validation, side by side in `curves.png`.
+pub fn training_curves(metrics: &StageMetrics) -> Canvas {
+    let (w, h) = (1000, 380);
+    let mut canvas = Canvas::new(w, h, Rgb888::WHITE);
+    let loss = LineChart {
+        title: format!("{}: loss", metrics.stage),
+        x_label: "epoch".into(),
+        series: vec![
+            series("train", metrics, |e| e.train_loss),
+            series("validation", metrics, |e| e.validation_loss),
+        ],
+        y_range: None,
+        log_y: false,
+    };
+    let accuracy = LineChart {
+        title: format!("{}: accuracy", metrics.stage),
+        x_label: "epoch".into(),
+        series: vec![
+            series("train", metrics, |e| e.train_accuracy),
+            series("validation", metrics, |e| e.validation_accuracy),
+        ],
+        y_range: None,
+        log_y: false,
+    };
+    loss.draw(&mut canvas, Point::zero(), Size::new(w / 2, h));
+    accuracy.draw(
+        &mut canvas,
+        Point::new(w as i32 / 2, 0),
+        Size::new(w / 2, h),
+    );
+    canvas
+}
+
+/// The per-epoch learning rate on a log scale (`lr.png`).
+pub fn lr_schedule(metrics: &StageMetrics) -> Canvas {
+    let (w, h) = (500, 320);
+    let mut canvas = Canvas::new(w, h, Rgb888::WHITE);
+    LineChart {
+        title: format!("{}: learning rate", metrics.stage),
+        x_label: "epoch".into(),
+        series: vec![series("lr", metrics, |e| e.lr)],
+        y_range: None,
+        log_y: true,
+    }
+    .draw(&mut canvas, Point::zero(), Size::new(w, h));
+    canvas
+}
+
+/// The digits 0..9 drawn with a bitmap font, white on black and centred like MNIST digits:
+/// the codelab's first row, showing how the model does on clean, unseen glyphs.
+pub fn font_digits() -> Mnist {
+    let mut pixels = Vec::with_capacity(10 * IMAGE_PIXELS);
+    for digit in 0..10u8 {
+        let mut glyph = Canvas::new(IMAGE_SIDE as u32, IMAGE_SIDE as u32, Rgb888::BLACK);
+        let text = char::from(b'0' + digit).to_string();
+        // FONT_10X20 glyphs are ~20 px tall, MNIST digits fill a 20x20 box in the 28x28 frame.
+        glyph.text(&text, Point::new(14, 4), &FONT_10X20, Rgb888::WHITE, true);
+        // Thicken the 1-2 px strokes towards MNIST's pen width.
+        let bold: Vec<u8> = (0..IMAGE_SIDE as u32)
+            .flat_map(|y| (0..IMAGE_SIDE as u32).map(move |x| (x, y)))
+            .map(|(x, y)| {
+                let on = |dx: u32| {
+                    glyph
+                        .pixel(x.wrapping_sub(dx), y)
+                        .is_some_and(|c| c.r() > 0)
+                };
+                if on(0) || on(1) { 255 } else { 0 }
+            })
+            .collect();
+        pixels.extend(bold);
+    }
+    Mnist {
+        pixels,
+        labels: (0..10).collect(),
+    }
+}
+
+fn draw_digit(canvas: &mut Canvas, image: &[u8], origin: Point) {
+    for (i, &p) in image.iter().enumerate() {
+        let (x, y) = ((i % IMAGE_SIDE) as i32, (i / IMAGE_SIDE) as i32);
+        // MNIST is white ink on black; show it as dark ink on white like the codelab.
+        let v = 255 - p;
+        canvas.fill(
+            origin + Point::new(x * CELL_SCALE, y * CELL_SCALE),
+            Size::new(CELL_SCALE as u32, CELL_SCALE as u32),
+            Rgb888::new(v, v, v),
+        );
+    }
+}
+
+fn draw_cell(canvas: &mut Canvas, image: &[u8], predicted: u8, label: u8, column: usize, top: i32) {
+    let x = column as i32 * CELL_W + (CELL_W - IMAGE_SIDE as i32 * CELL_SCALE) / 2;
+    draw_digit(canvas, image, Point::new(x, top));
+    let color = if predicted == label { RIGHT } else { WRONG };
+    let text = if predicted == label {
+        format!("{predicted}")
+    } else {
+        format!("{predicted} ({label})")
+    };
+    let centre = Point::new(
+        column as i32 * CELL_W + CELL_W / 2,
+        top + IMAGE_SIDE as i32 * CELL_SCALE + 3,
+    );
+    canvas.text(&text, centre, &FONT_9X15_BOLD, color, true);
+}
+
+/// The codelab's prediction grid: font digits first, then test digits with the predicted label
+/// under each; wrong predictions in red with the true label in brackets, errors first.
+pub fn prediction_grid(
+    model: &Model,
+    test: &Mnist,
+    test_predictions: &[u8],
+    device: &Device,
+) -> Canvas {
+    let header = 20;
+    let width = GRID_COLUMNS as u32 * CELL_W as u32;
+    let height = (header * 2 + CELL_H * (1 + GRID_TEST_ROWS as i32)) as u32;
+    let mut canvas = Canvas::new(width, height, Rgb888::WHITE);
+    let fonts = font_digits();
+    let font_eval = evaluate(model, &fonts, device);
+    canvas.text(
+        "font digits",
+        Point::new(4, 2),
+        &FONT_9X15_BOLD,
+        RIGHT,
+        false,
+    );
+    for i in 0..fonts.len() {
+        draw_cell(
+            &mut canvas,
+            fonts.image(i),
+            font_eval.predictions[i],
+            fonts.labels[i],
+            i,
+            header,
+        );
+    }
+    let top = header * 2 + CELL_H;
+    let errors = (0..test.len())
+        .filter(|&i| test_predictions[i] != test.labels[i])
+        .count();
+    canvas.text(
+        &format!(
+            "test digits, errors first ({errors} of {} wrong)",
+            test.len()
+        ),
+        Point::new(4, top - header + 2),
+        &FONT_9X15_BOLD,
+        RIGHT,
+        false,
+    );
+    let mut order: Vec<usize> = (0..test.len()).collect();
+    order.sort_by_key(|&i| test_predictions[i] == test.labels[i]);
+    for (slot, &i) in order.iter().take(GRID_COLUMNS * GRID_TEST_ROWS).enumerate() {
+        let row_top = top + (slot / GRID_COLUMNS) as i32 * CELL_H;
+        draw_cell(
+            &mut canvas,
+            test.image(i),
+            test_predictions[i],
+            test.labels[i],
+            slot % GRID_COLUMNS,
+            row_top,
+        );
+    }
+    canvas
+}
+
+/// Writes `curves.png`, `lr.png` and `predictions.png` into the stage folder.
+pub fn write_stage_plots(
+    dir: &StageDir,
+    metrics: &StageMetrics,
+    model: &Model,
+    test: &Mnist,
+    test_predictions: &[u8],
+    device: &Device,
+) -> Result<(), ArtifactError> {
+    write_png(&training_curves(metrics), &dir.plot("curves"))?;
+    write_png(&lr_schedule(metrics), &dir.plot("lr"))?;
+    write_png(
+        &prediction_grid(model, test, test_predictions, device),
+        &dir.plot("predictions"),
+    )
+}
+
+/// `report.html`: a results table and every stage's curves, side by side.
+pub fn html_report(stages: &[StageMetrics]) -> String {
+    let mut html = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>mnist-edge training report</title>\
+         <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
+         td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}\
+         .grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{margin:0}img{max-width:100%}</style>\
+         </head><body><h1>mnist-edge: the codelab progression</h1><table><tr><th>stage</th>\
+         <th>test accuracy</th><th>Keras</th><th>params</th><th>s/epoch</th><th>epochs</th><th>device</th></tr>",
+    );
+    for m in stages {
+        let keras = m
+            .stage
+            .parse::<crate::stages::Stage>()
+            .map(|s| format!("{:.2}%", 100.0 * s.keras_accuracy()))
+            .unwrap_or_default();
+        let secs = m.epochs.iter().map(|e| e.seconds).sum::<f64>() / m.epochs.len().max(1) as f64;
+        let _ = write!(
+            html,
+            "<tr><td style=\"text-align:left\">{}</td><td>{:.2}%</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
+            m.stage,
+            100.0 * m.test_accuracy,
+            keras,
+            m.params,
+            secs,
+            m.epochs.len(),
+            m.device
+        );
+    }
+    html.push_str("</table><h2>Training curves</h2><div class=\"grid\">");
+    for m in stages {
+        let _ = write!(
+            html,
+            "<figure><img src=\"{0}/curves.png\" alt=\"{0} curves\"><figcaption>{0}: \
+             <a href=\"{0}/predictions.png\">predictions</a>, <a href=\"{0}/lr.png\">learning rate</a></figcaption></figure>",
+            m.stage
+        );
+    }
+    html.push_str("</div></body></html>\n");
+    html
+}

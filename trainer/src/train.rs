@@ -1,0 +1,249 @@
+//! The training loop: seeded initialisation and shuffling, per-epoch learning rate, progress bars,
+//! and per-epoch metrics on the training stream and the test set.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{CLASSES, IMAGE_SIDE, Mnist, Shuffler};
+use crate::model::Model;
+use crate::stages::{OptimizerKind, Stage};
+
+/// Keras' Adam epsilon (burn defaults to 1e-5).
+const ADAM_EPSILON: f32 = 1e-7;
+/// Images per forward pass when evaluating.
+const EVAL_BATCH: usize = 1000;
+
+/// Knobs of one training run.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Epochs to run (the recipe's 10 by default).
+    pub epochs: usize,
+    /// Seeds weight initialisation, dropout and shuffling.
+    pub seed: u64,
+    /// Stop each epoch after this many mini-batches (smoke tests).
+    pub max_steps_per_epoch: Option<usize>,
+    /// Draw indicatif progress bars (off in tests).
+    pub progress: bool,
+}
+
+/// What one epoch measured, as written to `metrics.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Learning rate used during the epoch.
+    pub lr: f64,
+    /// Mean cross-entropy over the epoch's mini-batches (training mode, as Keras reports).
+    pub train_loss: f64,
+    /// Accuracy over the epoch's mini-batches (training mode).
+    pub train_accuracy: f64,
+    /// Cross-entropy on the test set in inference mode.
+    pub validation_loss: f64,
+    /// Accuracy on the test set in inference mode.
+    pub validation_accuracy: f64,
+    /// Wall-clock seconds of the training part of the epoch.
+    pub seconds: f64,
+    /// Training throughput.
+    pub images_per_second: f64,
+}
+
+/// A model in inference mode evaluated on a data set.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction of correct predictions.
+    pub accuracy: f64,
+    /// Predicted digit per image.
+    pub predictions: Vec<u8>,
+    /// Softmax probabilities, `10 * len` values.
+    pub probabilities: Vec<f32>,
+}
+
+/// Images `[n, 1, 28, 28]` for the given indices.
+pub fn image_batch(data: &Mnist, indices: &[usize], device: &Device) -> Tensor<4> {
+    let pixels = data.scaled_pixels(indices);
+    Tensor::from_data(
+        TensorData::new(pixels, [indices.len(), 1, IMAGE_SIDE, IMAGE_SIDE]),
+        device,
+    )
+}
+
+fn label_batch(data: &Mnist, indices: &[usize], device: &Device) -> Tensor<1, Int> {
+    let labels: Vec<i64> = indices.iter().map(|&i| i64::from(data.labels[i])).collect();
+    Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
+}
+
+fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+    let predicted = logits.argmax(1).flatten::<1>(0, 1);
+    predicted.equal(labels).int().sum().into_scalar::<i64>() as usize
+}
+
+fn optimizer(kind: OptimizerKind) -> ModuleOptimizer {
+    match kind {
+        OptimizerKind::Sgd => SgdConfig::new().init(),
+        OptimizerKind::Adam => AdamConfig::new().with_epsilon(ADAM_EPSILON).init(),
+    }
+}
+
+fn progress_bar(
+    stage: Stage,
+    epoch: usize,
+    epochs: usize,
+    steps: usize,
+    show: bool,
+) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{stage} {epoch}/{epochs}"));
+    bar
+}
+
+/// Trains `stage` from scratch and returns the model (inference mode) and its metrics.
+pub fn train(
+    stage: Stage,
+    train_set: &Mnist,
+    test_set: &Mnist,
+    device: &Device,
+    options: &TrainOptions,
+) -> (Model, Vec<EpochMetrics>) {
+    let recipe = stage.recipe();
+    device.seed(options.seed);
+    let train_device = device.clone().autodiff();
+    let mut model = stage.init_model(&train_device);
+    let mut optim = optimizer(recipe.optimizer);
+    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+    let mut shuffler = Shuffler::new(train_set.len(), options.seed);
+    let mut history = Vec::new();
+
+    for epoch in 0..options.epochs {
+        let lr = recipe.schedule.at(epoch);
+        let mut batches = shuffler.epoch(recipe.batch_size);
+        if let Some(max) = options.max_steps_per_epoch {
+            batches.truncate(max);
+        }
+        let bar = progress_bar(
+            stage,
+            epoch + 1,
+            options.epochs,
+            batches.len(),
+            options.progress,
+        );
+        let start = Instant::now();
+        let (mut loss_sum, mut seen, mut hits) = (0.0f64, 0usize, 0usize);
+        for indices in &batches {
+            let images = image_batch(train_set, indices, &train_device);
+            let labels = label_batch(train_set, indices, &train_device);
+            let logits = model.forward(images);
+            let loss = loss_fn.forward(logits.clone(), labels.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+
+            loss_sum += f64::from(loss.into_scalar::<f32>()) * indices.len() as f64;
+            hits += correct(logits, labels);
+            seen += indices.len();
+            let secs = start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "loss {:.4} acc {:.4} {:.0} img/s",
+                loss_sum / seen as f64,
+                hits as f64 / seen as f64,
+                seen as f64 / secs
+            ));
+            bar.inc(1);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        let eval = evaluate(&model.valid(), test_set, device);
+        let metrics = EpochMetrics {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: hits as f64 / seen.max(1) as f64,
+            validation_loss: eval.loss,
+            validation_accuracy: eval.accuracy,
+            seconds,
+            images_per_second: seen as f64 / seconds.max(1e-9),
+        };
+        if options.progress {
+            println!(
+                "{stage:>15} epoch {:>2}/{}: lr {:.5} loss {:.4} acc {:.4} | val loss {:.4} acc {:.4} | {:.1} s, {:.0} img/s",
+                metrics.epoch,
+                options.epochs,
+                lr,
+                metrics.train_loss,
+                metrics.train_accuracy,
+                metrics.validation_loss,
+                metrics.validation_accuracy,
+                seconds,
+                metrics.images_per_second
+            );
+        }
+        history.push(metrics);
+    }
+    (model.valid(), history)
+}
+
+/// Runs `model` (already in inference mode) over all of `data`.
+pub fn evaluate(model: &Model, data: &Mnist, device: &Device) -> Evaluation {
+    let loss_fn: CrossEntropyLoss = CrossEntropyLossConfig::new().init(device);
+    let (mut loss_sum, mut hits) = (0.0f64, 0usize);
+    let mut predictions = Vec::with_capacity(data.len());
+    let mut probabilities = Vec::with_capacity(data.len() * CLASSES);
+    let all: Vec<usize> = (0..data.len()).collect();
+    for indices in all.chunks(EVAL_BATCH) {
+        let logits = model.forward(image_batch(data, indices, device));
+        let labels = label_batch(data, indices, device);
+        let loss = loss_fn.forward(logits.clone(), labels.clone());
+        loss_sum += f64::from(loss.into_scalar::<f32>()) * indices.len() as f64;
+        let probs = burn::tensor::activation::softmax(logits, 1).into_data();
+        let probs = probs.as_slice::<f32>().unwrap_or_default();
+        for (row, &i) in probs.chunks(CLASSES).zip(indices) {
+            let digit = argmax(row);
+            hits += usize::from(digit == data.labels[i]);
+            predictions.push(digit);
+        }
+        probabilities.extend_from_slice(probs);
+    }
+    let n = data.len().max(1) as f64;
+    Evaluation {
+        loss: loss_sum / n,
+        accuracy: hits as f64 / n,
+        predictions,
+        probabilities,
+    }
+}
+
+/// Index of the largest value (the first on ties), as a digit.
+pub fn argmax(row: &[f32]) -> u8 {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_takes_the_first_maximum() {
+        assert_eq!(argmax(&[0.1, 0.7, 0.7, 0.0]), 1);
+        assert_eq!(argmax(&[1.0]), 0);
+    }
+}

