@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # mnist-edge's one test command (README, "Test"). On a fresh machine it installs what it needs
-# (the pinned Rust toolchain with its thumb targets), then checks formatting, lints, the no_std
-# builds for the microcontroller targets, and runs every test in release mode (training in a
-# debug build is tens of times slower).
+# (the pinned Rust toolchain with its thumb targets; a project-local Python .venv with onnx and
+# onnxruntime, whose wheel carries the library the `ort` crate loads), then checks formatting,
+# lints, the no_std builds for the microcontroller targets, and runs every test in release mode
+# (training in a debug build is tens of times slower).
+#
+# tests/burn-onnx is a workspace of its own (protobuf versions clash with the trainer's ONNX
+# writer); it shares the root target folder so burn is built once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +16,18 @@ step "toolchain (rust-toolchain.toml)"
 rustup toolchain install
 cargo --version
 
+burn_onnx=(--manifest-path tests/burn-onnx/Cargo.toml --target-dir target)
+
+step "python environment for the ONNX checks"
+scripts/python-env.sh
+
 step "format"
 cargo fmt --all -- --check
+cargo fmt --manifest-path tests/burn-onnx/Cargo.toml -- --check
 
 step "clippy"
 cargo clippy --workspace --all-targets --release -- -D warnings
+cargo clippy "${burn_onnx[@]}" --all-targets --release -- -D warnings
 
 step "runtime-nostd builds for the microcontroller targets"
 for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
@@ -25,3 +36,6 @@ done
 
 step "tests"
 cargo test --workspace --release
+
+step "burn-onnx import round trip"
+cargo test "${burn_onnx[@]}" --release

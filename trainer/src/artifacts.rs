@@ -90,6 +90,11 @@ impl StageDir {
         self.dir.join("metrics.json")
     }
 
+    /// The ONNX export, beside the stage folder: `<models>/<stage>.onnx`.
+    pub fn onnx(&self) -> PathBuf {
+        self.dir.with_extension("onnx")
+    }
+
     /// A plot in the stage folder.
     pub fn plot(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.png"))

@@ -3,11 +3,13 @@
 //!
 //! Modules follow the pipeline: [`data`] reads MNIST, [`stages`] names each step of the codelab
 //! and its recipe, [`model`] defines the networks, [`train`] fits and evaluates them,
-//! [`artifacts`] saves them, [`report`] and [`plot`] draw what happened.
+//! [`artifacts`] saves them, [`export`] writes them for other runtimes, [`report`] and [`plot`]
+//! draw what happened.
 
 pub mod artifacts;
 pub mod backend;
 pub mod data;
+pub mod export;
 pub mod model;
 pub mod plot;
 pub mod report;

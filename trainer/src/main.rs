@@ -11,9 +11,9 @@ use serde_json::json;
 use trainer::artifacts::{StageDir, StageMetrics};
 use trainer::backend::Backend;
 use trainer::data::{Checksum, Mnist, Split};
-use trainer::report;
 use trainer::stages::Stage;
 use trainer::train::{TrainOptions, evaluate, train};
+use trainer::{export, report};
 
 /// Steps per epoch and epochs of a `--quick` smoke run.
 const QUICK_STEPS: usize = 150;
@@ -38,12 +38,11 @@ enum Command {
     Train(TrainArgs),
     /// Load saved weights and report each stage's test accuracy.
     Eval(EvalArgs),
-    /// Print the results table (markdown) from saved metrics and rewrite report.html.
-    Report {
-        /// Artifact folder to read.
-        #[arg(long, default_value = "models")]
-        out: PathBuf,
-    },
+    /// Write the exports (ONNX) of saved stages again, from their weights and metrics.
+    Export(Common),
+    /// Redraw every saved stage's plots from its weights and metrics, rewrite report.html and
+    /// print the results table (markdown).
+    Report(Common),
 }
 
 #[derive(Args, Clone)]
@@ -109,7 +108,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Eval(args)) => run_eval(&args),
         Some(Command::Train(args)) => run_train(&args),
-        Some(Command::Report { out }) => run_report(&out),
+        Some(Command::Report(common)) => run_report(&common),
+        Some(Command::Export(common)) => run_export(&common),
         None => run_train(&cli.train),
     };
     match result {
@@ -123,9 +123,11 @@ fn main() -> ExitCode {
 
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    format!("cargo run -p trainer --release -- {}", args.join(" "))
-        .trim_end()
-        .to_string()
+    let mut command = String::from("cargo run -p trainer --release");
+    if !args.is_empty() {
+        command = format!("{command} -- {}", args.join(" "));
+    }
+    command
 }
 
 fn run_train(args: &TrainArgs) -> Result<()> {
@@ -214,15 +216,26 @@ fn print_summary(rows: &[StageMetrics]) {
     }
 }
 
-fn run_report(out: &Path) -> Result<()> {
-    let all = saved_metrics(out);
+fn run_report(common: &Common) -> Result<()> {
+    let device = common.device()?;
+    let test_set = common.load(Split::Test)?;
+    let all = saved_metrics(&common.out);
     if all.is_empty() {
         anyhow::bail!(
             "no metrics.json under {}; train first: cargo run -p trainer --release",
-            out.display()
+            common.out.display()
         );
     }
-    write_report(out)?;
+    for metrics in &all {
+        let dir = StageDir::new(
+            &common.out,
+            metrics.stage.parse().map_err(anyhow::Error::msg)?,
+        );
+        let model = dir.load_model(&device)?;
+        let eval = evaluate(&model, &test_set, &device);
+        report::write_stage_plots(&dir, metrics, &model, &test_set, &eval.predictions, &device)?;
+    }
+    write_report(&common.out)?;
     print_summary(&all);
     Ok(())
 }
@@ -251,6 +264,19 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
                 100.0 * eval.accuracy,
                 params
             );
+        }
+    }
+    Ok(())
+}
+
+fn run_export(common: &Common) -> Result<()> {
+    let device = common.device()?;
+    for stage in common.stages() {
+        let dir = StageDir::new(&common.out, stage);
+        let model = dir.load_model(&device)?;
+        let metrics = dir.load_metrics()?;
+        for path in export::export_stage(&dir, &model, &metrics)? {
+            println!("wrote {}", path.display());
         }
     }
     Ok(())

@@ -158,9 +158,27 @@ fn format_tick(v: f64, log: bool) -> String {
         format!("{v:.1e}")
     } else if a < 1.0 {
         format!("{v:.3}")
+    } else if v.fract() == 0.0 {
+        format!("{v:.0}")
     } else {
         format!("{v:.1}")
     }
+}
+
+/// Five even steps from `v0` to `v1` with their pixel positions between `p0` and `p1`
+/// (`flip`: the pixel axis grows the other way, as y does on screen).
+fn even_ticks(v0: f64, v1: f64, p0: i32, p1: i32, flip: bool) -> Vec<(f64, i32)> {
+    const STEPS: i32 = 5;
+    (0..=STEPS)
+        .map(|i| {
+            let f = f64::from(i) / f64::from(STEPS);
+            let along = if flip { 1.0 - f } else { f };
+            (
+                v0 + f * (v1 - v0),
+                p0 + (along * f64::from(p1 - p0)).round() as i32,
+            )
+        })
+        .collect()
 }
 
 impl LineChart {
@@ -173,6 +191,23 @@ impl LineChart {
             (true, true) => (lo, hi),
             (true, false) => (lo - 0.5, lo + 0.5),
             _ => (0.0, 1.0),
+        }
+    }
+
+    /// One tick per integer when x counts epochs, else five even steps.
+    fn x_ticks(&self, x0: f64, x1: f64) -> Vec<f64> {
+        let integers = self
+            .series
+            .iter()
+            .flat_map(|s| &s.points)
+            .all(|p| p.0.fract() == 0.0);
+        if integers && x1 - x0 <= 20.0 {
+            (x0 as i64..=x1 as i64).map(|x| x as f64).collect()
+        } else {
+            even_ticks(x0, x1, 0, 0, false)
+                .into_iter()
+                .map(|(v, _)| v)
+                .collect()
         }
     }
 
@@ -203,7 +238,13 @@ impl LineChart {
             None => {
                 let (a, b) = self.data_range(|p| self.y_value(p.1));
                 let pad = (b - a) * 0.05;
-                (a - pad, b + pad)
+                // Losses and accuracies never go below 0: don't pad into negative ticks.
+                let low = if a >= 0.0 && !self.log_y {
+                    (a - pad).max(0.0)
+                } else {
+                    a - pad
+                };
+                (low, b + pad)
             }
         };
         let to_px = |x: f64, y: f64| {
@@ -218,17 +259,14 @@ impl LineChart {
         };
         let bottom_right =
             plot.top_left + Point::new(plot.size.width as i32 - 1, plot.size.height as i32 - 1);
-        const TICKS: i32 = 5;
-        for i in 0..=TICKS {
-            let f = f64::from(i) / f64::from(TICKS);
-            let y = plot.top_left.y + ((1.0 - f) * (plot.size.height - 1) as f64).round() as i32;
+        for (value, y) in even_ticks(y0, y1, plot.top_left.y, bottom_right.y, true) {
             canvas.line(
                 Point::new(plot.top_left.x, y),
                 Point::new(bottom_right.x, y),
                 GRID,
                 1,
             );
-            let label = format_tick(y0 + f * (y1 - y0), self.log_y);
+            let label = format_tick(value, self.log_y);
             canvas.text(
                 &label,
                 Point::new(origin.x + 2, y - 4),
@@ -236,20 +274,17 @@ impl LineChart {
                 AXIS,
                 false,
             );
-            let x = plot.top_left.x + (f * (plot.size.width - 1) as f64).round() as i32;
+        }
+        for x in self.x_ticks(x0, x1) {
+            let px = to_px(x, 0.0).x;
             canvas.line(
-                Point::new(x, plot.top_left.y),
-                Point::new(x, bottom_right.y),
+                Point::new(px, plot.top_left.y),
+                Point::new(px, bottom_right.y),
                 GRID,
                 1,
             );
-            canvas.text(
-                &format_tick(x0 + f * (x1 - x0), false),
-                Point::new(x, bottom_right.y + 4),
-                &FONT_6X10,
-                AXIS,
-                true,
-            );
+            let at = Point::new(px, bottom_right.y + 4);
+            canvas.text(&format_tick(x, false), at, &FONT_6X10, AXIS, true);
         }
         let _ = plot
             .into_styled(PrimitiveStyle::with_stroke(AXIS, 1))
@@ -326,6 +361,7 @@ mod tests {
     fn ticks_are_readable() {
         assert_eq!(format_tick(0.5, false), "0.500");
         assert_eq!(format_tick(-3.0, true), "1.0e-3");
-        assert_eq!(format_tick(10.0, false), "10.0");
+        assert_eq!(format_tick(10.0, false), "10");
+        assert_eq!(format_tick(2.5, false), "2.5");
     }
 }
