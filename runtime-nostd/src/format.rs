@@ -160,9 +160,15 @@ pub struct Header {
 
 /// Pre-activation quantisation of int8 sigmoid layers, fixed by the format: codes cover
 /// [-8, 8) in steps of 1/16 (sigmoid is flat to 3e-4 beyond).
-pub const SIGMOID_INPUT: Quantization = Quantization { scale: 1.0 / 16.0, zero_point: 0 };
+pub const SIGMOID_INPUT: Quantization = Quantization {
+    scale: 1.0 / 16.0,
+    zero_point: 0,
+};
 /// Output quantisation of int8 sigmoid layers, fixed by the format: (0, 1) in steps of 1/256.
-pub const SIGMOID_OUTPUT: Quantization = Quantization { scale: 1.0 / 256.0, zero_point: -128 };
+pub const SIGMOID_OUTPUT: Quantization = Quantization {
+    scale: 1.0 / 256.0,
+    zero_point: -128,
+};
 
 /// Little-endian field reader over a byte slice that never panics.
 #[derive(Clone, Copy)]
@@ -182,7 +188,8 @@ impl Fields<'_> {
     }
 
     pub(crate) fn u32(&self, at: usize) -> Option<usize> {
-        self.array(at).and_then(|b| usize::try_from(u32::from_le_bytes(b)).ok())
+        self.array(at)
+            .and_then(|b| usize::try_from(u32::from_le_bytes(b)).ok())
     }
 
     pub(crate) fn i32(&self, at: usize) -> Option<i32> {
@@ -216,7 +223,10 @@ fn activation(index: usize, code: u8) -> Result<Activation, ParseError> {
         0 => Ok(Activation::Identity),
         1 => Ok(Activation::Relu),
         2 => Ok(Activation::Sigmoid),
-        activation => Err(ParseError::UnknownActivation { layer: index, activation }),
+        activation => Err(ParseError::UnknownActivation {
+            layer: index,
+            activation,
+        }),
     }
 }
 
@@ -224,16 +234,25 @@ fn activation(index: usize, code: u8) -> Result<Activation, ParseError> {
 pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     let f = Fields(bytes);
     if bytes.len() < HEADER_LEN {
-        return Err(ParseError::TooShort { len: bytes.len(), needed: HEADER_LEN });
+        return Err(ParseError::TooShort {
+            len: bytes.len(),
+            needed: HEADER_LEN,
+        });
     }
     if f.array::<4>(0) != Some(MAGIC) {
         return Err(ParseError::BadMagic);
     }
-    let version = f.u16(4).ok_or(ParseError::TooShort { len: bytes.len(), needed: HEADER_LEN })?;
+    let version = f.u16(4).ok_or(ParseError::TooShort {
+        len: bytes.len(),
+        needed: HEADER_LEN,
+    })?;
     if version != usize::from(VERSION) {
         return Err(ParseError::UnsupportedVersion(version));
     }
-    let short = ParseError::TooShort { len: bytes.len(), needed: HEADER_LEN };
+    let short = ParseError::TooShort {
+        len: bytes.len(),
+        needed: HEADER_LEN,
+    };
     let variant = variant(f.u8(6).ok_or(short)?)?;
     let layer_count = usize::from(f.u8(7).ok_or(short)?);
     if layer_count == 0 || layer_count > MAX_LAYERS {
@@ -241,7 +260,10 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     }
     let file_len = f.u32(8).ok_or(short)?;
     if file_len != bytes.len() {
-        return Err(ParseError::LengthMismatch { header: file_len, actual: bytes.len() });
+        return Err(ParseError::LengthMismatch {
+            header: file_len,
+            actual: bytes.len(),
+        });
     }
     let stored = f.u32(12).ok_or(short)?;
     let computed = crc32(bytes.get(CRC_START..).unwrap_or_default());
@@ -254,31 +276,58 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
         width: f.u16(20).ok_or(short)?,
     };
     let classes = f.u16(22).ok_or(short)?;
-    let metadata = Section { offset: f.u32(24).ok_or(short)?, len: f.u32(28).ok_or(short)? };
+    let metadata = Section {
+        offset: f.u32(24).ok_or(short)?,
+        len: f.u32(28).ok_or(short)?,
+    };
     if input.is_empty() || classes == 0 {
         return Err(ParseError::BadInputShape);
     }
     check_section(bytes.len(), metadata, None, 1)?;
     let table_end = HEADER_LEN + layer_count * LAYER_RECORD_LEN;
     if table_end > bytes.len() {
-        return Err(ParseError::TooShort { len: bytes.len(), needed: table_end });
+        return Err(ParseError::TooShort {
+            len: bytes.len(),
+            needed: table_end,
+        });
     }
-    Ok(Header { variant, layer_count, file_len, input, classes, metadata })
+    Ok(Header {
+        variant,
+        layer_count,
+        file_len,
+        input,
+        classes,
+        metadata,
+    })
 }
 
 /// Checks a section lies inside the file, is aligned, and (if `expected` is given) has that
 /// exact length. `layer` is `None` for the metadata.
-fn check_section(file_len: usize, section: Section, layer: Option<usize>, align: usize) -> Result<(), ParseError> {
+fn check_section(
+    file_len: usize,
+    section: Section,
+    layer: Option<usize>,
+    align: usize,
+) -> Result<(), ParseError> {
     let end = section.offset.checked_add(section.len);
-    let misaligned = section.len > 0 && section.offset % align != 0;
+    let misaligned = section.len > 0 && !section.offset.is_multiple_of(align);
     match end {
         Some(end) if end <= file_len && !misaligned => Ok(()),
-        _ => Err(ParseError::BadSection { layer, offset: section.offset, len: section.len }),
+        _ => Err(ParseError::BadSection {
+            layer,
+            offset: section.offset,
+            len: section.len,
+        }),
     }
 }
 
 /// Output side of a convolution, or `None` if the geometry is impossible.
-pub const fn conv_output_side(input: usize, kernel: usize, stride: usize, pad: usize) -> Option<usize> {
+pub const fn conv_output_side(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+) -> Option<usize> {
     let padded = input + 2 * pad;
     if kernel == 0 || stride == 0 || padded < kernel {
         return None;
@@ -287,7 +336,10 @@ pub const fn conv_output_side(input: usize, kernel: usize, stride: usize, pad: u
 }
 
 fn quantization(f: &Fields<'_>, at: usize) -> Option<Quantization> {
-    Some(Quantization { scale: f.f32(at)?, zero_point: f.i32(at + 4)? })
+    Some(Quantization {
+        scale: f.f32(at)?,
+        zero_point: f.i32(at + 4)?,
+    })
 }
 
 fn valid_quantization(q: Quantization) -> bool {
@@ -295,14 +347,24 @@ fn valid_quantization(q: Quantization) -> bool {
 }
 
 /// Parses layer record `index` and checks it against the input shape it receives.
-pub fn parse_layer(bytes: &[u8], header: &Header, index: usize, input: Shape) -> Result<Layer, ParseError> {
+pub fn parse_layer(
+    bytes: &[u8],
+    header: &Header,
+    index: usize,
+    input: Shape,
+) -> Result<Layer, ParseError> {
     let base = HEADER_LEN + index * LAYER_RECORD_LEN;
-    let record = bytes.get(base..base + LAYER_RECORD_LEN).ok_or(ParseError::TooShort {
-        len: bytes.len(),
-        needed: base + LAYER_RECORD_LEN,
-    })?;
+    let record = bytes
+        .get(base..base + LAYER_RECORD_LEN)
+        .ok_or(ParseError::TooShort {
+            len: bytes.len(),
+            needed: base + LAYER_RECORD_LEN,
+        })?;
     let f = Fields(record);
-    let truncated = ParseError::BadLayer { layer: index, reason: "record truncated" };
+    let truncated = ParseError::BadLayer {
+        layer: index,
+        reason: "record truncated",
+    };
     let kind = layer_kind(index, f.u8(0).ok_or(truncated)?)?;
     let activation = activation(index, f.u8(1).ok_or(truncated)?)?;
     let (kernel, stride, pad) = (
@@ -316,7 +378,12 @@ pub fn parse_layer(bytes: &[u8], header: &Header, index: usize, input: Shape) ->
         width: f.u16(12).ok_or(truncated)?,
     };
     let out_channels = f.u16(14).ok_or(truncated)?;
-    let section = |at: usize| -> Option<Section> { Some(Section { offset: f.u32(at)?, len: f.u32(at + 4)? }) };
+    let section = |at: usize| -> Option<Section> {
+        Some(Section {
+            offset: f.u32(at)?,
+            len: f.u32(at + 4)?,
+        })
+    };
     let layer = Layer {
         kind,
         activation,
@@ -324,7 +391,11 @@ pub fn parse_layer(bytes: &[u8], header: &Header, index: usize, input: Shape) ->
         stride,
         pad,
         input: declared_input,
-        output: Shape { channels: out_channels, height: 1, width: 1 },
+        output: Shape {
+            channels: out_channels,
+            height: 1,
+            width: 1,
+        },
         weights: section(16).ok_or(truncated)?,
         bias: section(24).ok_or(truncated)?,
         requant: section(32).ok_or(truncated)?,
@@ -333,7 +404,11 @@ pub fn parse_layer(bytes: &[u8], header: &Header, index: usize, input: Shape) ->
         lut: section(56).ok_or(truncated)?,
     };
     if declared_input != input {
-        return Err(ParseError::ShapeMismatch { layer: index, expected: input, declared: declared_input });
+        return Err(ParseError::ShapeMismatch {
+            layer: index,
+            expected: input,
+            declared: declared_input,
+        });
     }
     let layer = with_output_shape(layer, index)?;
     check_payload(bytes.len(), header.variant, &layer, index)?;
@@ -341,14 +416,19 @@ pub fn parse_layer(bytes: &[u8], header: &Header, index: usize, input: Shape) ->
 }
 
 fn with_output_shape(mut layer: Layer, index: usize) -> Result<Layer, ParseError> {
-    let bad = |reason| ParseError::BadLayer { layer: index, reason };
+    let bad = |reason| ParseError::BadLayer {
+        layer: index,
+        reason,
+    };
     layer.output = match layer.kind {
         LayerKind::Conv2d => {
             let side = |s| conv_output_side(s, layer.kernel, layer.stride, layer.pad);
             match (side(layer.input.height), side(layer.input.width)) {
-                (Some(height), Some(width)) if layer.output.channels > 0 => {
-                    Shape { channels: layer.output.channels, height, width }
-                }
+                (Some(height), Some(width)) if layer.output.channels > 0 => Shape {
+                    channels: layer.output.channels,
+                    height,
+                    width,
+                },
                 _ => return Err(bad("impossible convolution geometry")),
             }
         }
@@ -362,7 +442,9 @@ fn with_output_shape(mut layer: Layer, index: usize) -> Result<Layer, ParseError
             layer.output
         }
         LayerKind::Flatten => {
-            if layer.output.channels != layer.input.len() || layer.activation != Activation::Identity {
+            if layer.output.channels != layer.input.len()
+                || layer.activation != Activation::Identity
+            {
                 return Err(bad("flatten must keep every value and apply no activation"));
             }
             layer.output
@@ -387,26 +469,59 @@ pub fn payload_sizes(variant: Variant, layer: &Layer) -> (usize, usize, usize, u
     match variant {
         Variant::F32 => (weights, bias, 0, 0),
         Variant::Int8 => {
-            let lut = if layer.activation == Activation::Sigmoid { 256 } else { 0 };
+            let lut = if layer.activation == Activation::Sigmoid {
+                256
+            } else {
+                0
+            };
             (weights, bias, outputs * 8, lut)
         }
     }
 }
 
-fn check_payload(file_len: usize, variant: Variant, layer: &Layer, index: usize) -> Result<(), ParseError> {
+fn check_payload(
+    file_len: usize,
+    variant: Variant,
+    layer: &Layer,
+    index: usize,
+) -> Result<(), ParseError> {
     let (weights, bias, requant, lut) = payload_sizes(variant, layer);
-    let sections = [(layer.weights, weights), (layer.bias, bias), (layer.requant, requant), (layer.lut, lut)];
+    let sections = [
+        (layer.weights, weights),
+        (layer.bias, bias),
+        (layer.requant, requant),
+        (layer.lut, lut),
+    ];
     for (section, expected) in sections {
         if section.len != expected {
-            return Err(ParseError::BadSection { layer: Some(index), offset: section.offset, len: section.len });
+            return Err(ParseError::BadSection {
+                layer: Some(index),
+                offset: section.offset,
+                len: section.len,
+            });
         }
         check_section(file_len, section, Some(index), SECTION_ALIGN)?;
     }
+    let passes_through = layer.input_quant == layer.output_quant;
+    if variant == Variant::Int8
+        && layer.kind == LayerKind::Flatten
+        && !(passes_through && valid_quantization(layer.input_quant))
+    {
+        return Err(ParseError::BadLayer {
+            layer: index,
+            reason: "int8 flatten must keep its input quantisation",
+        });
+    }
     if variant == Variant::Int8 && layer.kind != LayerKind::Flatten {
-        let quant_ok = valid_quantization(layer.input_quant) && valid_quantization(layer.output_quant);
-        let sigmoid_ok = layer.activation != Activation::Sigmoid || layer.output_quant == SIGMOID_OUTPUT;
+        let quant_ok =
+            valid_quantization(layer.input_quant) && valid_quantization(layer.output_quant);
+        let sigmoid_ok =
+            layer.activation != Activation::Sigmoid || layer.output_quant == SIGMOID_OUTPUT;
         if !quant_ok || !sigmoid_ok {
-            return Err(ParseError::BadLayer { layer: index, reason: "invalid quantisation parameters" });
+            return Err(ParseError::BadLayer {
+                layer: index,
+                reason: "invalid quantisation parameters",
+            });
         }
     }
     Ok(())

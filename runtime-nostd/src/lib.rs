@@ -1,5 +1,43 @@
-//! no_std, no-alloc inference engine for the mnist-edge flat weight format.
+//! no_std, no-alloc inference for the mnist-edge flat weight format (`FORMAT.md`).
 //!
-//! The format and kernels arrive with the runtime issue; this crate exists now so the
-//! workspace layout (a small no_std core, std tooling around it) is fixed from the start.
+//! [`Model::parse`] validates a model file borrowed from flash or RAM (every field, size, offset,
+//! shape chain and the CRC-32) and [`Model::infer`] runs it with a caller-provided scratch buffer
+//! of exactly [`Model::scratch_bytes`]. Nothing here allocates or panics on any input; errors
+//! are the precise enums in [`error`]. The writer ([`write`], feature `alloc`) shares the
+//! format's definitions with the reader.
+//!
+//! ```no_run
+//! # let bytes: &[u8] = &[];
+//! # let image = [0u8; 784];
+//! let model = runtime_nostd::Model::parse(bytes)?;
+//! let mut scratch = runtime_nostd::Scratch::<80_000>::new();
+//! let mut probabilities = [0.0f32; 10];
+//! let digit = model.infer(&image, scratch.as_mut_bytes(), &mut probabilities).unwrap();
+//! # Ok::<(), runtime_nostd::ParseError>(())
+//! ```
 #![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod crc32;
+pub mod error;
+pub mod format;
+pub mod kernels;
+mod model;
+#[cfg(feature = "alloc")]
+pub mod write;
+
+pub use error::{InferError, ParseError};
+pub use format::Variant;
+pub use model::{Model, Scratch};

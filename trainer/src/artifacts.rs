@@ -95,6 +95,11 @@ impl StageDir {
         self.dir.with_extension("onnx")
     }
 
+    /// A flat-format export beside the stage folder: `<models>/<stage>.<variant>.mnef`.
+    pub fn flat(&self, variant: &str) -> PathBuf {
+        self.dir.with_extension(format!("{variant}.mnef"))
+    }
+
     /// A plot in the stage folder.
     pub fn plot(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.png"))

@@ -38,7 +38,7 @@ enum Command {
     Train(TrainArgs),
     /// Load saved weights and report each stage's test accuracy.
     Eval(EvalArgs),
-    /// Write the exports (ONNX) of saved stages again, from their weights and metrics.
+    /// Write the exports (ONNX, flat f32 and int8) of saved stages again, from their weights and metrics.
     Export(Common),
     /// Redraw every saved stage's plots from its weights and metrics, rewrite report.html and
     /// print the results table (markdown).
@@ -169,6 +169,9 @@ fn run_train(args: &TrainArgs) -> Result<()> {
             &eval.predictions,
             &device,
         )?;
+        for path in export::export_stage(&dir, &model, &metrics, &train_set)? {
+            println!("wrote {}", path.display());
+        }
         summary.push(metrics);
     }
     write_report(&args.common.out)?;
@@ -271,11 +274,12 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
 
 fn run_export(common: &Common) -> Result<()> {
     let device = common.device()?;
+    let train_set = common.load(Split::Train)?;
     for stage in common.stages() {
         let dir = StageDir::new(&common.out, stage);
         let model = dir.load_model(&device)?;
         let metrics = dir.load_metrics()?;
-        for path in export::export_stage(&dir, &model, &metrics)? {
+        for path in export::export_stage(&dir, &model, &metrics, &train_set)? {
             println!("wrote {}", path.display());
         }
     }

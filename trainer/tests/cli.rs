@@ -33,6 +33,9 @@ fn quick_cnn_bn_run_writes_every_artifact_and_eval_reproduces_it() {
         assert!(stage.join(file).is_file(), "missing {file}");
     }
     assert!(out_dir.path().join("report.html").is_file());
+    for export in ["cnn-bn.onnx", "cnn-bn.f32.mnef", "cnn-bn.i8.mnef"] {
+        assert!(out_dir.path().join(export).is_file(), "missing {export}");
+    }
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stage.join("metrics.json")).unwrap())
             .unwrap();

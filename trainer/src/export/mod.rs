@@ -1,32 +1,72 @@
 //! Exports of a trained stage. [`layers`] turns a burn [`Model`](crate::model::Model) into a
 //! plain list of inference layers (no dropout, batch-norm statistics frozen); every exporter
-//! ([`onnx`], and the flat format later) writes from that one list, so they cannot disagree on
+//! ([`onnx`], [`flat`]) writes from that one list, so they cannot disagree on
 //! weights, layouts or layer order.
 
+pub mod flat;
 pub mod layers;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 
-/// Writes every export of a trained stage next to its folder (`models/<stage>.onnx`) and returns
-/// the paths written.
-#[cfg(feature = "onnx")]
+/// Writes every export of a trained stage beside its folder: `models/<stage>.onnx` (with the
+/// `onnx` feature), `models/<stage>.f32.mnef` and `models/<stage>.i8.mnef` (int8 calibrated on
+/// the first [`flat::CALIBRATION_IMAGES`] of `calibration`). Returns the paths written.
 pub fn export_stage(
     dir: &crate::artifacts::StageDir,
     model: &crate::model::Model,
     metrics: &crate::artifacts::StageMetrics,
+    calibration: &crate::data::Mnist,
 ) -> Result<Vec<std::path::PathBuf>, crate::artifacts::ArtifactError> {
+    let write_error =
+        |path: &std::path::Path, detail: String| crate::artifacts::ArtifactError::Write {
+            path: path.to_path_buf(),
+            detail,
+        };
     let layers = layers::inference_layers(model);
-    let provenance = onnx::Provenance {
-        stage: metrics.stage.clone(),
-        test_accuracy: metrics.test_accuracy,
-        training_command: metrics.command.clone(),
+    let mut written = Vec::new();
+    #[cfg(feature = "onnx")]
+    {
+        let provenance = onnx::Provenance {
+            stage: metrics.stage.clone(),
+            test_accuracy: metrics.test_accuracy,
+            training_command: metrics.command.clone(),
+        };
+        let path = dir.onnx();
+        onnx::write_onnx(&onnx::to_onnx(&layers, &provenance), &path)
+            .map_err(|e| write_error(&path, e.to_string()))?;
+        written.push(path);
+    }
+    let folded = flat::fold_layers(&layers);
+    let metadata = |variant: &str| {
+        vec![
+            ("stage", metrics.stage.clone()),
+            ("variant", variant.to_string()),
+            (
+                "trainer_test_accuracy",
+                format!("{:.4}", metrics.test_accuracy),
+            ),
+            (
+                "input",
+                "28x28 bytes, MNIST layout, value / 256".to_string(),
+            ),
+            ("project_version", env!("CARGO_PKG_VERSION").to_string()),
+        ]
     };
-    let path = dir.onnx();
-    onnx::write_onnx(&onnx::to_onnx(&layers, &provenance), &path).map_err(|e| {
-        crate::artifacts::ArtifactError::Write {
-            path: path.clone(),
-            detail: e.to_string(),
-        }
-    })?;
-    Ok(vec![path])
+    let f32_path = dir.flat("f32");
+    let f32_file =
+        flat::write_f32(&folded, &metadata("f32")).map_err(|e| write_error(&f32_path, e))?;
+    let i8_path = dir.flat("i8");
+    let mut i8_metadata = metadata("i8");
+    i8_metadata.push((
+        "calibration",
+        format!("first {} training images", flat::CALIBRATION_IMAGES),
+    ));
+    let calibration = calibration.truncated(flat::CALIBRATION_IMAGES);
+    let i8_file = flat::write_int8(&folded, &f32_file, &calibration, &i8_metadata)
+        .map_err(|e| write_error(&i8_path, e))?;
+    for (path, bytes) in [(f32_path, f32_file), (i8_path, i8_file)] {
+        std::fs::write(&path, bytes).map_err(|e| write_error(&path, e.to_string()))?;
+        written.push(path);
+    }
+    Ok(written)
 }

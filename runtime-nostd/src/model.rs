@@ -1,0 +1,343 @@
+//! A parsed model (borrowing its file, zero-copy) and inference with a caller-provided scratch
+//! buffer.
+
+use crate::error::{InferError, ParseError};
+use crate::format::{self, Activation, Header, Layer, LayerKind, MAX_LAYERS, Shape, Variant};
+use crate::kernels::{self, Conv, ConvGeometry, Requant};
+
+/// A validated model, reading its weights in place from the file bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Model<'a> {
+    bytes: &'a [u8],
+    header: Header,
+    layers: [Option<Layer>; MAX_LAYERS],
+}
+
+/// A scratch buffer aligned for f32 activations, sized at compile time.
+///
+/// ```
+/// let mut scratch = runtime_nostd::Scratch::<1024>::new();
+/// assert_eq!(scratch.as_mut_bytes().len(), 1024);
+/// ```
+#[repr(C, align(16))]
+pub struct Scratch<const N: usize>([u8; N]);
+
+impl<const N: usize> Scratch<N> {
+    /// A zeroed buffer.
+    pub const fn new() -> Self {
+        Scratch([0; N])
+    }
+
+    /// The bytes to pass to [`Model::infer`].
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl<const N: usize> Default for Scratch<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a> Model<'a> {
+    /// Validates every field, size, offset, shape and the CRC of `bytes`.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, ParseError> {
+        let header = format::parse_header(bytes)?;
+        let metadata = bytes
+            .get(header.metadata.offset..header.metadata.offset + header.metadata.len)
+            .unwrap_or_default();
+        if core::str::from_utf8(metadata).is_err() {
+            return Err(ParseError::BadSection {
+                layer: None,
+                offset: header.metadata.offset,
+                len: header.metadata.len,
+            });
+        }
+        let mut layers = [None; MAX_LAYERS];
+        let mut shape = header.input;
+        let mut previous: Option<Layer> = None;
+        for (index, slot) in layers.iter_mut().enumerate().take(header.layer_count) {
+            let layer = format::parse_layer(bytes, &header, index, shape)?;
+            let chained = previous.is_none_or(|p| bits(p.output_quant) == bits(layer.input_quant));
+            if header.variant == Variant::Int8 && !chained {
+                return Err(ParseError::QuantizationMismatch { layer: index });
+            }
+            shape = layer.output;
+            previous = Some(layer);
+            *slot = Some(layer);
+        }
+        if shape.len() != header.classes {
+            return Err(ParseError::BadOutput {
+                values: shape.len(),
+                classes: header.classes,
+            });
+        }
+        Ok(Model {
+            bytes,
+            header,
+            layers,
+        })
+    }
+
+    /// f32 or int8.
+    pub fn variant(&self) -> Variant {
+        self.header.variant
+    }
+
+    /// The model's input shape (1 x 28 x 28 for MNIST).
+    pub fn input_shape(&self) -> Shape {
+        self.header.input
+    }
+
+    /// Number of output classes.
+    pub fn classes(&self) -> usize {
+        self.header.classes
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> impl Iterator<Item = &Layer> {
+        self.layers.iter().flatten()
+    }
+
+    /// The metadata text (`key=value` lines), validated UTF-8.
+    pub fn metadata(&self) -> &'a str {
+        let m = self.header.metadata;
+        let bytes = self
+            .bytes
+            .get(m.offset..m.offset + m.len)
+            .unwrap_or_default();
+        core::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// The value of metadata key `key`, if present.
+    pub fn metadata_value(&self, key: &str) -> Option<&'a str> {
+        self.metadata()
+            .lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+    }
+
+    fn largest_activation(&self) -> usize {
+        self.layers()
+            .map(|l| l.output.len())
+            .fold(self.header.input.len(), usize::max)
+    }
+
+    fn largest_patch(&self) -> usize {
+        self.layers()
+            .filter(|l| l.kind == LayerKind::Conv2d)
+            .map(|l| l.kernel * l.kernel * l.input.channels)
+            .fold(0, usize::max)
+    }
+
+    /// Exact size in bytes of the scratch buffer [`infer`](Self::infer) needs: two activation
+    /// buffers of the largest activation and one convolution patch.
+    pub fn scratch_bytes(&self) -> usize {
+        (2 * self.largest_activation() + self.largest_patch()) * self.variant().activation_bytes()
+    }
+
+    fn section(&self, s: format::Section) -> &'a [u8] {
+        self.bytes
+            .get(s.offset..s.offset + s.len)
+            .unwrap_or_default()
+    }
+
+    /// Classifies `image` (one byte per input value, 0..=255, scaled by 1/256 as in training),
+    /// writes softmax probabilities into `probabilities` and returns the predicted class.
+    /// `scratch` must hold [`scratch_bytes`](Self::scratch_bytes) bytes, 4-byte aligned for
+    /// f32 models (see [`Scratch`]).
+    pub fn infer(
+        &self,
+        image: &[u8],
+        scratch: &mut [u8],
+        probabilities: &mut [f32],
+    ) -> Result<usize, InferError> {
+        self.infer_observed(image, scratch, probabilities, &mut |_, _| {})
+    }
+
+    /// Like [`infer`](Self::infer), and for f32 models also hands every layer's output to
+    /// `observe(layer_index, values)` (int8 calibration uses it).
+    pub fn infer_observed(
+        &self,
+        image: &[u8],
+        scratch: &mut [u8],
+        probabilities: &mut [f32],
+        observe: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<usize, InferError> {
+        let expected = self.header.input.len();
+        if image.len() != expected {
+            return Err(InferError::InputSize {
+                given: image.len(),
+                expected,
+            });
+        }
+        if probabilities.len() != self.classes() {
+            return Err(InferError::OutputSize {
+                given: probabilities.len(),
+                expected: self.classes(),
+            });
+        }
+        let needed = self.scratch_bytes();
+        let given = scratch.len();
+        let scratch = scratch
+            .get_mut(..needed)
+            .ok_or(InferError::ScratchTooSmall { given, needed })?;
+        match self.variant() {
+            Variant::F32 => {
+                let values = bytemuck::try_cast_slice_mut::<u8, f32>(scratch)
+                    .map_err(|_| InferError::ScratchMisaligned)?;
+                Ok(self.run_f32(image, values, probabilities, observe))
+            }
+            Variant::Int8 => {
+                let codes = bytemuck::cast_slice_mut::<u8, i8>(scratch);
+                Ok(self.run_i8(image, codes, probabilities))
+            }
+        }
+    }
+
+    fn run_f32(
+        &self,
+        image: &[u8],
+        scratch: &mut [f32],
+        probabilities: &mut [f32],
+        observe: &mut dyn FnMut(usize, &[f32]),
+    ) -> usize {
+        let (mut current, mut next, patch) = split_scratch(scratch, self.largest_activation());
+        for (x, p) in current.iter_mut().zip(to_hwc(image, self.header.input)) {
+            *x = f32::from(p) * (1.0 / 256.0);
+        }
+        for (index, layer) in self.layers().enumerate() {
+            let input = current.get(..layer.input.len()).unwrap_or_default();
+            let output = next.get_mut(..layer.output.len()).unwrap_or_default();
+            let (weights, bias) = (self.section(layer.weights), self.section(layer.bias));
+            match layer.kind {
+                LayerKind::Flatten => {
+                    observe(index, input);
+                    continue;
+                }
+                LayerKind::Conv2d => kernels::conv2d_f32(
+                    &conv(layer, weights, bias),
+                    layer.activation,
+                    input,
+                    patch,
+                    output,
+                ),
+                LayerKind::Dense => {
+                    kernels::dense_f32(input, weights, bias, layer.activation, output)
+                }
+            }
+            observe(index, output);
+            core::mem::swap(&mut current, &mut next);
+        }
+        let logits = current.get(..self.classes()).unwrap_or_default();
+        softmax(logits.iter().copied(), probabilities)
+    }
+
+    fn run_i8(&self, image: &[u8], scratch: &mut [i8], probabilities: &mut [f32]) -> usize {
+        let (mut current, mut next, patch) = split_scratch(scratch, self.largest_activation());
+        let Some(first) = self.layers().next() else {
+            return 0;
+        };
+        let q = first.input_quant;
+        for (x, p) in current.iter_mut().zip(to_hwc(image, self.header.input)) {
+            let code = libm::roundf(f32::from(p) * (1.0 / 256.0) / q.scale) as i32 + q.zero_point;
+            *x = code.clamp(-128, 127) as i8;
+        }
+        let mut out_quant = q;
+        for layer in self.layers() {
+            if layer.kind == LayerKind::Flatten {
+                continue;
+            }
+            let input = current.get(..layer.input.len()).unwrap_or_default();
+            let output = next.get_mut(..layer.output.len()).unwrap_or_default();
+            let requant = requant(layer, self.section(layer.requant), self.section(layer.lut));
+            let (weights, bias) = (self.section(layer.weights), self.section(layer.bias));
+            match layer.kind {
+                LayerKind::Conv2d => {
+                    kernels::conv2d_i8(&conv(layer, weights, bias), &requant, input, patch, output)
+                }
+                _ => kernels::dense_i8(input, weights, bias, &requant, output),
+            }
+            out_quant = layer.output_quant;
+            core::mem::swap(&mut current, &mut next);
+        }
+        let logits = current.get(..self.classes()).unwrap_or_default();
+        let dequantize = |&c: &i8| out_quant.scale * (i32::from(c) - out_quant.zero_point) as f32;
+        softmax(logits.iter().map(dequantize), probabilities)
+    }
+}
+
+/// Splits the scratch into two activation buffers of `activation` values and the conv patch.
+fn split_scratch<T>(scratch: &mut [T], activation: usize) -> (&mut [T], &mut [T], &mut [T]) {
+    let (current, rest) = scratch.split_at_mut(activation.min(scratch.len()));
+    let (next, patch) = rest.split_at_mut(activation.min(rest.len()));
+    (current, next, patch)
+}
+
+/// The bit patterns of a quantisation, so that chained layers must agree exactly.
+fn bits(q: format::Quantization) -> (u32, i32) {
+    (q.scale.to_bits(), q.zero_point)
+}
+
+fn conv<'a>(layer: &Layer, weights: &'a [u8], bias: &'a [u8]) -> Conv<'a> {
+    let geometry = ConvGeometry {
+        kernel: layer.kernel,
+        stride: layer.stride,
+        pad: layer.pad,
+    };
+    Conv {
+        input: layer.input,
+        output: layer.output,
+        geometry,
+        weights,
+        bias,
+    }
+}
+
+fn requant<'a>(layer: &Layer, table: &'a [u8], lut: &'a [u8]) -> Requant<'a> {
+    let sigmoid = layer.activation == Activation::Sigmoid;
+    let output_zero = if sigmoid {
+        format::SIGMOID_INPUT.zero_point
+    } else {
+        layer.output_quant.zero_point
+    };
+    let floor = if layer.activation == Activation::Relu {
+        output_zero
+    } else {
+        -128
+    };
+    Requant {
+        table,
+        input_zero: layer.input_quant.zero_point,
+        output_zero,
+        floor,
+        lut,
+    }
+}
+
+/// The image bytes (CHW, as stored in MNIST and ONNX) in HWC order.
+fn to_hwc(image: &[u8], shape: Shape) -> impl Iterator<Item = u8> + '_ {
+    let plane = shape.height * shape.width;
+    (0..plane).flat_map(move |pixel| {
+        (0..shape.channels).map(move |c| image.get(c * plane + pixel).copied().unwrap_or(0))
+    })
+}
+
+/// Softmax of `logits` into `out`; returns the argmax (the first on ties).
+fn softmax(logits: impl Iterator<Item = f32> + Clone, out: &mut [f32]) -> usize {
+    let (mut best, mut max) = (0, f32::NEG_INFINITY);
+    for (i, v) in logits.clone().enumerate() {
+        if v > max {
+            (best, max) = (i, v);
+        }
+    }
+    let mut sum = 0.0;
+    for (o, v) in out.iter_mut().zip(logits) {
+        *o = libm::expf(v - max);
+        sum += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= sum;
+    }
+    best
+}
