@@ -39,3 +39,9 @@ cargo test --workspace --release
 
 step "burn-onnx import round trip"
 cargo test "${burn_onnx[@]}" --release
+
+step "runtime-nostd on all 10,000 test digits (f32 and int8 flat models vs the reference)"
+cargo run --release -p runtime-nostd --example host_check
+
+step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"
+scripts/fuzz.sh 60

@@ -35,6 +35,7 @@ pub mod error;
 pub mod format;
 pub mod kernels;
 mod model;
+pub mod shipped;
 #[cfg(feature = "alloc")]
 pub mod write;
 

@@ -172,7 +172,8 @@ pub fn onnxruntime_library() -> Result<PathBuf, String> {
     })
 }
 
-fn ort_environment() -> Result<&'static ort::environment::Environment, String> {
+/// The process's ONNX Runtime environment (ort allows one), loaded on first use.
+pub fn ort_environment() -> Result<&'static ort::environment::Environment, String> {
     static ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
     ENV.get_or_init(|| {
         let library = onnxruntime_library()?;
