@@ -24,6 +24,7 @@ scripts/python-env.sh
 step "format"
 cargo fmt --all -- --check
 cargo fmt --manifest-path tests/burn-onnx/Cargo.toml -- --check
+cargo fmt --manifest-path runtime-nostd/fuzz/Cargo.toml -- --check
 
 step "clippy"
 cargo clippy --workspace --all-targets --release -- -D warnings

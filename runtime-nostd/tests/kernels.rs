@@ -45,7 +45,7 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
         .prop_filter_map(
             "kernel must fit the padded input",
             |(c, o, h, w, k, s, p)| {
-                (h + 2 * p >= k && w + 2 * p >= k).then(|| ConvCase {
+                (h + 2 * p >= k && w + 2 * p >= k).then_some(ConvCase {
                     input: Shape {
                         channels: c,
                         height: h,
@@ -170,16 +170,23 @@ fn check_conv_f32(case: &ConvCase, x: &[f32], w: &[f32], bias: &[f32], activatio
 }
 
 /// The int8 reference: true zero padding, `(x - z_in) * w`, then the requantisation rule.
-fn check_conv_i8(
-    case: &ConvCase,
-    x: &[i8],
-    w: &[i8],
-    bias: &[i32],
+/// Quantisation side of an int8 conv case.
+struct Int8Params<'a> {
+    bias: &'a [i32],
     z_in: i32,
     z_out: i32,
-    mult: &[(i32, i32)],
+    mult: &'a [(i32, i32)],
     relu: bool,
-) {
+}
+
+fn check_conv_i8(case: &ConvCase, x: &[i8], w: &[i8], q: &Int8Params<'_>) {
+    let Int8Params {
+        bias,
+        z_in,
+        z_out,
+        mult,
+        relu,
+    } = *q;
     let out_shape = case.output();
     let mut acc = vec![0i64; out_shape.len()];
     naive_conv(case, x, w, |oc, oy, ox, xv, wv| {
@@ -275,7 +282,7 @@ proptest! {
              -128i32..=127, -128i32..=127, values(o, (1i32 << 30..i32::MAX, -20i32..2)), any::<bool>())
         })
     ) {
-        check_conv_i8(&case, &x, &w, &bias, z_in, z_out, &mult, relu);
+        check_conv_i8(&case, &x, &w, &Int8Params { bias: &bias, z_in, z_out, mult: &mult, relu });
     }
 
     #[test]
@@ -399,11 +406,13 @@ fn int8_padding_with_a_nonzero_input_zero_point_is_exact() {
         &c,
         &x,
         &w,
-        &[100, -100],
-        -128,
-        5,
-        &[(1 << 30, -6), (i32::MAX, -8)],
-        true,
+        &Int8Params {
+            bias: &[100, -100],
+            z_in: -128,
+            z_out: 5,
+            mult: &[(1 << 30, -6), (i32::MAX, -8)],
+            relu: true,
+        },
     );
 }
 

@@ -273,7 +273,11 @@ fn truncations_and_mutations_never_panic() {
                 b[at] = next() as u8;
             }
             // Half the time, fix the CRC so the mutation reaches the deeper checks and the kernels.
-            let b = if next() % 2 == 0 { with_crc(b) } else { b };
+            let b = if next().is_multiple_of(2) {
+                with_crc(b)
+            } else {
+                b
+            };
             parse_and_run(&b);
         }
     }

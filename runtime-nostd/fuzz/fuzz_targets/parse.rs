@@ -10,7 +10,9 @@ use runtime_nostd::Model;
 use runtime_nostd::crc32::crc32;
 
 fn parse_and_run(data: &[u8]) {
-    let Ok(model) = Model::parse(data) else { return };
+    let Ok(model) = Model::parse(data) else {
+        return;
+    };
     // Scratch grows with the file (patch and activations are bounded by its payload sizes);
     // skip only what would not fit a fuzzing process.
     if model.scratch_bytes() > 64 << 20 {
