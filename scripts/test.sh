@@ -44,5 +44,14 @@ cargo test "${burn_onnx[@]}" --release
 step "runtime-nostd on all 10,000 test digits (f32 and int8 flat models vs the reference)"
 cargo run --release -p runtime-nostd --example host_check
 
+step "firmware app: host tests, and its no_std build for the Pico 2 (M33) and Pico (M0+)"
+firmware=(--manifest-path firmware/Cargo.toml)
+cargo fmt "${firmware[@]}" --all -- --check
+cargo clippy "${firmware[@]}" --all-targets --release -- -D warnings
+cargo test "${firmware[@]}" --release
+for target in thumbv8m.main-none-eabihf thumbv6m-none-eabi; do
+  cargo build "${firmware[@]}" -p app --release --target "$target"
+done
+
 step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"
 scripts/fuzz.sh 60

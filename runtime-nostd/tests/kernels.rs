@@ -45,19 +45,7 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
         .prop_filter_map(
             "kernel must fit the padded input",
             |(c, o, h, w, k, s, p)| {
-                (h + 2 * p >= k && w + 2 * p >= k).then_some(ConvCase {
-                    input: Shape {
-                        channels: c,
-                        height: h,
-                        width: w,
-                    },
-                    out_channels: o,
-                    geometry: ConvGeometry {
-                        kernel: k,
-                        stride: s,
-                        pad: p,
-                    },
-                })
+                (h + 2 * p >= k && w + 2 * p >= k).then(|| case(c, o, h, w, k, s, p))
             },
         )
 }

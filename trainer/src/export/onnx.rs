@@ -150,6 +150,20 @@ impl GraphBuilder {
         self.last = output;
     }
 
+    /// The initializers of a conv or dense layer, as its extra inputs.
+    fn weight_and_bias(
+        &mut self,
+        prefix: &str,
+        weight: &Array,
+        bias: Option<&[f32]>,
+    ) -> Vec<String> {
+        let mut inputs = vec![self.array(format!("{prefix}.weight"), weight)];
+        if let Some(b) = bias {
+            inputs.push(self.vector(format!("{prefix}.bias"), b));
+        }
+        inputs
+    }
+
     fn batch_norm(&mut self, prefix: &str, norm: &BatchNormParams) {
         let inputs = vec![
             self.vector(format!("{prefix}.bn.gamma"), &norm.gamma),
@@ -187,10 +201,7 @@ impl GraphBuilder {
                 norm,
                 activation,
             } => {
-                let mut inputs = vec![self.array(format!("{prefix}.weight"), weight)];
-                if let Some(b) = bias {
-                    inputs.push(self.vector(format!("{prefix}.bias"), b));
-                }
+                let inputs = self.weight_and_bias(&prefix, weight, bias.as_deref());
                 let kernel = [weight.dims[2] as i64, weight.dims[3] as i64];
                 let attributes = vec![
                     ints("kernel_shape", &kernel),
@@ -209,10 +220,7 @@ impl GraphBuilder {
                 norm,
                 activation,
             } => {
-                let mut inputs = vec![self.array(format!("{prefix}.weight"), weight)];
-                if let Some(b) = bias {
-                    inputs.push(self.vector(format!("{prefix}.bias"), b));
-                }
+                let inputs = self.weight_and_bias(&prefix, weight, bias.as_deref());
                 let direct = norm.is_none() && *activation == Activation::Identity;
                 self.node("Gemm", inputs, vec![], if direct { output } else { None });
                 if let Some(n) = norm {

@@ -1,0 +1,224 @@
+//! The app pipeline on the host: strokes on the canvas, MNIST-style preprocessing, and the
+//! embedded int8 model, checked against the MNIST test set and synthetic finger strokes.
+
+use std::io::Read;
+
+use app::canvas::{Canvas, SIDE};
+use app::preprocess::{DIGIT_SIDE, bounding_box, to_mnist};
+use app::recognizer::Recognizer;
+
+/// The first `n` MNIST test digits (28x28 bytes each) and labels.
+fn mnist_test(n: usize) -> (Vec<[u8; 784]>, Vec<u8>) {
+    let read = |name: &str| {
+        let path = format!("{}/../../data/mnist/{name}", env!("CARGO_MANIFEST_DIR"));
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    };
+    let (images, labels) = (
+        read("t10k-images-idx3-ubyte.gz"),
+        read("t10k-labels-idx1-ubyte.gz"),
+    );
+    let digits = (0..n)
+        .map(|i| images[16 + i * 784..16 + (i + 1) * 784].try_into().unwrap())
+        .collect();
+    (digits, labels[8..8 + n].to_vec())
+}
+
+/// Draws an MNIST digit `scale` times larger onto a canvas-sized image, at an offset.
+fn upscale(digit: &[u8; 784], scale: usize, (ox, oy): (usize, usize)) -> Vec<u8> {
+    let mut out = vec![0u8; SIDE * SIDE];
+    for y in 0..DIGIT_SIDE * scale {
+        for x in 0..DIGIT_SIDE * scale {
+            if let Some(p) = out.get_mut((oy + y) * SIDE + ox + x) {
+                *p = digit[(y / scale) * DIGIT_SIDE + x / scale];
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn strokes_are_thick_and_anti_aliased() {
+    let mut canvas = Canvas::new();
+    assert!(canvas.is_blank());
+    canvas.touch(40.0, 80.0);
+    canvas.touch(120.0, 80.0);
+    canvas.lift();
+    assert_eq!(canvas.at(80, 80), 255);
+    let thickness = (60..100).filter(|&y| canvas.at(80, y) > 127).count();
+    assert!(
+        (13..=16).contains(&thickness),
+        "stroke is {thickness} px thick"
+    );
+    assert!(
+        canvas.pixels().iter().any(|&p| p > 0 && p < 255),
+        "edges have grey levels"
+    );
+    canvas.clear();
+    assert!(canvas.is_blank());
+}
+
+/// The shift (within 2 px) that best aligns `b` onto `a`, and the summed |difference| there.
+fn best_alignment(a: &[u8; 784], b: &[u8; 784]) -> ((i32, i32), u32) {
+    let at = |img: &[u8; 784], x: i32, y: i32| {
+        if (0..28).contains(&x) && (0..28).contains(&y) {
+            u32::from(img[(y * 28 + x) as usize])
+        } else {
+            0
+        }
+    };
+    let shifts = (-2..=2).flat_map(|dy| (-2..=2).map(move |dx| (dx, dy)));
+    shifts
+        .map(|(dx, dy)| {
+            let diff = (0..28)
+                .flat_map(|y| (0..28).map(move |x| (x, y)))
+                .map(|(x, y)| at(a, x, y).abs_diff(at(b, x + dx, y + dy)))
+                .sum();
+            ((dx, dy), diff)
+        })
+        .min_by_key(|&(_, d)| d)
+        .unwrap()
+}
+
+#[test]
+fn preprocessing_reproduces_mnist_digits_drawn_large_anywhere() {
+    let (digits, labels) = mnist_test(200);
+    let mut recognizer = Recognizer::new().unwrap();
+    let (mut agree, mut correct) = (0, 0);
+    for (i, (digit, &label)) in digits.iter().zip(&labels).enumerate() {
+        // MNIST digits are already 20x20-boxed and centred by mass: redoing it from a 5x larger
+        // drawing at an arbitrary place must land close to the original.
+        let drawing = upscale(digit, 5, (i % 20, (i * 7) % 20));
+        let redone = to_mnist(&drawing, SIDE).unwrap();
+        let ((dx, dy), diff) = best_alignment(digit, &redone);
+        let ink: u32 = digit.iter().map(|&a| u32::from(a)).sum();
+        assert!(
+            dx.abs() <= 1 && dy.abs() <= 1,
+            "digit {i}: centred {dx},{dy} px away from MNIST"
+        );
+        assert!(
+            diff * 4 < ink,
+            "digit {i}: {diff} of {ink} ink differs after alignment"
+        );
+        let (original, again) = (
+            recognizer.classify(digit).unwrap(),
+            recognizer.classify(&redone).unwrap(),
+        );
+        agree += usize::from(original.digit == again.digit);
+        correct += usize::from(again.digit == label);
+    }
+    assert!(
+        agree >= 196,
+        "only {agree}/200 re-preprocessed digits keep their prediction"
+    );
+    assert!(
+        correct >= 194,
+        "only {correct}/200 re-preprocessed digits are recognised"
+    );
+}
+
+#[test]
+fn the_bounding_box_is_scaled_to_20_pixels_and_centred() {
+    let mut canvas = Canvas::new();
+    canvas.line((30.0, 20.0), (30.0, 140.0)); // a tall "1"
+    let digit = to_mnist(canvas.pixels(), SIDE).unwrap();
+    let (l, r, t, b) = bounding_box(&digit, DIGIT_SIDE).unwrap();
+    assert_eq!(b - t, 20, "height scaled to the 20-pixel box");
+    assert!(r - l < 8);
+    assert!(
+        (l + r).abs_diff(28) <= 1 && (t + b).abs_diff(28) <= 1,
+        "centred: {l}..{r} x {t}..{b}"
+    );
+    assert!(to_mnist(&[0; SIDE * SIDE], SIDE).is_none());
+}
+
+/// Finger strokes for each digit on the 160x160 canvas: polylines, one per stroke.
+fn strokes(digit: u8) -> Vec<Vec<(f32, f32)>> {
+    let arc = |cx: f32, cy: f32, rx: f32, ry: f32, from: f32, to: f32| -> Vec<(f32, f32)> {
+        (0..=24)
+            .map(|i| {
+                let a = (from + (to - from) * i as f32 / 24.0).to_radians();
+                (cx + rx * a.cos(), cy + ry * a.sin())
+            })
+            .collect()
+    };
+    match digit {
+        0 => vec![arc(80.0, 80.0, 38.0, 60.0, 0.0, 360.0)],
+        1 => vec![vec![(70.0, 35.0), (85.0, 20.0), (85.0, 140.0)]],
+        2 => {
+            let mut s = arc(80.0, 55.0, 35.0, 32.0, 200.0, 380.0);
+            s.extend([(45.0, 140.0), (120.0, 140.0)]);
+            vec![s]
+        }
+        3 => {
+            let mut s = arc(78.0, 50.0, 32.0, 30.0, 200.0, 450.0);
+            s.extend(arc(78.0, 110.0, 35.0, 32.0, 270.0, 520.0));
+            vec![s]
+        }
+        4 => vec![
+            vec![(95.0, 20.0), (40.0, 100.0), (120.0, 100.0)],
+            vec![(95.0, 50.0), (95.0, 140.0)],
+        ],
+        5 => {
+            let mut s = vec![(115.0, 22.0), (55.0, 22.0), (50.0, 75.0)];
+            s.extend(arc(78.0, 102.0, 36.0, 36.0, 230.0, 500.0));
+            vec![s]
+        }
+        6 => {
+            let mut s = vec![(105.0, 25.0), (60.0, 80.0)];
+            s.extend(arc(80.0, 110.0, 32.0, 30.0, 180.0, 540.0));
+            vec![s]
+        }
+        7 => vec![vec![(40.0, 25.0), (120.0, 25.0), (70.0, 140.0)]],
+        8 => vec![
+            arc(80.0, 52.0, 28.0, 30.0, 90.0, 450.0),
+            arc(80.0, 112.0, 34.0, 30.0, -90.0, 270.0),
+        ],
+        _ => {
+            let mut s = arc(80.0, 55.0, 32.0, 30.0, 0.0, 360.0);
+            s.extend([(112.0, 55.0), (105.0, 140.0)]);
+            vec![s]
+        }
+    }
+}
+
+#[test]
+fn a_synthetic_finger_stroke_of_each_digit_is_recognised() {
+    let mut recognizer = Recognizer::new().unwrap();
+    let mut wrong = Vec::new();
+    for digit in 0..10u8 {
+        let mut canvas = Canvas::new();
+        for stroke in strokes(digit) {
+            for (x, y) in stroke {
+                canvas.touch(x, y);
+            }
+            canvas.lift();
+        }
+        let prediction = recognizer
+            .classify(&to_mnist(canvas.pixels(), SIDE).unwrap())
+            .unwrap();
+        if prediction.digit != digit {
+            wrong.push(format!(
+                "{digit} read as {} (top 3 {:?})",
+                prediction.digit,
+                prediction.top3()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn top3_is_sorted_and_starts_with_the_prediction() {
+    let mut p = app::recognizer::Prediction {
+        digit: 3,
+        probabilities: [0.0; 10],
+    };
+    p.probabilities[3] = 0.6;
+    p.probabilities[8] = 0.3;
+    p.probabilities[5] = 0.1;
+    assert_eq!(p.top3(), [(3, 0.6), (8, 0.3), (5, 0.1)]);
+}
