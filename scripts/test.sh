@@ -12,46 +12,57 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "toolchain (rust-toolchain.toml)"
-rustup toolchain install
-cargo --version
+all_checks() {
+  step "toolchain (rust-toolchain.toml)"
+  rustup toolchain install
+  cargo --version
 
-burn_onnx=(--manifest-path tests/burn-onnx/Cargo.toml --target-dir target)
+  burn_onnx=(--manifest-path tests/burn-onnx/Cargo.toml --target-dir target)
 
-step "python environment for the ONNX checks"
-scripts/python-env.sh
+  step "python environment for the ONNX checks"
+  scripts/python-env.sh
 
-step "format"
-cargo fmt --all -- --check
-cargo fmt --manifest-path tests/burn-onnx/Cargo.toml -- --check
-cargo fmt --manifest-path runtime-nostd/fuzz/Cargo.toml -- --check
+  step "format"
+  cargo fmt --all -- --check
+  cargo fmt --manifest-path tests/burn-onnx/Cargo.toml -- --check
+  cargo fmt --manifest-path runtime-nostd/fuzz/Cargo.toml -- --check
 
-step "clippy"
-cargo clippy --workspace --all-targets --release -- -D warnings
-cargo clippy "${burn_onnx[@]}" --all-targets --release -- -D warnings
+  step "clippy"
+  cargo clippy --workspace --all-targets --release -- -D warnings
+  cargo clippy "${burn_onnx[@]}" --all-targets --release -- -D warnings
 
-step "runtime-nostd builds for the microcontroller targets"
-for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
-  cargo build -p runtime-nostd --release --target "$target"
-done
+  step "runtime-nostd builds for the microcontroller targets"
+  for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
+    cargo build -p runtime-nostd --release --target "$target"
+  done
 
-step "tests"
-cargo test --workspace --release
+  step "tests"
+  cargo test --workspace --release
 
-step "burn-onnx import round trip"
-cargo test "${burn_onnx[@]}" --release
+  step "burn-onnx import round trip"
+  cargo test "${burn_onnx[@]}" --release
 
-step "runtime-nostd on all 10,000 test digits (f32 and int8 flat models vs the reference)"
-cargo run --release -p runtime-nostd --example host_check
+  step "runtime-nostd on all 10,000 test digits (f32 and int8 flat models vs the reference)"
+  # Same binary as `cargo run -p runtime-nostd --release --example host_check`, built with the
+  # workspace's features by the test step above (a -p build would rebuild burn with other ones).
+  cargo build --workspace --release --examples
+  target/release/examples/host_check
 
-step "firmware app: host tests, and its no_std build for the Pico 2 (M33) and Pico (M0+)"
-firmware=(--manifest-path firmware/Cargo.toml)
-cargo fmt "${firmware[@]}" --all -- --check
-cargo clippy "${firmware[@]}" --all-targets --release -- -D warnings
-cargo test "${firmware[@]}" --release
-for target in thumbv8m.main-none-eabihf thumbv6m-none-eabi; do
-  cargo build "${firmware[@]}" -p app --release --target "$target"
-done
+  step "firmware app: host tests, and its no_std build for the Pico 2 (M33) and Pico (M0+)"
+  firmware=(--manifest-path firmware/Cargo.toml)
+  cargo fmt "${firmware[@]}" --all -- --check
+  cargo clippy "${firmware[@]}" --all-targets --release -- -D warnings
+  cargo test "${firmware[@]}" --release
+  for target in thumbv8m.main-none-eabihf thumbv6m-none-eabi; do
+    cargo build "${firmware[@]}" -p app --release --target "$target"
+  done
 
-step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"
-scripts/fuzz.sh 60
+  step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"
+  scripts/fuzz.sh 60
+}
+
+# Keep a log so the closing line can count every cargo test result of the run.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+all_checks 2>&1 | tee "$log"
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "\ntests: %d passed, %d failed\n", passed, failed }' "$log"
