@@ -222,3 +222,68 @@ fn top3_is_sorted_and_starts_with_the_prediction() {
     p.probabilities[5] = 0.1;
     assert_eq!(p.top3(), [(3, 0.6), (8, 0.3), (5, 0.1)]);
 }
+
+#[test]
+fn the_screen_shows_the_drawing_the_answer_and_a_clear_button() {
+    use app::ui::{
+        CANVAS_ORIGIN, CLEAR_BUTTON, Framebuffer, Screen, canvas_point, draw, is_clear,
+        milliseconds, percent,
+    };
+    use embedded_graphics::pixelcolor::{Rgb565, RgbColor};
+    use embedded_graphics::prelude::Point;
+
+    let mut canvas = Canvas::new();
+    canvas.line((20.0, 80.0), (140.0, 80.0));
+    let mut probabilities = [0.0; 10];
+    probabilities[7] = 0.9;
+    probabilities[1] = 0.1;
+    let prediction = app::recognizer::Prediction {
+        digit: 7,
+        probabilities,
+    };
+    let mut fb = Box::new(Framebuffer::new());
+    let screen = Screen {
+        canvas: &canvas,
+        digit: None,
+        prediction: Some(prediction),
+        inference_us: Some(12_345),
+    };
+    draw(&screen, fb.as_mut()).unwrap();
+
+    let ink = fb
+        .pixel((CANVAS_ORIGIN.x + 80) as u32, (CANVAS_ORIGIN.y + 80) as u32)
+        .unwrap();
+    assert_eq!(ink, Rgb565::WHITE, "a full-ink canvas pixel shows white");
+    let paper = fb
+        .pixel((CANVAS_ORIGIN.x + 80) as u32, (CANVAS_ORIGIN.y + 20) as u32)
+        .unwrap();
+    assert_eq!(paper, Rgb565::BLACK);
+    let button = fb
+        .pixel(
+            (CLEAR_BUTTON.top_left.x + 3) as u32,
+            (CLEAR_BUTTON.top_left.y + 3) as u32,
+        )
+        .unwrap();
+    assert_ne!(button, Rgb565::BLACK);
+    // Top-1 bar (90%) is longer than the top-2 bar (10%).
+    let bar_len = |y: u32| {
+        (206..300)
+            .filter(|&x| fb.pixel(x, y) == fb.pixel(207, 117))
+            .count()
+    };
+    assert!(
+        bar_len(117) > 4 * bar_len(137),
+        "{} vs {}",
+        bar_len(117),
+        bar_len(137)
+    );
+
+    assert_eq!(
+        canvas_point(CANVAS_ORIGIN + Point::new(5, 6)),
+        Some((5.0, 6.0))
+    );
+    assert_eq!(canvas_point(Point::new(0, 0)), None);
+    assert!(is_clear(CLEAR_BUTTON.center()));
+    assert_eq!(milliseconds(12_345).as_str(), "12.3 ms");
+    assert_eq!(percent(0.934).as_str(), "93%");
+}

@@ -1,0 +1,256 @@
+//! The screen, drawn with embedded-graphics on any RGB565 target (the ST7789 panel, the desktop
+//! simulator, a framebuffer in tests): the drawing canvas, the digit the model saw, its answer,
+//! the top-3 probabilities as bars, the inference time and a clear button. Text is built with
+//! heapless strings, not `core::fmt`, which would cost flash.
+
+use embedded_graphics::mono_font::MonoTextStyle;
+use embedded_graphics::mono_font::ascii::{FONT_6X10, FONT_10X20};
+use embedded_graphics::pixelcolor::{Rgb565, RgbColor};
+use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
+use embedded_graphics::text::Text;
+use heapless::String;
+
+use crate::canvas::{Canvas, SIDE};
+use crate::preprocess::DIGIT_SIDE;
+use crate::recognizer::Prediction;
+
+/// Display size (landscape ST7789: 320 x 240).
+pub const SCREEN: Size = Size::new(320, 240);
+/// Where the canvas sits on the screen (shown 1:1).
+pub const CANVAS_ORIGIN: Point = Point::new(12, 40);
+/// The clear button.
+pub const CLEAR_BUTTON: Rectangle = Rectangle::new(Point::new(196, 196), Size::new(112, 32));
+/// Where the 28x28 digit the model saw is shown, 2x.
+pub const DIGIT_ORIGIN: Point = Point::new(196, 40);
+
+const BACKGROUND: Rgb565 = Rgb565::new(2, 6, 8);
+const PAPER: Rgb565 = Rgb565::BLACK;
+const ACCENT: Rgb565 = Rgb565::new(31, 41, 0);
+const BAR: Rgb565 = Rgb565::new(6, 44, 20);
+
+/// What the screen shows.
+pub struct Screen<'a> {
+    /// The drawing.
+    pub canvas: &'a Canvas,
+    /// The preprocessed digit the model classified, if any.
+    pub digit: Option<&'a [u8; DIGIT_SIDE * DIGIT_SIDE]>,
+    /// The model's answer, if any.
+    pub prediction: Option<Prediction>,
+    /// How long inference took, in microseconds.
+    pub inference_us: Option<u32>,
+}
+
+/// A touch at `point` (screen coordinates) as canvas coordinates, if it is on the canvas.
+pub fn canvas_point(point: Point) -> Option<(f32, f32)> {
+    let p = point - CANVAS_ORIGIN;
+    let inside = (0..SIDE as i32).contains(&p.x) && (0..SIDE as i32).contains(&p.y);
+    inside.then_some((p.x as f32, p.y as f32))
+}
+
+/// True when `point` is on the clear button.
+pub fn is_clear(point: Point) -> bool {
+    CLEAR_BUTTON.contains(point)
+}
+
+fn grey(level: u8) -> Rgb565 {
+    Rgb565::new(level >> 3, level >> 2, level >> 3)
+}
+
+/// Appends the decimal digits of `n` to `s`.
+fn push_number<const N: usize>(s: &mut String<N>, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    let mut v = n;
+    loop {
+        if let Some(d) = digits.get_mut(len) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        len += 1;
+        v /= 10;
+        if v == 0 || len == digits.len() {
+            break;
+        }
+    }
+    for &d in digits.iter().take(len).rev() {
+        let _ = s.push(char::from(d));
+    }
+}
+
+/// "12.3 ms" from microseconds.
+pub fn milliseconds(us: u32) -> String<16> {
+    let mut s = String::new();
+    push_number(&mut s, us / 1000);
+    let _ = s.push('.');
+    push_number(&mut s, (us % 1000) / 100);
+    let _ = s.push_str(" ms");
+    s
+}
+
+/// "93%" from a probability.
+pub fn percent(p: f32) -> String<8> {
+    let mut s = String::new();
+    push_number(&mut s, libm::roundf(p.clamp(0.0, 1.0) * 100.0) as u32);
+    let _ = s.push('%');
+    s
+}
+
+fn text<D: DrawTarget<Color = Rgb565>>(
+    target: &mut D,
+    s: &str,
+    at: Point,
+    big: bool,
+    color: Rgb565,
+) -> Result<(), D::Error> {
+    let font = if big { &FONT_10X20 } else { &FONT_6X10 };
+    Text::new(s, at, MonoTextStyle::new(font, color))
+        .draw(target)
+        .map(|_| ())
+}
+
+fn draw_pixels<D: DrawTarget<Color = Rgb565>>(
+    target: &mut D,
+    origin: Point,
+    side: usize,
+    scale: u32,
+    pixels: &[u8],
+) -> Result<(), D::Error> {
+    let area = Rectangle::new(origin, Size::new(side as u32 * scale, side as u32 * scale));
+    let colors = (0..side * scale as usize).flat_map(move |y| {
+        (0..side * scale as usize).map(move |x| {
+            let level = pixels
+                .get((y / scale as usize) * side + x / scale as usize)
+                .copied()
+                .unwrap_or(0);
+            if level == 0 { PAPER } else { grey(level) }
+        })
+    });
+    target.fill_contiguous(&area, colors)
+}
+
+/// Draws the whole screen.
+pub fn draw<D: DrawTarget<Color = Rgb565>>(
+    screen: &Screen<'_>,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    target.clear(BACKGROUND)?;
+    text(
+        target,
+        "Draw a digit",
+        Point::new(12, 26),
+        true,
+        Rgb565::WHITE,
+    )?;
+    draw_pixels(target, CANVAS_ORIGIN, SIDE, 1, screen.canvas.pixels())?;
+    let frame = Rectangle::new(
+        CANVAS_ORIGIN - Point::new(1, 1),
+        Size::new(SIDE as u32 + 2, SIDE as u32 + 2),
+    );
+    frame
+        .into_styled(PrimitiveStyle::with_stroke(ACCENT, 1))
+        .draw(target)?;
+    if let Some(digit) = screen.digit {
+        draw_pixels(target, DIGIT_ORIGIN, DIGIT_SIDE, 2, digit)?;
+    }
+    if let Some(prediction) = screen.prediction {
+        let mut answer: String<4> = String::new();
+        let _ = answer.push(char::from(b'0' + prediction.digit % 10));
+        text(target, &answer, Point::new(270, 70), true, ACCENT)?;
+        for (row, (digit, p)) in (0i32..).zip(prediction.top3()) {
+            let y = 116 + row * 20;
+            let mut label: String<4> = String::new();
+            let _ = label.push(char::from(b'0' + digit % 10));
+            text(target, &label, Point::new(196, y + 9), false, Rgb565::WHITE)?;
+            let width = libm::roundf(p.clamp(0.0, 1.0) * 70.0) as u32;
+            Rectangle::new(Point::new(206, y), Size::new(width.max(1), 10))
+                .into_styled(PrimitiveStyle::with_fill(BAR))
+                .draw(target)?;
+            text(
+                target,
+                &percent(p),
+                Point::new(280, y + 9),
+                false,
+                Rgb565::WHITE,
+            )?;
+        }
+    }
+    if let Some(us) = screen.inference_us {
+        text(
+            target,
+            &milliseconds(us),
+            Point::new(196, 186),
+            false,
+            Rgb565::WHITE,
+        )?;
+    }
+    CLEAR_BUTTON
+        .into_styled(PrimitiveStyle::with_fill(ACCENT))
+        .draw(target)?;
+    text(
+        target,
+        "CLEAR",
+        CLEAR_BUTTON.top_left + Point::new(31, 22),
+        true,
+        BACKGROUND,
+    )
+}
+
+/// An in-memory screen (150 KB): for tests, screenshots and displayless runs.
+pub struct Framebuffer {
+    pixels: [Rgb565; (SCREEN.width * SCREEN.height) as usize],
+}
+
+impl Default for Framebuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Framebuffer {
+    /// A black framebuffer.
+    pub const fn new() -> Self {
+        Framebuffer {
+            pixels: [Rgb565::BLACK; (SCREEN.width * SCREEN.height) as usize],
+        }
+    }
+
+    /// The colour at (x, y), if on screen.
+    pub fn pixel(&self, x: u32, y: u32) -> Option<Rgb565> {
+        (x < SCREEN.width && y < SCREEN.height)
+            .then(|| self.pixels.get((y * SCREEN.width + x) as usize).copied())
+            .flatten()
+    }
+
+    /// Row-major pixels.
+    pub fn pixels(&self) -> &[Rgb565] {
+        &self.pixels
+    }
+}
+
+impl OriginDimensions for Framebuffer {
+    fn size(&self) -> Size {
+        SCREEN
+    }
+}
+
+impl DrawTarget for Framebuffer {
+    type Color = Rgb565;
+    type Error = core::convert::Infallible;
+
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb565>>>(
+        &mut self,
+        pixels: I,
+    ) -> Result<(), Self::Error> {
+        for Pixel(p, color) in pixels {
+            let inside =
+                p.x >= 0 && p.y >= 0 && (p.x as u32) < SCREEN.width && (p.y as u32) < SCREEN.height;
+            let index = (p.y as u32)
+                .wrapping_mul(SCREEN.width)
+                .wrapping_add(p.x as u32) as usize;
+            if let (true, Some(px)) = (inside, self.pixels.get_mut(index)) {
+                *px = color;
+            }
+        }
+        Ok(())
+    }
+}
