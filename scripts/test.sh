@@ -48,14 +48,16 @@ all_checks() {
   cargo build --workspace --release --examples
   target/release/examples/host_check
 
-  step "firmware app: host tests, and its no_std build for the Pico 2 (M33) and Pico (M0+)"
+  step "firmware: app host tests, no_std builds for the Pico 2 (M33) and Pico (M0+), the QEMU check"
   firmware=(--manifest-path firmware/Cargo.toml)
   cargo fmt "${firmware[@]}" --all -- --check
-  cargo clippy "${firmware[@]}" --all-targets --release -- -D warnings
-  cargo test "${firmware[@]}" --release
+  cargo clippy "${firmware[@]}" -p app --all-targets --release -- -D warnings
+  cargo clippy "${firmware[@]}" -p qemu --release --target thumbv8m.main-none-eabihf -- -D warnings
+  cargo test "${firmware[@]}" -p app --release
   for target in thumbv8m.main-none-eabihf thumbv6m-none-eabi; do
     cargo build "${firmware[@]}" -p app --release --target "$target"
   done
+  firmware/run-qemu.sh
 
   step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"
   scripts/fuzz.sh 60

@@ -1,4 +1,4 @@
-//! Draws a "7" with synthetic finger strokes, recognises it and writes the screen to
+//! Draws a "7" with the synthetic finger strokes, recognises it and writes the screen to
 //! `docs/screen.png` (the picture in README).
 //!
 //! `cargo run --manifest-path firmware/Cargo.toml --release --example screenshot`
@@ -11,10 +11,7 @@ use embedded_graphics::pixelcolor::RgbColor;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut canvas = Canvas::new();
-    for (x, y) in [(40.0, 30.0), (118.0, 30.0), (95.0, 80.0), (72.0, 138.0)] {
-        canvas.touch(x, y);
-    }
-    canvas.lift();
+    app::synthetic::draw_digit(&mut canvas, 7);
     let digit = to_mnist(canvas.pixels(), app::canvas::SIDE).ok_or("blank canvas")?;
     let mut recognizer = Recognizer::new().map_err(|e| format!("{e:?}"))?;
     let start = std::time::Instant::now();

@@ -8,4 +8,5 @@
 pub mod canvas;
 pub mod preprocess;
 pub mod recognizer;
+pub mod synthetic;
 pub mod ui;

@@ -135,68 +135,13 @@ fn the_bounding_box_is_scaled_to_20_pixels_and_centred() {
     assert!(to_mnist(&[0; SIDE * SIDE], SIDE).is_none());
 }
 
-/// Finger strokes for each digit on the 160x160 canvas: polylines, one per stroke.
-fn strokes(digit: u8) -> Vec<Vec<(f32, f32)>> {
-    let arc = |cx: f32, cy: f32, rx: f32, ry: f32, from: f32, to: f32| -> Vec<(f32, f32)> {
-        (0..=24)
-            .map(|i| {
-                let a = (from + (to - from) * i as f32 / 24.0).to_radians();
-                (cx + rx * a.cos(), cy + ry * a.sin())
-            })
-            .collect()
-    };
-    match digit {
-        0 => vec![arc(80.0, 80.0, 38.0, 60.0, 0.0, 360.0)],
-        1 => vec![vec![(70.0, 35.0), (85.0, 20.0), (85.0, 140.0)]],
-        2 => {
-            let mut s = arc(80.0, 55.0, 35.0, 32.0, 200.0, 380.0);
-            s.extend([(45.0, 140.0), (120.0, 140.0)]);
-            vec![s]
-        }
-        3 => {
-            let mut s = arc(78.0, 50.0, 32.0, 30.0, 200.0, 450.0);
-            s.extend(arc(78.0, 110.0, 35.0, 32.0, 270.0, 520.0));
-            vec![s]
-        }
-        4 => vec![
-            vec![(95.0, 20.0), (40.0, 100.0), (120.0, 100.0)],
-            vec![(95.0, 50.0), (95.0, 140.0)],
-        ],
-        5 => {
-            let mut s = vec![(115.0, 22.0), (55.0, 22.0), (50.0, 75.0)];
-            s.extend(arc(78.0, 102.0, 36.0, 36.0, 230.0, 500.0));
-            vec![s]
-        }
-        6 => {
-            let mut s = vec![(105.0, 25.0), (60.0, 80.0)];
-            s.extend(arc(80.0, 110.0, 32.0, 30.0, 180.0, 540.0));
-            vec![s]
-        }
-        7 => vec![vec![(40.0, 25.0), (120.0, 25.0), (70.0, 140.0)]],
-        8 => vec![
-            arc(80.0, 52.0, 28.0, 30.0, 90.0, 450.0),
-            arc(80.0, 112.0, 34.0, 30.0, -90.0, 270.0),
-        ],
-        _ => {
-            let mut s = arc(80.0, 55.0, 32.0, 30.0, 0.0, 360.0);
-            s.extend([(112.0, 55.0), (105.0, 140.0)]);
-            vec![s]
-        }
-    }
-}
-
 #[test]
 fn a_synthetic_finger_stroke_of_each_digit_is_recognised() {
     let mut recognizer = Recognizer::new().unwrap();
     let mut wrong = Vec::new();
     for digit in 0..10u8 {
         let mut canvas = Canvas::new();
-        for stroke in strokes(digit) {
-            for (x, y) in stroke {
-                canvas.touch(x, y);
-            }
-            canvas.lift();
-        }
+        app::synthetic::draw_digit(&mut canvas, digit);
         let prediction = recognizer
             .classify(&to_mnist(canvas.pixels(), SIDE).unwrap())
             .unwrap();

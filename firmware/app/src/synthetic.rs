@@ -1,0 +1,146 @@
+//! Synthetic finger strokes of the ten digits, drawn through the same touch path as a real
+//! finger: the host tests, the QEMU check and the screenshot use them.
+
+use crate::canvas::Canvas;
+
+/// A stroke piece: a polyline of canvas points, or an elliptic arc (centre, radii, degrees).
+enum Piece {
+    Line(&'static [(f32, f32)]),
+    Arc {
+        cx: f32,
+        cy: f32,
+        rx: f32,
+        ry: f32,
+        from: f32,
+        to: f32,
+    },
+}
+
+use Piece::{Arc, Line};
+
+/// Each digit: strokes (finger down ... finger up), each a sequence of pieces.
+fn strokes(digit: u8) -> &'static [&'static [Piece]] {
+    match digit {
+        0 => &[&[Arc {
+            cx: 80.0,
+            cy: 80.0,
+            rx: 38.0,
+            ry: 60.0,
+            from: 0.0,
+            to: 360.0,
+        }]],
+        1 => &[&[Line(&[(70.0, 35.0), (85.0, 20.0), (85.0, 140.0)])]],
+        2 => &[&[
+            Arc {
+                cx: 80.0,
+                cy: 55.0,
+                rx: 35.0,
+                ry: 32.0,
+                from: 200.0,
+                to: 380.0,
+            },
+            Line(&[(45.0, 140.0), (120.0, 140.0)]),
+        ]],
+        3 => &[&[
+            Arc {
+                cx: 78.0,
+                cy: 50.0,
+                rx: 32.0,
+                ry: 30.0,
+                from: 200.0,
+                to: 450.0,
+            },
+            Arc {
+                cx: 78.0,
+                cy: 110.0,
+                rx: 35.0,
+                ry: 32.0,
+                from: 270.0,
+                to: 520.0,
+            },
+        ]],
+        4 => &[
+            &[Line(&[(95.0, 20.0), (40.0, 100.0), (120.0, 100.0)])],
+            &[Line(&[(95.0, 50.0), (95.0, 140.0)])],
+        ],
+        5 => &[&[
+            Line(&[(115.0, 22.0), (55.0, 22.0), (50.0, 75.0)]),
+            Arc {
+                cx: 78.0,
+                cy: 102.0,
+                rx: 36.0,
+                ry: 36.0,
+                from: 230.0,
+                to: 500.0,
+            },
+        ]],
+        6 => &[&[
+            Line(&[(105.0, 25.0), (60.0, 80.0)]),
+            Arc {
+                cx: 80.0,
+                cy: 110.0,
+                rx: 32.0,
+                ry: 30.0,
+                from: 180.0,
+                to: 540.0,
+            },
+        ]],
+        7 => &[&[Line(&[(40.0, 25.0), (120.0, 25.0), (70.0, 140.0)])]],
+        8 => &[
+            &[Arc {
+                cx: 80.0,
+                cy: 52.0,
+                rx: 28.0,
+                ry: 30.0,
+                from: 90.0,
+                to: 450.0,
+            }],
+            &[Arc {
+                cx: 80.0,
+                cy: 112.0,
+                rx: 34.0,
+                ry: 30.0,
+                from: -90.0,
+                to: 270.0,
+            }],
+        ],
+        _ => &[&[
+            Arc {
+                cx: 80.0,
+                cy: 55.0,
+                rx: 32.0,
+                ry: 30.0,
+                from: 0.0,
+                to: 360.0,
+            },
+            Line(&[(112.0, 55.0), (105.0, 140.0)]),
+        ]],
+    }
+}
+
+/// Draws `digit` (0-9; others draw a 9) on `canvas` as finger strokes.
+pub fn draw_digit(canvas: &mut Canvas, digit: u8) {
+    const ARC_STEPS: u16 = 24;
+    for stroke in strokes(digit) {
+        for piece in stroke.iter() {
+            match piece {
+                Line(points) => points.iter().for_each(|&(x, y)| canvas.touch(x, y)),
+                Arc {
+                    cx,
+                    cy,
+                    rx,
+                    ry,
+                    from,
+                    to,
+                } => {
+                    for i in 0..=ARC_STEPS {
+                        let a =
+                            (from + (to - from) * f32::from(i) / f32::from(ARC_STEPS)).to_radians();
+                        canvas.touch(cx + rx * libm::cosf(a), cy + ry * libm::sinf(a));
+                    }
+                }
+            }
+        }
+        canvas.lift();
+    }
+}

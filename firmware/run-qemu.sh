@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the `qemu` firmware for the Cortex-M33 and runs it on QEMU's mps2-an505: the 64 golden
+# test digits and ten synthetic finger strokes through preprocessing and the int8 model, every
+# output compared bit for bit with the host runtime-nostd. Installs qemu-system-arm (Debian) and
+# defmt-print (crates.io) when missing. Exits with the firmware's status (0 = all bit-exact) and
+# prints, last:  qemu: <matched>/<total> bit-exact, accuracy <a>, <n> instructions/inference
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! command -v qemu-system-arm >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq qemu-system-arm
+fi
+command -v defmt-print >/dev/null || cargo install defmt-print --locked
+cargo build --release -p qemu --target thumbv8m.main-none-eabihf
+elf=target/thumbv8m.main-none-eabihf/release/qemu
+size=$(find "$(rustc --print sysroot)" -name llvm-size -type f | head -1)
+[ -n "$size" ] && "$size" "$elf"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+timeout 300 qemu-system-arm -M mps2-an505 -nographic -monitor none -serial none \
+  -semihosting-config enable=on,target=native -kernel "$elf" | defmt-print -e "$elf" | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+summary=$(grep -o 'qemu: .*' "$log" | tail -1 | sed 's/ (.*//')
+# Instruction counts need QEMU's TCG insn plugin, which Debian does not ship and this script does
+# not build yet.
+echo "${summary:-qemu: no result}, n/a instructions/inference"
+exit "$status"
