@@ -4,6 +4,7 @@
 # output compared bit for bit with the host runtime-nostd. Installs qemu-system-arm (Debian) and
 # defmt-print (crates.io) when missing. Exits with the firmware's status (0 = all bit-exact) and
 # prints, last:  qemu: <matched>/<total> bit-exact, accuracy <a>, <n> instructions/inference
+# (n: int8 cnn-bn, from count-instructions.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
 if ! command -v qemu-system-arm >/dev/null; then
@@ -22,7 +23,14 @@ timeout 300 qemu-system-arm -M mps2-an505 -nographic -monitor none -serial none 
 status=${PIPESTATUS[0]}
 set -e
 summary=$(grep -o 'qemu: .*' "$log" | tail -1 | sed 's/ (.*//')
-# Instruction counts need QEMU's TCG insn plugin, which Debian does not ship and this script does
-# not build yet.
-echo "${summary:-qemu: no result}, n/a instructions/inference"
+# Instructions per int8 inference, from QEMU's TCG insn plugin (count-instructions.sh builds it
+# from Debian's QEMU source package); a figure, not a check, so its failure is reported, not fatal.
+if counts=$(./count-instructions.sh 2>"$log.err"); then
+  echo "$counts"
+  insns=$(echo "$counts" | sed -n 's/^cnn-bn i8: \([0-9]*\).*/\1/p')
+else
+  insns="n/a (count-instructions.sh failed: $(tail -1 "$log.err"))"
+fi
+rm -f "$log.err"
+echo "${summary:-qemu: no result}, ${insns} instructions/inference"
 exit "$status"

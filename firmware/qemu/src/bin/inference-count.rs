@@ -1,0 +1,58 @@
+//! Runs the cnn-bn model N times on one test digit, for instruction counting under QEMU's TCG
+//! `insn` plugin: `(count(N = 11) - count(N = 1)) / 10` is the cost of one inference, without
+//! start-up. The variant and N are fixed at build time by `MNIST_EDGE_VARIANT` (`i8` or `f32`)
+//! and `MNIST_EDGE_INFERENCES`; `firmware/count-instructions.sh` builds and runs each.
+#![no_std]
+#![no_main]
+
+use cortex_m as _; // its critical-section implementation
+use cortex_m_rt::entry;
+use defmt_semihosting as _;
+use runtime_nostd::Model;
+
+static INT8: &[u8] = include_bytes!("../../../../models/cnn-bn.i8.mnef");
+static F32: &[u8] = include_bytes!("../../../../models/cnn-bn.f32.mnef");
+static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
+
+const fn parse_count(s: Option<&str>) -> usize {
+    let Some(s) = s else { return 1 };
+    let bytes = s.as_bytes();
+    let (mut n, mut i) = (0, 0);
+    while i < bytes.len() {
+        n = n * 10 + (bytes[i] - b'0') as usize;
+        i += 1;
+    }
+    n
+}
+
+const INFERENCES: usize = parse_count(option_env!("MNIST_EDGE_INFERENCES"));
+const F32_VARIANT: bool = match option_env!("MNIST_EDGE_VARIANT") {
+    Some(v) => matches!(v.as_bytes(), b"f32"),
+    None => false,
+};
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    semihosting::process::exit(101)
+}
+
+#[entry]
+fn main() -> ! {
+    let bytes = if F32_VARIANT { F32 } else { INT8 };
+    let Ok(model) = Model::parse(bytes) else {
+        semihosting::process::exit(2)
+    };
+    let mut scratch =
+        runtime_nostd::Scratch::<{ runtime_nostd::shipped::CNN_BN_F32_SCRATCH_BYTES }>::new();
+    let image = IMAGES.get(..784).unwrap_or_default();
+    let mut probabilities = [0.0f32; 10];
+    let mut class = 0;
+    for _ in 0..INFERENCES {
+        match model.infer(image, scratch.as_mut_bytes(), &mut probabilities) {
+            Ok(c) => class = c,
+            Err(_) => semihosting::process::exit(3),
+        }
+    }
+    defmt::info!("{=usize} inferences, class {=usize}", INFERENCES, class);
+    semihosting::process::exit(0)
+}
