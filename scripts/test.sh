@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mnist-edge's one test command (README, "Test"). On a fresh machine it installs what it needs
 # (the pinned Rust toolchain with its thumb targets; a project-local Python .venv with onnx and
-# onnxruntime, whose wheel carries the library the `ort` crate loads), then checks formatting,
+# onnxruntime, whose wheel carries the library the `ort` crate loads; SDL2 for the simulator;
+# qemu-system-arm and defmt-print for the QEMU check), then checks formatting,
 # lints, the no_std builds for the microcontroller targets, and runs every test in release mode
 # (training in a debug build is tens of times slower).
 #
@@ -48,16 +49,23 @@ all_checks() {
   cargo build --workspace --release --examples
   target/release/examples/host_check
 
-  step "firmware: app host tests, no_std builds for the Pico 2 (M33) and Pico (M0+), the QEMU check"
-  firmware=(--manifest-path firmware/Cargo.toml)
-  cargo fmt "${firmware[@]}" --all -- --check
-  cargo clippy "${firmware[@]}" -p app --all-targets --release -- -D warnings
-  cargo clippy "${firmware[@]}" -p qemu --release --target thumbv8m.main-none-eabihf -- -D warnings
-  cargo test "${firmware[@]}" -p app --release
-  for target in thumbv8m.main-none-eabihf thumbv6m-none-eabi; do
-    cargo build "${firmware[@]}" -p app --release --target "$target"
-  done
-  firmware/run-qemu.sh
+  step "firmware: app and simulator host tests, Pico 2 build and size budget, Pico (M0+) build, the QEMU check"
+  # Run from firmware/ so its .cargo/config.toml (linker scripts) applies. The board crates
+  # build one at a time: pico2 (embassy-rp) and qemu (cortex-m) pick different
+  # critical-section implementations.
+  scripts/install-sdl2.sh
+  (
+    cd firmware
+    cargo fmt --all -- --check
+    cargo clippy -p app -p simulator --all-targets --release -- -D warnings
+    for board in pico2 qemu; do
+      cargo clippy -p "$board" --release --target thumbv8m.main-none-eabihf -- -D warnings
+    done
+    cargo test -p app -p simulator --release
+    cargo build -p app --release --target thumbv6m-none-eabi
+    ./size-report.sh
+    ./run-qemu.sh
+  )
 
   step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"
   scripts/fuzz.sh 60

@@ -1,6 +1,9 @@
 //! The drawing surface: grey levels (0 = paper, 255 = ink) of a square area, and strokes drawn
 //! on it as anti-aliased thick lines, like a finger on a resistive touch screen.
 
+use embedded_graphics::prelude::{Point, Size};
+use embedded_graphics::primitives::Rectangle;
+
 /// Side of the canvas in pixels (the drawing area of the display).
 pub const SIDE: usize = 160;
 /// Half the stroke width, in canvas pixels: a finger-width line that, scaled into MNIST's 20x20
@@ -54,10 +57,11 @@ impl Canvas {
     }
 
     /// The finger touched (or moved to) `(x, y)`: draws from the previous point of the stroke.
-    pub fn touch(&mut self, x: f32, y: f32) {
+    /// Returns the canvas area that changed.
+    pub fn touch(&mut self, x: f32, y: f32) -> Rectangle {
         let from = self.last.unwrap_or((x, y));
-        self.line(from, (x, y));
         self.last = Some((x, y));
+        self.line(from, (x, y))
     }
 
     /// The finger left the screen: the next touch starts a new stroke.
@@ -66,8 +70,9 @@ impl Canvas {
     }
 
     /// Draws a thick anti-aliased segment: each pixel's coverage is how far its centre lies
-    /// inside the stroke's edge, over one pixel of fall-off; ink only ever darkens.
-    pub fn line(&mut self, (x0, y0): (f32, f32), (x1, y1): (f32, f32)) {
+    /// inside the stroke's edge, over one pixel of fall-off; ink only ever darkens. Returns the
+    /// canvas area that may have changed (what a display must redraw).
+    pub fn line(&mut self, (x0, y0): (f32, f32), (x1, y1): (f32, f32)) -> Rectangle {
         let r = STROKE_RADIUS;
         let clamp = |v: f32| libm::floorf(v).clamp(0.0, (SIDE - 1) as f32) as usize;
         let (left, right) = (clamp(x0.min(x1) - r - 1.0), clamp(x0.max(x1) + r + 1.0));
@@ -90,5 +95,14 @@ impl Canvas {
                 }
             }
         }
+        Rectangle::new(
+            Point::new(left as i32, top as i32),
+            Size::new((right - left + 1) as u32, (bottom - top + 1) as u32),
+        )
+    }
+
+    /// The whole canvas, as an area.
+    pub const fn area() -> Rectangle {
+        Rectangle::new(Point::zero(), Size::new(SIDE as u32, SIDE as u32))
     }
 }

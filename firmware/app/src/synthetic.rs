@@ -118,13 +118,14 @@ fn strokes(digit: u8) -> &'static [&'static [Piece]] {
     }
 }
 
-/// Draws `digit` (0-9; others draw a 9) on `canvas` as finger strokes.
-pub fn draw_digit(canvas: &mut Canvas, digit: u8) {
+/// Walks the finger strokes of `digit` (0-9; others give a 9) in canvas coordinates: `touch`
+/// gets `Some(point)` for each sample of a stroke and `None` when the finger lifts after it.
+pub fn strokes_of(digit: u8, mut touch: impl FnMut(Option<(f32, f32)>)) {
     const ARC_STEPS: u16 = 24;
     for stroke in strokes(digit) {
         for piece in stroke.iter() {
             match piece {
-                Line(points) => points.iter().for_each(|&(x, y)| canvas.touch(x, y)),
+                Line(points) => points.iter().for_each(|&p| touch(Some(p))),
                 Arc {
                     cx,
                     cy,
@@ -136,11 +137,21 @@ pub fn draw_digit(canvas: &mut Canvas, digit: u8) {
                     for i in 0..=ARC_STEPS {
                         let a =
                             (from + (to - from) * f32::from(i) / f32::from(ARC_STEPS)).to_radians();
-                        canvas.touch(cx + rx * libm::cosf(a), cy + ry * libm::sinf(a));
+                        touch(Some((cx + rx * libm::cosf(a), cy + ry * libm::sinf(a))));
                     }
                 }
             }
         }
-        canvas.lift();
+        touch(None);
     }
+}
+
+/// Draws `digit` (0-9; others draw a 9) on `canvas` as finger strokes.
+pub fn draw_digit(canvas: &mut Canvas, digit: u8) {
+    strokes_of(digit, |point| match point {
+        Some((x, y)) => {
+            canvas.touch(x, y);
+        }
+        None => canvas.lift(),
+    });
 }

@@ -7,13 +7,14 @@ use embedded_graphics::mono_font::MonoTextStyle;
 use embedded_graphics::mono_font::ascii::{FONT_6X10, FONT_10X20};
 use embedded_graphics::pixelcolor::{Rgb565, RgbColor};
 use embedded_graphics::prelude::*;
-use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
+use embedded_graphics::primitives::{Line, PrimitiveStyle, Rectangle};
 use embedded_graphics::text::Text;
 use heapless::String;
 
 use crate::canvas::{Canvas, SIDE};
 use crate::preprocess::DIGIT_SIDE;
 use crate::recognizer::Prediction;
+use crate::session::Update;
 
 /// Display size (landscape ST7789: 320 x 240).
 pub const SCREEN: Size = Size::new(320, 240);
@@ -23,6 +24,8 @@ pub const CANVAS_ORIGIN: Point = Point::new(12, 40);
 pub const CLEAR_BUTTON: Rectangle = Rectangle::new(Point::new(196, 196), Size::new(112, 32));
 /// Where the 28x28 digit the model saw is shown, 2x.
 pub const DIGIT_ORIGIN: Point = Point::new(196, 40);
+/// The results panel right of the canvas (digit, answer, bars, time), redrawn as a whole.
+pub const RESULTS_AREA: Rectangle = Rectangle::new(Point::new(190, 36), Size::new(130, 156));
 
 const BACKGROUND: Rgb565 = Rgb565::new(2, 6, 8);
 const PAPER: Rgb565 = Rgb565::BLACK;
@@ -46,6 +49,11 @@ pub fn canvas_point(point: Point) -> Option<(f32, f32)> {
     let p = point - CANVAS_ORIGIN;
     let inside = (0..SIDE as i32).contains(&p.x) && (0..SIDE as i32).contains(&p.y);
     inside.then_some((p.x as f32, p.y as f32))
+}
+
+/// The screen position of a canvas point (rounded): where a finger drawing there touches.
+pub fn screen_point((x, y): (f32, f32)) -> Point {
+    CANVAS_ORIGIN + Point::new(libm::roundf(x) as i32, libm::roundf(y) as i32)
 }
 
 /// True when `point` is on the clear button.
@@ -133,6 +141,29 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
     screen: &Screen<'_>,
     target: &mut D,
 ) -> Result<(), D::Error> {
+    draw_frame(target)?;
+    draw_canvas(screen.canvas, Canvas::area(), target)?;
+    draw_results(screen, target)
+}
+
+/// Redraws what an update changed: the touched part of the canvas, the results, or the whole
+/// screen after a clear. Drawing only the damage keeps a finger stroke fluid on an SPI panel.
+pub fn redraw<D: DrawTarget<Color = Rgb565>>(
+    screen: &Screen<'_>,
+    update: &Update,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    if let Some(area) = update.canvas {
+        draw_canvas(screen.canvas, area, target)?;
+    }
+    if update.results {
+        draw_results(screen, target)?;
+    }
+    Ok(())
+}
+
+/// The parts that never change: background, title, the canvas frame and the clear button.
+pub fn draw_frame<D: DrawTarget<Color = Rgb565>>(target: &mut D) -> Result<(), D::Error> {
     target.clear(BACKGROUND)?;
     text(
         target,
@@ -141,7 +172,6 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
         true,
         Rgb565::WHITE,
     )?;
-    draw_pixels(target, CANVAS_ORIGIN, SIDE, 1, screen.canvas.pixels())?;
     let frame = Rectangle::new(
         CANVAS_ORIGIN - Point::new(1, 1),
         Size::new(SIDE as u32 + 2, SIDE as u32 + 2),
@@ -149,40 +179,6 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
     frame
         .into_styled(PrimitiveStyle::with_stroke(ACCENT, 1))
         .draw(target)?;
-    if let Some(digit) = screen.digit {
-        draw_pixels(target, DIGIT_ORIGIN, DIGIT_SIDE, 2, digit)?;
-    }
-    if let Some(prediction) = screen.prediction {
-        let mut answer: String<4> = String::new();
-        let _ = answer.push(char::from(b'0' + prediction.digit % 10));
-        text(target, &answer, Point::new(270, 70), true, ACCENT)?;
-        for (row, (digit, p)) in (0i32..).zip(prediction.top3()) {
-            let y = 116 + row * 20;
-            let mut label: String<4> = String::new();
-            let _ = label.push(char::from(b'0' + digit % 10));
-            text(target, &label, Point::new(196, y + 9), false, Rgb565::WHITE)?;
-            let width = libm::roundf(p.clamp(0.0, 1.0) * 70.0) as u32;
-            Rectangle::new(Point::new(206, y), Size::new(width.max(1), 10))
-                .into_styled(PrimitiveStyle::with_fill(BAR))
-                .draw(target)?;
-            text(
-                target,
-                &percent(p),
-                Point::new(280, y + 9),
-                false,
-                Rgb565::WHITE,
-            )?;
-        }
-    }
-    if let Some(us) = screen.inference_us {
-        text(
-            target,
-            &milliseconds(us),
-            Point::new(196, 186),
-            false,
-            Rgb565::WHITE,
-        )?;
-    }
     CLEAR_BUTTON
         .into_styled(PrimitiveStyle::with_fill(ACCENT))
         .draw(target)?;
@@ -193,6 +189,100 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
         true,
         BACKGROUND,
     )
+}
+
+/// Draws `area` (canvas coordinates) of the canvas at its place on the screen.
+pub fn draw_canvas<D: DrawTarget<Color = Rgb565>>(
+    canvas: &Canvas,
+    area: Rectangle,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    let area = area.intersection(&Canvas::area());
+    let colors = area
+        .points()
+        .map(|p| match canvas.at(p.x as usize, p.y as usize) {
+            0 => PAPER,
+            level => grey(level),
+        });
+    target.fill_contiguous(&area.translate(CANVAS_ORIGIN), colors)
+}
+
+/// Draws the results panel: the digit the model saw, its answer, the top-3 bars and the time
+/// (or an empty panel before the first recognition).
+pub fn draw_results<D: DrawTarget<Color = Rgb565>>(
+    screen: &Screen<'_>,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    RESULTS_AREA
+        .into_styled(PrimitiveStyle::with_fill(BACKGROUND))
+        .draw(target)?;
+    if let Some(digit) = screen.digit {
+        draw_pixels(target, DIGIT_ORIGIN, DIGIT_SIDE, 2, digit)?;
+    }
+    if let Some(prediction) = screen.prediction {
+        draw_prediction(&prediction, target)?;
+    }
+    if let Some(us) = screen.inference_us {
+        text(
+            target,
+            &milliseconds(us),
+            Point::new(196, 186),
+            false,
+            Rgb565::WHITE,
+        )?;
+    }
+    Ok(())
+}
+
+fn draw_prediction<D: DrawTarget<Color = Rgb565>>(
+    prediction: &Prediction,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    let mut answer: String<4> = String::new();
+    let _ = answer.push(char::from(b'0' + prediction.digit % 10));
+    text(target, &answer, Point::new(270, 70), true, ACCENT)?;
+    for (row, (digit, p)) in (0i32..).zip(prediction.top3()) {
+        let y = 116 + row * 20;
+        let mut label: String<4> = String::new();
+        let _ = label.push(char::from(b'0' + digit % 10));
+        text(target, &label, Point::new(196, y + 9), false, Rgb565::WHITE)?;
+        let width = libm::roundf(p.clamp(0.0, 1.0) * 70.0) as u32;
+        Rectangle::new(Point::new(206, y), Size::new(width.max(1), 10))
+            .into_styled(PrimitiveStyle::with_fill(BAR))
+            .draw(target)?;
+        text(
+            target,
+            &percent(p),
+            Point::new(280, y + 9),
+            false,
+            Rgb565::WHITE,
+        )?;
+    }
+    Ok(())
+}
+
+/// The calibration screen: a cross at `target_point` and which of the three it is.
+pub fn draw_calibration_target<D: DrawTarget<Color = Rgb565>>(
+    target_point: Point,
+    index: usize,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    target.clear(BACKGROUND)?;
+    let mut title: String<32> = String::new();
+    let _ = title.push_str("Touch the cross ");
+    push_number(&mut title, index as u32 + 1);
+    let _ = title.push_str("/3");
+    text(target, &title, Point::new(80, 126), true, Rgb565::WHITE)?;
+    let style = PrimitiveStyle::with_stroke(ACCENT, 1);
+    for (from, to) in [
+        (Point::new(-10, 0), Point::new(10, 0)),
+        (Point::new(0, -10), Point::new(0, 10)),
+    ] {
+        Line::new(target_point + from, target_point + to)
+            .into_styled(style)
+            .draw(target)?;
+    }
+    Ok(())
 }
 
 /// An in-memory screen (150 KB): for tests, screenshots and displayless runs.

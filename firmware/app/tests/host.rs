@@ -232,3 +232,97 @@ fn the_screen_shows_the_drawing_the_answer_and_a_clear_button() {
     assert_eq!(milliseconds(12_345).as_str(), "12.3 ms");
     assert_eq!(percent(0.934).as_str(), "93%");
 }
+
+/// Drives a session like a board does: the strokes of `digit` polled every 10 ms (a new stroke
+/// after 100 ms off the screen), then no touch until the drawing settles. Returns the session,
+/// a framebuffer kept up to date with `redraw` only, and every recognition that happened.
+fn draw_through_session(
+    digit: u8,
+) -> (
+    app::session::Session,
+    Box<app::ui::Framebuffer>,
+    Vec<(u8, u32)>,
+) {
+    use app::session::{SETTLE_MS, Session};
+    use app::ui::{Framebuffer, draw, redraw, screen_point};
+
+    let mut session = Session::new().unwrap();
+    let mut fb = Box::new(Framebuffer::new());
+    draw(&session.screen(), fb.as_mut()).unwrap();
+    let mut clock_us = 0u64;
+    let mut recognitions = Vec::new();
+    let mut poll = |session: &mut Session, touch, fb: &mut Framebuffer| {
+        clock_us += 10_000;
+        let mut now = || clock_us;
+        let update = session.step(touch, &mut now).unwrap();
+        redraw(&session.screen(), &update, fb).unwrap();
+        recognitions.extend(update.recognised);
+    };
+    let mut samples = Vec::new();
+    app::synthetic::strokes_of(digit, |point| samples.push(point.map(screen_point)));
+    for touch in samples {
+        poll(&mut session, touch, fb.as_mut());
+        if touch.is_none() {
+            (0..10).for_each(|_| poll(&mut session, None, fb.as_mut()));
+        }
+    }
+    (0..SETTLE_MS / 10).for_each(|_| poll(&mut session, None, fb.as_mut()));
+    (session, fb, recognitions)
+}
+
+#[test]
+fn a_session_recognises_each_digit_once_after_the_finger_settles() {
+    let mut recognizer = Recognizer::new().unwrap();
+    for digit in 0..10u8 {
+        let (session, _, recognitions) = draw_through_session(digit);
+        let answers: Vec<u8> = recognitions.iter().map(|&(d, _)| d).collect();
+        assert_eq!(answers, [digit], "digit {digit}: recognitions {answers:?}");
+        let screen = session.screen();
+        let expected = recognizer.classify(screen.digit.unwrap()).unwrap();
+        assert_eq!(screen.prediction, Some(expected));
+        assert_eq!(
+            screen.digit,
+            to_mnist(screen.canvas.pixels(), SIDE).as_ref(),
+            "the shown digit is the preprocessed drawing"
+        );
+    }
+}
+
+#[test]
+fn redrawing_only_the_damage_gives_the_same_screen_as_a_full_draw() {
+    use app::ui::{Framebuffer, draw};
+    for digit in [4, 7] {
+        let (session, incremental, _) = draw_through_session(digit);
+        let mut full = Box::new(Framebuffer::new());
+        draw(&session.screen(), full.as_mut()).unwrap();
+        assert!(
+            incremental.pixels() == full.pixels(),
+            "digit {digit}: incremental and full screens differ"
+        );
+    }
+}
+
+#[test]
+fn the_clear_button_wipes_the_drawing_and_the_answer() {
+    use app::ui::CLEAR_BUTTON;
+    let (mut session, _, _) = draw_through_session(3);
+    assert!(session.screen().prediction.is_some());
+    let mut now = || 10_000_000u64;
+    let update = session.step(Some(CLEAR_BUTTON.center()), &mut now).unwrap();
+    assert!(update.results);
+    assert_eq!(update.canvas, Some(Canvas::area()));
+    let screen = session.screen();
+    assert!(screen.canvas.is_blank());
+    assert_eq!(
+        (screen.digit, screen.prediction, screen.inference_us),
+        (None, None, None)
+    );
+    // Holding the finger on the button does nothing more; lifting it recognises nothing.
+    let held = session.step(Some(CLEAR_BUTTON.center()), &mut now).unwrap();
+    assert_eq!(held, app::session::Update::default());
+    let mut later = || 20_000_000u64;
+    assert_eq!(
+        session.step(None, &mut later).unwrap(),
+        app::session::Update::default()
+    );
+}

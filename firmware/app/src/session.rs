@@ -1,0 +1,169 @@
+//! The interaction, independent of the board: each poll of the touch panel goes to
+//! [`Session::step`], which draws on the canvas, handles the clear button, and recognises the
+//! drawing once the finger has been off the screen for [`SETTLE_MS`] (so a digit may take
+//! several strokes, like a 4 or a crossed 7). The board then redraws what the returned
+//! [`Update`] names.
+//!
+//! ```
+//! use app::session::Session;
+//! use embedded_graphics::prelude::Point;
+//!
+//! let mut session = Session::new().unwrap();
+//! let mut clock = 0u64;
+//! let mut now_us = || { clock += 1_000; clock };
+//! let update = session.step(Some(Point::new(90, 100)), &mut now_us).unwrap();
+//! assert!(update.canvas.is_some());
+//! ```
+
+use embedded_graphics::prelude::Point;
+use embedded_graphics::primitives::Rectangle;
+use runtime_nostd::{InferError, ParseError};
+
+use crate::canvas::Canvas;
+use crate::preprocess::{DIGIT_SIDE, to_mnist};
+use crate::recognizer::{Prediction, Recognizer};
+use crate::ui::{Screen, canvas_point, is_clear};
+
+/// How long the finger must stay off the screen before the drawing is recognised.
+pub const SETTLE_MS: u64 = 400;
+
+/// What a step changed on the screen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Update {
+    /// The canvas area to redraw, in canvas coordinates.
+    pub canvas: Option<Rectangle>,
+    /// Whether the results panel changed.
+    pub results: bool,
+    /// The recognition this step ran: its answer and the inference time in microseconds.
+    pub recognised: Option<(u8, u32)>,
+}
+
+/// The state of the screen: the drawing, the last answer, and the finger.
+pub struct Session {
+    canvas: Canvas,
+    recognizer: Recognizer,
+    digit: Option<[u8; DIGIT_SIDE * DIGIT_SIDE]>,
+    prediction: Option<Prediction>,
+    inference_us: Option<u32>,
+    touching: bool,
+    drawing: Drawing,
+}
+
+/// Where the drawing stands relative to recognition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drawing {
+    /// Nothing new since the last recognition (or clear).
+    Recognised,
+    /// The finger is drawing.
+    InProgress,
+    /// The finger lifted at this time (microseconds): recognise once it stays off long enough.
+    LiftedAt(u64),
+}
+
+impl Session {
+    /// A blank screen; parses the embedded model.
+    pub fn new() -> Result<Self, ParseError> {
+        Ok(Session {
+            canvas: Canvas::new(),
+            recognizer: Recognizer::new()?,
+            digit: None,
+            prediction: None,
+            inference_us: None,
+            touching: false,
+            drawing: Drawing::Recognised,
+        })
+    }
+
+    /// What to draw.
+    pub fn screen(&self) -> Screen<'_> {
+        Screen {
+            canvas: &self.canvas,
+            digit: self.digit.as_ref(),
+            prediction: self.prediction,
+            inference_us: self.inference_us,
+        }
+    }
+
+    /// One poll of the touch panel: `touch` is where the finger is (screen coordinates), or
+    /// `None` when nothing touches. `now_us` is a microsecond clock; it also times inference.
+    pub fn step(
+        &mut self,
+        touch: Option<Point>,
+        now_us: &mut impl FnMut() -> u64,
+    ) -> Result<Update, InferError> {
+        let now = now_us();
+        let update = match touch {
+            Some(point) => self.press(point),
+            None => {
+                if core::mem::take(&mut self.touching) {
+                    self.canvas.lift();
+                    if self.drawing == Drawing::InProgress {
+                        self.drawing = Drawing::LiftedAt(now);
+                    }
+                }
+                match self.drawing {
+                    Drawing::LiftedAt(t) if now.saturating_sub(t) >= SETTLE_MS * 1000 => {
+                        self.drawing = Drawing::Recognised;
+                        return self.recognise(now_us);
+                    }
+                    _ => Update::default(),
+                }
+            }
+        };
+        Ok(update)
+    }
+
+    fn press(&mut self, point: Point) -> Update {
+        let first_contact = !core::mem::replace(&mut self.touching, true);
+        if is_clear(point) {
+            return if first_contact {
+                self.clear()
+            } else {
+                Update::default()
+            };
+        }
+        match canvas_point(point) {
+            Some((x, y)) => {
+                self.drawing = Drawing::InProgress;
+                Update {
+                    canvas: Some(self.canvas.touch(x, y)),
+                    ..Update::default()
+                }
+            }
+            None => {
+                self.canvas.lift();
+                Update::default()
+            }
+        }
+    }
+
+    fn clear(&mut self) -> Update {
+        self.canvas.clear();
+        self.digit = None;
+        self.prediction = None;
+        self.inference_us = None;
+        self.drawing = Drawing::Recognised;
+        Update {
+            canvas: Some(Canvas::area()),
+            results: true,
+            recognised: None,
+        }
+    }
+
+    fn recognise(&mut self, now_us: &mut impl FnMut() -> u64) -> Result<Update, InferError> {
+        let Some(digit) = to_mnist(self.canvas.pixels(), crate::canvas::SIDE) else {
+            return Ok(Update::default());
+        };
+        let start = now_us();
+        let prediction = self.recognizer.classify(&digit)?;
+        let us = u32::try_from(now_us().saturating_sub(start)).unwrap_or(u32::MAX);
+        self.digit = Some(digit);
+        self.prediction = Some(prediction);
+        self.inference_us = Some(us);
+        Ok(Update {
+            canvas: None,
+            results: true,
+            recognised: Some((prediction.digit, us)),
+        })
+    }
+}

@@ -1,0 +1,265 @@
+//! The XPT2046 resistive touch controller (on the Waveshare Pico-ResTouch-LCD-2.8) and the
+//! calibration that maps its 12-bit readings to screen pixels.
+//!
+//! The driver is generic over an embedded-hal 1.0 [`SpiDevice`], so it is tested here on the
+//! host with a simulated controller. Resistive panels are noisy, most of all while the finger
+//! presses or lifts: each reading takes several samples per axis and is rejected when they
+//! disagree or when the pressure is too light.
+
+use embedded_graphics::prelude::Point;
+use embedded_hal::spi::{Operation, SpiDevice};
+
+/// Control bytes: start bit, channel, 12-bit differential conversion, power-down between
+/// conversions with the pen interrupt enabled (so PENIRQ keeps working between readings).
+const READ_X: u8 = 0xD0;
+const READ_Y: u8 = 0x90;
+const READ_Z1: u8 = 0xB0;
+const READ_Z2: u8 = 0xC0;
+
+/// Samples per axis; the median is used.
+const SAMPLES: usize = 5;
+/// Largest spread (in raw units) between the 2nd and 4th sorted samples of an axis: more means
+/// the finger was moving or lifting during the reading.
+const MAX_SPREAD: u16 = 60;
+/// Smallest pressure estimate (`z1 + 4095 - z2`, raw units) counted as a touch.
+const MIN_PRESSURE: u16 = 300;
+
+/// The SPI clock the XPT2046 needs at most (its datasheet allows 2.5 MHz at 2.7 V).
+pub const MAX_SPI_HZ: u32 = 2_000_000;
+
+/// One reading of the controller, in raw 12-bit units (the controller's own X and Y axes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawPoint {
+    /// X axis reading, 0..=4095.
+    pub x: u16,
+    /// Y axis reading, 0..=4095.
+    pub y: u16,
+}
+
+/// The touch controller on an SPI device (chip select handled by the device).
+pub struct Xpt2046<SPI> {
+    spi: SPI,
+}
+
+impl<SPI: SpiDevice> Xpt2046<SPI> {
+    /// Wraps the SPI device of the controller (mode 0 or 3, at most [`MAX_SPI_HZ`]).
+    pub fn new(spi: SPI) -> Self {
+        Xpt2046 { spi }
+    }
+
+    /// One filtered reading: `None` when nothing presses the panel firmly or the samples
+    /// disagree (finger moving or lifting).
+    pub fn read(&mut self) -> Result<Option<RawPoint>, SPI::Error> {
+        let z1 = self.convert(READ_Z1)?;
+        let z2 = self.convert(READ_Z2)?;
+        let pressure = (z1 + 4095).saturating_sub(z2);
+        if z1 == 0 || pressure < MIN_PRESSURE {
+            return Ok(None);
+        }
+        let mut xs = [0u16; SAMPLES];
+        let mut ys = [0u16; SAMPLES];
+        for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+            *x = self.convert(READ_X)?;
+            *y = self.convert(READ_Y)?;
+        }
+        Ok(median(&mut xs)
+            .zip(median(&mut ys))
+            .map(|(x, y)| RawPoint { x, y }))
+    }
+
+    /// One 12-bit conversion: the control byte, then the result's 12 bits left-aligned in the
+    /// next 16 clocks (after one busy clock).
+    fn convert(&mut self, control: u8) -> Result<u16, SPI::Error> {
+        let mut result = [0u8; 2];
+        self.spi
+            .transaction(&mut [Operation::Write(&[control]), Operation::Read(&mut result)])?;
+        Ok((u16::from_be_bytes(result) >> 3) & 0x0FFF)
+    }
+}
+
+/// The median of the samples, or `None` when their middle half spreads more than
+/// [`MAX_SPREAD`].
+fn median(samples: &mut [u16; SAMPLES]) -> Option<u16> {
+    samples.sort_unstable();
+    let (low, mid, high) = (samples[1], samples[SAMPLES / 2], samples[SAMPLES - 2]);
+    (high - low <= MAX_SPREAD).then_some(mid)
+}
+
+/// The affine map from raw readings to screen pixels: `x = a*rx + b*ry + c`,
+/// `y = d*rx + e*ry + f`. It covers any rotation, mirroring, scale and offset of the panel
+/// relative to the display, so three touched targets determine it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// Coefficients `[a, b, c, d, e, f]`.
+    pub coefficients: [f32; 6],
+}
+
+/// Why a calibration could not be computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalibrationError {
+    /// The three raw readings are (nearly) on one line: touch the targets again.
+    Collinear,
+}
+
+impl Calibration {
+    /// The Pico-ResTouch-LCD-2.8 in landscape (display rotated 90 degrees): the controller's Y
+    /// axis runs along the screen's x from raw ~3880 (left) to ~340 (right), its X axis along
+    /// the screen's y from ~262 (top) to ~3850 (bottom). These are the panel's nominal ranges,
+    /// not a measurement of one board: run the calibration (hold a finger on the screen at
+    /// power-up) when touches land off target.
+    pub const PICO_RESTOUCH_2_8: Calibration = Calibration {
+        coefficients: [
+            0.0,
+            320.0 / (340.0 - 3880.0),
+            -3880.0 * 320.0 / (340.0 - 3880.0),
+            240.0 / (3850.0 - 262.0),
+            0.0,
+            -262.0 * 240.0 / (3850.0 - 262.0),
+        ],
+    };
+
+    /// Where the calibration asks for touches, on a `width x height` screen: three points far
+    /// apart and not on a line.
+    pub const fn targets(width: i32, height: i32) -> [Point; 3] {
+        [
+            Point::new(width / 10, height / 10),
+            Point::new(width - width / 10, height / 2),
+            Point::new(width / 2, height - height / 10),
+        ]
+    }
+
+    /// Solves the map that sends each raw reading to its screen target (Cramer's rule).
+    pub fn from_touches(
+        targets: [Point; 3],
+        raw: [RawPoint; 3],
+    ) -> Result<Calibration, CalibrationError> {
+        let [p0, p1, p2] = raw.map(|r| (f32::from(r.x), f32::from(r.y)));
+        let det = p0.0 * (p1.1 - p2.1) - p1.0 * (p0.1 - p2.1) + p2.0 * (p0.1 - p1.1);
+        // Readings spanning less than a few raw units of area cannot define a map.
+        if det.abs() < 1000.0 {
+            return Err(CalibrationError::Collinear);
+        }
+        let solve = |v: [f32; 3]| {
+            let a = (v[0] * (p1.1 - p2.1) - v[1] * (p0.1 - p2.1) + v[2] * (p0.1 - p1.1)) / det;
+            let b = (p0.0 * (v[1] - v[2]) - p1.0 * (v[0] - v[2]) + p2.0 * (v[0] - v[1])) / det;
+            let c = (p0.0 * (p1.1 * v[2] - p2.1 * v[1]) - p1.0 * (p0.1 * v[2] - p2.1 * v[0])
+                + p2.0 * (p0.1 * v[1] - p1.1 * v[0]))
+                / det;
+            [a, b, c]
+        };
+        let [a, b, c] = solve(targets.map(|t| t.x as f32));
+        let [d, e, f] = solve(targets.map(|t| t.y as f32));
+        Ok(Calibration {
+            coefficients: [a, b, c, d, e, f],
+        })
+    }
+
+    /// The screen pixel of a raw reading (rounded; may lie off screen).
+    pub fn to_screen(&self, raw: RawPoint) -> Point {
+        let [a, b, c, d, e, f] = self.coefficients;
+        let (rx, ry) = (f32::from(raw.x), f32::from(raw.y));
+        Point::new(
+            libm::roundf(a * rx + b * ry + c) as i32,
+            libm::roundf(d * rx + e * ry + f) as i32,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_touches_recover_a_rotated_mirrored_panel() {
+        let truth = Calibration::PICO_RESTOUCH_2_8;
+        let targets = Calibration::targets(320, 240);
+        // Raw readings that the nominal panel would give at the targets.
+        let raw = targets.map(|t| RawPoint {
+            x: libm::roundf(262.0 + t.y as f32 * (3850.0 - 262.0) / 240.0) as u16,
+            y: libm::roundf(3880.0 + t.x as f32 * (340.0 - 3880.0) / 320.0) as u16,
+        });
+        let fitted = Calibration::from_touches(targets, raw).unwrap();
+        for (t, r) in targets.iter().zip(raw) {
+            assert_eq!(fitted.to_screen(r), *t);
+            let nominal = truth.to_screen(r);
+            assert!((nominal - *t).x.abs() <= 1 && (nominal - *t).y.abs() <= 1);
+        }
+        let corner = RawPoint { x: 262, y: 3880 };
+        assert_eq!(fitted.to_screen(corner), Point::new(0, 0));
+    }
+
+    #[test]
+    fn collinear_touches_are_refused() {
+        let raw = [100, 2000, 3900].map(|v| RawPoint { x: v, y: v });
+        assert_eq!(
+            Calibration::from_touches(Calibration::targets(320, 240), raw),
+            Err(CalibrationError::Collinear)
+        );
+    }
+
+    /// A simulated controller: a finger at raw (x, y) with pressure readings z1/z2 and a
+    /// per-conversion jitter pattern.
+    struct Panel {
+        touch: Option<(u16, u16)>,
+        jitter: &'static [i16],
+        conversions: usize,
+        channel: u8,
+    }
+
+    impl embedded_hal::spi::ErrorType for Panel {
+        type Error = core::convert::Infallible;
+    }
+
+    impl SpiDevice for Panel {
+        fn transaction(&mut self, ops: &mut [Operation<'_, u8>]) -> Result<(), Self::Error> {
+            for op in ops {
+                match op {
+                    Operation::Write([control]) => self.channel = *control,
+                    Operation::Read(out) => {
+                        let jitter = self.jitter[self.conversions % self.jitter.len()];
+                        self.conversions += 1;
+                        let value = match (self.touch, self.channel) {
+                            (None, READ_Z1) => 0,
+                            (None, _) => 4095,
+                            (Some(_), READ_Z1) => 900,
+                            (Some(_), READ_Z2) => 3000,
+                            (Some((x, _)), READ_X) => x.saturating_add_signed(jitter),
+                            (Some((_, y)), _) => y.saturating_add_signed(jitter),
+                        };
+                        out.copy_from_slice(&(value << 3).to_be_bytes());
+                    }
+                    _ => unreachable!("the driver only writes a control byte and reads"),
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn panel(touch: Option<(u16, u16)>, jitter: &'static [i16]) -> Xpt2046<Panel> {
+        Xpt2046::new(Panel {
+            touch,
+            jitter,
+            conversions: 0,
+            channel: 0,
+        })
+    }
+
+    #[test]
+    fn a_firm_touch_reads_as_the_median_of_noisy_samples() {
+        let mut touch = panel(Some((1200, 2900)), &[0, 0, 3, -2, 5, -4, 400, 1, -1, -300]);
+        assert_eq!(touch.read(), Ok(Some(RawPoint { x: 1203, y: 2898 })));
+    }
+
+    #[test]
+    fn no_touch_and_a_sliding_finger_read_as_nothing() {
+        assert_eq!(panel(None, &[0]).read(), Ok(None));
+        let mut sliding = panel(Some((1200, 2900)), &[0, 0, -200, -100, 0, 100, 200, 300]);
+        assert_eq!(sliding.read(), Ok(None));
+    }
+
+    #[test]
+    fn the_median_rejects_spread_samples() {
+        assert_eq!(median(&mut [500, 510, 505, 4000, 0]), Some(505));
+        assert_eq!(median(&mut [500, 700, 900, 1100, 1300]), None);
+    }
+}

@@ -1,0 +1,283 @@
+//! The digit-recognition app on the desktop: the same `app` session, UI and int8 model as the
+//! Pico 2 firmware, drawn by embedded-graphics-simulator in an SDL2 window where the mouse is
+//! the finger. Without a display it replays synthetic finger strokes and writes the screen to a
+//! PNG.
+//!
+//! ```text
+//! cargo run --manifest-path firmware/Cargo.toml --release -p simulator
+//! cargo run --manifest-path firmware/Cargo.toml --release -p simulator -- --png screen.png --digit 7
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use app::session::{SETTLE_MS, Session, Update};
+use app::ui::{self, SCREEN, screen_point};
+use embedded_graphics::pixelcolor::Rgb565;
+use embedded_graphics_simulator::sdl2::Keycode;
+use embedded_graphics_simulator::{
+    OutputSettings, OutputSettingsBuilder, SimulatorDisplay, SimulatorEvent, Window,
+};
+
+const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9]]
+  without arguments: opens a window; draw a digit with the mouse (left button), keys 0-9 replay
+    a synthetic finger-drawn digit, Esc quits (needs a display and SDL2: scripts/install-sdl2.sh)
+  --png FILE: no window; replays the synthetic strokes of --digit (default 7) through the app,
+    writes the screen to FILE, and fails if the digit is not recognised";
+
+/// How often a board polls its touch panel; replays advance the clock by this much per sample.
+const POLL: Duration = Duration::from_millis(10);
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Mode {
+    Window,
+    Png { path: PathBuf, digit: u8 },
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
+    let (mut png, mut digit) = (None, None);
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--png" => png = Some(PathBuf::from(value("--png")?)),
+            "--digit" => {
+                let v = value("--digit")?;
+                digit = Some(
+                    v.parse::<u8>()
+                        .ok()
+                        .filter(|d| *d < 10)
+                        .ok_or(format!("--digit takes 0 to 9, not {v:?}"))?,
+                );
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    match (png, digit) {
+        (Some(path), digit) => Ok(Mode::Png {
+            path,
+            digit: digit.unwrap_or(7),
+        }),
+        (None, Some(_)) => Err("--digit goes with --png".into()),
+        (None, None) => Ok(Mode::Window),
+    }
+}
+
+/// A microsecond clock: real time (so inference is timed for real) plus the time that replays
+/// skip over instead of waiting.
+struct Clock {
+    start: Instant,
+    skipped: Duration,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            start: Instant::now(),
+            skipped: Duration::ZERO,
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        (self.start.elapsed() + self.skipped).as_micros() as u64
+    }
+}
+
+/// The app and the screen it draws on.
+struct Simulator {
+    session: Session,
+    display: SimulatorDisplay<Rgb565>,
+    clock: Clock,
+}
+
+impl Simulator {
+    fn new() -> Result<Self, String> {
+        let session =
+            Session::new().map_err(|e| format!("the embedded model does not parse: {e:?}"))?;
+        let mut display = SimulatorDisplay::new(SCREEN);
+        let _ = ui::draw(&session.screen(), &mut display);
+        Ok(Simulator {
+            session,
+            display,
+            clock: Clock::new(),
+        })
+    }
+
+    /// One poll of the "touch panel"; redraws what changed.
+    fn step(&mut self, touch: Option<embedded_graphics::prelude::Point>) -> Result<Update, String> {
+        let clock = &self.clock;
+        let update = self
+            .session
+            .step(touch, &mut || clock.now_us())
+            .map_err(|e| format!("inference refused: {e:?}"))?;
+        let _ = ui::redraw(&self.session.screen(), &update, &mut self.display);
+        Ok(update)
+    }
+
+    /// Draws `digit` with the synthetic finger strokes, one sample per poll, then lets the
+    /// drawing settle; returns the recognition (digit, microseconds) it led to.
+    fn replay(&mut self, digit: u8) -> Result<Option<(u8, u32)>, String> {
+        let mut touches = Vec::new();
+        app::synthetic::strokes_of(digit, |p| touches.push(p.map(screen_point)));
+        let settle = (SETTLE_MS as u32).div_ceil(POLL.as_millis() as u32) + 1;
+        touches.extend((0..settle).map(|_| None));
+        let mut recognised = None;
+        for touch in touches {
+            self.clock.skipped += POLL;
+            recognised = self.step(touch)?.recognised.or(recognised);
+        }
+        Ok(recognised)
+    }
+}
+
+fn write_png(path: PathBuf, digit: u8) -> Result<(), String> {
+    let mut simulator = Simulator::new()?;
+    let recognised = simulator.replay(digit)?;
+    let image = simulator
+        .display
+        .to_rgb_output_image(&OutputSettings::default());
+    image
+        .save_png(&path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let Some((answer, us)) = recognised else {
+        return Err(format!("drew a {digit} but nothing was recognised"));
+    };
+    let top3 = simulator.session.screen().prediction.map(|p| p.top3());
+    println!(
+        "simulator: drew a {digit}, recognised {answer} in {us} us (top 3 {top3:?}); wrote {}",
+        path.display()
+    );
+    if answer == digit {
+        Ok(())
+    } else {
+        Err(format!("drew a {digit} but the app recognised {answer}"))
+    }
+}
+
+/// Shows the window for the first time. embedded-graphics-simulator unwraps SDL's errors (no
+/// display, no video driver): this turns that panic into an error that says what to do.
+fn open(window: &mut Window, display: &SimulatorDisplay<Rgb565>) -> Result<(), String> {
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| window.update(display)));
+    std::panic::set_hook(quiet);
+    opened.map_err(|payload| {
+        let reason = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        format!(
+            "cannot open a window ({reason}): run it in a desktop session with SDL2 \
+             (scripts/install-sdl2.sh), or write a PNG instead with --png FILE"
+        )
+    })
+}
+
+fn run_window() -> Result<(), String> {
+    let mut simulator = Simulator::new()?;
+    let settings = OutputSettingsBuilder::new().scale(2).build();
+    let mut window = Window::new("mnist-edge: draw a digit", &settings);
+    open(&mut window, &simulator.display)?;
+    let (mut pressed, mut at) = (false, None);
+    loop {
+        window.update(&simulator.display);
+        for event in window.events() {
+            match event {
+                SimulatorEvent::Quit
+                | SimulatorEvent::KeyDown {
+                    keycode: Keycode::Escape,
+                    ..
+                } => return Ok(()),
+                SimulatorEvent::MouseButtonDown { point, .. } => {
+                    (pressed, at) = (true, Some(point))
+                }
+                SimulatorEvent::MouseMove { point } => at = Some(point),
+                SimulatorEvent::MouseButtonUp { .. } => pressed = false,
+                SimulatorEvent::KeyDown { keycode, .. } => {
+                    let key = keycode.into_i32() - Keycode::Num0.into_i32();
+                    if let Ok(digit @ 0..=9) = u8::try_from(key) {
+                        simulator.step(Some(ui::CLEAR_BUTTON.center()))?;
+                        simulator.step(None)?;
+                        simulator.replay(digit)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some((digit, us)) = simulator.step(at.filter(|_| pressed))?.recognised {
+            println!("recognised {digit} in {us} us");
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mode = match parse_args(std::env::args().skip(1)) {
+        Ok(mode) => mode,
+        Err(message) if message.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("simulator: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match mode {
+        Mode::Window => run_window(),
+        Mode::Png { path, digit } => write_png(path, digit),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("simulator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Mode, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn arguments_select_the_mode() {
+        assert_eq!(parse(&[]), Ok(Mode::Window));
+        assert_eq!(
+            parse(&["--png", "a.png"]),
+            Ok(Mode::Png {
+                path: "a.png".into(),
+                digit: 7
+            })
+        );
+        assert_eq!(
+            parse(&["--digit", "3", "--png", "b.png"]),
+            Ok(Mode::Png {
+                path: "b.png".into(),
+                digit: 3
+            })
+        );
+    }
+
+    #[test]
+    fn bad_arguments_say_what_is_wrong() {
+        assert_eq!(
+            parse(&["--png"]).unwrap_err(),
+            "--png needs a value".to_string()
+        );
+        assert!(
+            parse(&["--png", "a.png", "--digit", "12"])
+                .unwrap_err()
+                .contains("0 to 9")
+        );
+        assert!(parse(&["--digit", "3"]).unwrap_err().contains("--png"));
+        assert!(parse(&["--frobnicate"]).unwrap_err().contains("unknown"));
+    }
+}

@@ -1,0 +1,113 @@
+//! The simulator binary: replays each digit without a display, refuses bad arguments, and
+//! keeps its window open under SDL's offscreen video driver.
+
+use std::process::Command;
+use std::time::Duration;
+
+fn simulator() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_simulator"))
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[test]
+fn each_replayed_digit_is_recognised_and_written_as_a_png() {
+    let dir = std::env::temp_dir().join(format!("mnist-edge-simulator-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for digit in 0..10 {
+        let path = dir.join(format!("{digit}.png"));
+        let out = simulator()
+            .args([
+                "--png",
+                path.to_str().unwrap(),
+                "--digit",
+                &digit.to_string(),
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "digit {digit}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("drew a {digit}, recognised {digit} in")),
+            "{stdout}"
+        );
+        assert_eq!(png_size(&std::fs::read(&path).unwrap()), (320, 240));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_arguments_exit_2_with_the_reason_and_usage() {
+    for (args, reason) in [
+        (&["--png"][..], "--png needs a value"),
+        (
+            &["--png", "x.png", "--digit", "x"][..],
+            "--digit takes 0 to 9",
+        ),
+        (&["--fast"][..], "unknown argument"),
+    ] {
+        let out = simulator().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(reason) && stderr.contains("usage:"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unwritable_png_path_is_an_error_naming_it() {
+    let out = simulator()
+        .args(["--png", "/nonexistent-dir/screen.png"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("cannot write /nonexistent-dir/screen.png"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_window_opens_and_keeps_running_on_sdls_offscreen_driver() {
+    let mut child = simulator()
+        .env("SDL_VIDEODRIVER", "offscreen")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let early_exit = child.try_wait().unwrap();
+    child.kill().ok();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        early_exit.is_none(),
+        "the window loop ended early ({early_exit:?}): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn without_a_usable_display_the_window_mode_explains_what_to_do() {
+    let out = simulator()
+        .env("SDL_VIDEODRIVER", "no-such-driver")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot open a window") && stderr.contains("--png"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
