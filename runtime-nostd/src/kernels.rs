@@ -69,21 +69,52 @@ pub fn dot_f32(x: &[f32], w: &[u8]) -> f32 {
     sum
 }
 
-/// `sum(x[i] * w[i])` over int8 codes, with `w` as raw int8 bytes. Sixteen lanes of wrapping
-/// i32 sums vectorise.
+/// `sum(x[i] * w[i])` over int8 codes, with `w` as raw int8 bytes: the int8 kernels' inner
+/// loop, in the form that suits the target. Wrapping i32 addition is associative, so both forms
+/// give the same result bit for bit (the QEMU check compares the firmware with the host).
 pub fn dot_i8(x: &[i8], w: &[u8]) -> i32 {
+    if cfg!(target_arch = "arm") {
+        dot_i8_unrolled(x, w)
+    } else {
+        dot_i8_lanes(x, w)
+    }
+}
+
+fn mul_i8(x: i8, w: u8) -> i32 {
+    i32::from(x) * i32::from(w as i8)
+}
+
+/// [`dot_i8`] in sixteen independent wrapping i32 lanes, which vectorise on SIMD hosts.
+pub fn dot_i8_lanes(x: &[i8], w: &[u8]) -> i32 {
     let mut lanes = [0i32; 16];
     let (x16, w16) = (x.chunks_exact(16), w.chunks_exact(16));
     let (x_rest, w_rest) = (x16.remainder(), w16.remainder());
     for (xs, ws) in x16.zip(w16) {
         for ((lane, &xv), &wb) in lanes.iter_mut().zip(xs).zip(ws) {
-            *lane = lane.wrapping_add(i32::from(xv) * i32::from(wb as i8));
+            *lane = lane.wrapping_add(mul_i8(xv, wb));
         }
     }
-    let tail = x_rest.iter().zip(w_rest).fold(0i32, |t, (&xv, &wb)| {
-        t.wrapping_add(i32::from(xv) * i32::from(wb as i8))
-    });
+    let tail = x_rest
+        .iter()
+        .zip(w_rest)
+        .fold(0i32, |t, (&xv, &wb)| t.wrapping_add(mul_i8(xv, wb)));
     lanes.iter().fold(tail, |t, &v| t.wrapping_add(v))
+}
+
+/// [`dot_i8`] with one accumulator and eight products per step, for a Cortex-M: it has no
+/// vector unit and 13 general registers (lanes would spill), and LLVM does not unroll loops
+/// for it, so the step is unrolled here (about 3.5 instead of 6 instructions per product).
+pub fn dot_i8_unrolled(x: &[i8], w: &[u8]) -> i32 {
+    let (x8, w8) = (x.chunks_exact(8), w.chunks_exact(8));
+    let (x_rest, w_rest) = (x8.remainder(), w8.remainder());
+    let step = |xs: &[i8], ws: &[u8]| {
+        xs.iter()
+            .zip(ws)
+            .fold(0i32, |t, (&xv, &wb)| t.wrapping_add(mul_i8(xv, wb)))
+    };
+    x8.zip(w8).fold(step(x_rest, w_rest), |sum, (xs, ws)| {
+        sum.wrapping_add(step(xs, ws))
+    })
 }
 
 fn activate_f32(x: f32, activation: Activation) -> f32 {

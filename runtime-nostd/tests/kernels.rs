@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use runtime_nostd::format::{Activation, Shape};
 use runtime_nostd::kernels::{
-    Conv, ConvGeometry, Requant, conv2d_f32, conv2d_i8, dense_f32, dense_i8, patch_len,
-    quantize_multiplier, requantize,
+    Conv, ConvGeometry, Requant, conv2d_f32, conv2d_i8, dense_f32, dense_i8, dot_i8_lanes,
+    dot_i8_unrolled, patch_len, quantize_multiplier, requantize,
 };
 
 #[derive(Debug, Clone)]
@@ -271,6 +271,15 @@ proptest! {
         })
     ) {
         check_conv_i8(&case, &x, &w, &Int8Params { bias: &bias, z_in, z_out, mult: &mult, relu });
+    }
+
+    #[test]
+    fn both_int8_dot_products_equal_the_exact_sum(
+        (x, w) in (0usize..100).prop_flat_map(|n| (values(n, any::<i8>()), values(n, any::<u8>())))
+    ) {
+        let exact: i64 = x.iter().zip(&w).map(|(&a, &b)| i64::from(a) * i64::from(b as i8)).sum();
+        prop_assert_eq!(i64::from(dot_i8_lanes(&x, &w)), exact);
+        prop_assert_eq!(i64::from(dot_i8_unrolled(&x, &w)), exact);
     }
 
     #[test]
