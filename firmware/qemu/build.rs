@@ -1,12 +1,11 @@
-//! Prepares what the QEMU binary checks, computed here on the host with the same crates:
-//! the 64 golden test digits and ten synthetic finger-drawn digits (preprocessed by `app`),
-//! each with the host runtime-nostd int8 output (class and probability bits) it must reproduce
-//! bit for bit on the Cortex-M33.
+//! Prepares what the QEMU binary checks, computed here on the host with the same crates: the
+//! 64 golden test digits and ten synthetic finger-drawn digits (drawn through an `app`
+//! session), each with the host runtime-nostd int8 output (class and probability bits) it must
+//! reproduce bit for bit on the Cortex-M33.
 
 use std::path::PathBuf;
 
-use app::canvas::{Canvas, SIDE};
-use app::preprocess::to_mnist;
+use app::session::{POLL_MS, Session};
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -39,9 +38,7 @@ fn main() {
         .collect();
     let golden_count = cases.len();
     for digit in 0..10u8 {
-        let mut canvas = Canvas::new();
-        app::synthetic::draw_digit(&mut canvas, digit);
-        cases.push((to_mnist(canvas.pixels(), SIDE).unwrap().to_vec(), digit));
+        cases.push((drawn_through_session(digit).to_vec(), digit));
     }
 
     let model_bytes = std::fs::read(&model_path).unwrap();
@@ -69,4 +66,16 @@ fn main() {
         ),
     )
     .unwrap();
+}
+
+/// The 28x28 digit a session made of the synthetic finger drawing `digit` (what the target
+/// must reproduce from the same polls).
+fn drawn_through_session(digit: u8) -> [u8; 784] {
+    let mut session = Session::new().unwrap();
+    let mut clock_us = 0u64;
+    app::synthetic::finger_polls(digit, |touch| {
+        clock_us += POLL_MS * 1000;
+        session.step(touch, &mut || clock_us).unwrap();
+    });
+    *session.screen().digit.unwrap()
 }

@@ -26,6 +26,9 @@ use crate::ui::{Screen, canvas_point, is_clear};
 
 /// How long the finger must stay off the screen before the drawing is recognised.
 pub const SETTLE_MS: u64 = 400;
+/// How often the boards poll the touch panel, in milliseconds: often enough for smooth strokes
+/// from a quick finger.
+pub const POLL_MS: u64 = 10;
 
 /// What a step changed on the screen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,7 +1,13 @@
 //! Synthetic finger strokes of the ten digits, drawn through the same touch path as a real
 //! finger: the host tests, the QEMU check and the screenshot use them.
 
+use embedded_graphics::prelude::Point;
+
 use crate::canvas::Canvas;
+use crate::session::{POLL_MS, SETTLE_MS};
+use crate::ui::screen_point;
+/// Polls with no touch between two strokes of a digit (100 ms: shorter than [`SETTLE_MS`]).
+const POLLS_BETWEEN_STROKES: u64 = 10;
 
 /// A stroke piece: a polyline of canvas points, or an elliptic arc (centre, radii, degrees).
 enum Piece {
@@ -154,4 +160,18 @@ pub fn draw_digit(canvas: &mut Canvas, digit: u8) {
         }
         None => canvas.lift(),
     });
+}
+
+/// A finger drawing `digit` as a board sees it, one touch-panel poll every [`POLL_MS`]:
+/// `Some(screen point)` for each sample of a stroke, `None` for 100 ms between strokes, and
+/// after the last stroke `None` until [`SETTLE_MS`] has passed, so a [`Session`] stepped with
+/// these polls (and a clock advancing [`POLL_MS`] per poll) recognises the digit once, at the end.
+///
+/// [`Session`]: crate::session::Session
+pub fn finger_polls(digit: u8, mut poll: impl FnMut(Option<Point>)) {
+    strokes_of(digit, |point| match point {
+        Some(p) => poll(Some(screen_point(p))),
+        None => (0..POLLS_BETWEEN_STROKES).for_each(|_| poll(None)),
+    });
+    (0..=SETTLE_MS.div_ceil(POLL_MS)).for_each(|_| poll(None));
 }

@@ -233,9 +233,9 @@ fn the_screen_shows_the_drawing_the_answer_and_a_clear_button() {
     assert_eq!(percent(0.934).as_str(), "93%");
 }
 
-/// Drives a session like a board does: the strokes of `digit` polled every 10 ms (a new stroke
-/// after 100 ms off the screen), then no touch until the drawing settles. Returns the session,
-/// a framebuffer kept up to date with `redraw` only, and every recognition that happened.
+/// Drives a session like a board does, with the synthetic finger's polls and a clock advancing
+/// 10 ms per poll. Returns the session, a framebuffer kept up to date with `redraw` only, and
+/// every recognition that happened.
 fn draw_through_session(
     digit: u8,
 ) -> (
@@ -243,30 +243,21 @@ fn draw_through_session(
     Box<app::ui::Framebuffer>,
     Vec<(u8, u32)>,
 ) {
-    use app::session::{SETTLE_MS, Session};
-    use app::ui::{Framebuffer, draw, redraw, screen_point};
+    use app::session::{POLL_MS, Session};
+    use app::synthetic::finger_polls;
+    use app::ui::{Framebuffer, draw, redraw};
 
     let mut session = Session::new().unwrap();
     let mut fb = Box::new(Framebuffer::new());
     draw(&session.screen(), fb.as_mut()).unwrap();
     let mut clock_us = 0u64;
     let mut recognitions = Vec::new();
-    let mut poll = |session: &mut Session, touch, fb: &mut Framebuffer| {
-        clock_us += 10_000;
-        let mut now = || clock_us;
-        let update = session.step(touch, &mut now).unwrap();
-        redraw(&session.screen(), &update, fb).unwrap();
+    finger_polls(digit, |touch| {
+        clock_us += POLL_MS * 1000;
+        let update = session.step(touch, &mut || clock_us).unwrap();
+        redraw(&session.screen(), &update, fb.as_mut()).unwrap();
         recognitions.extend(update.recognised);
-    };
-    let mut samples = Vec::new();
-    app::synthetic::strokes_of(digit, |point| samples.push(point.map(screen_point)));
-    for touch in samples {
-        poll(&mut session, touch, fb.as_mut());
-        if touch.is_none() {
-            (0..10).for_each(|_| poll(&mut session, None, fb.as_mut()));
-        }
-    }
-    (0..SETTLE_MS / 10).for_each(|_| poll(&mut session, None, fb.as_mut()));
+    });
     (session, fb, recognitions)
 }
 

@@ -32,8 +32,8 @@ use {defmt_rtt as _, panic_probe as _};
 
 /// The display's SPI clock (the RP2350 divides its 150 MHz peripheral clock to 37.5 MHz).
 const DISPLAY_SPI_HZ: u32 = 40_000_000;
-/// How often the touch panel is polled while drawing.
-const POLL: Duration = Duration::from_millis(10);
+/// How often the touch panel is polled.
+const POLL: Duration = Duration::from_millis(app::session::POLL_MS);
 
 #[embassy_executor::main]
 async fn main(_spawner: Spawner) {

@@ -1,14 +1,14 @@
 //! The app pipeline on QEMU `mps2-an505` (Cortex-M33, the RP2350's instruction set): the 64
-//! golden test digits and ten synthetic finger-drawn digits (drawn and preprocessed here, on the
-//! target) go through the embedded int8 cnn-bn model; every class and probability must equal,
-//! bit for bit, what runtime-nostd computed on the host (build.rs). Logs go out as defmt frames
-//! over semihosting; the exit status is 0 only if everything matched.
+//! golden test digits go through the embedded int8 cnn-bn model, and ten synthetic finger-drawn
+//! digits go through an `app` session here, on the target, exactly as the board runs it (touch
+//! polls, strokes, settle, preprocessing, recognition). Every input, class and probability must
+//! equal, bit for bit, what the host computed (build.rs). Logs go out as defmt frames over
+//! semihosting; the exit status is 0 only if everything matched.
 #![no_std]
 #![no_main]
 
-use app::canvas::{Canvas, SIDE};
-use app::preprocess::to_mnist;
-use app::recognizer::Recognizer;
+use app::recognizer::{Prediction, Recognizer};
+use app::session::{POLL_MS, Session};
 use cortex_m as _; // its critical-section implementation
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
@@ -39,17 +39,31 @@ fn expected(case: usize) -> Option<(u8, u8, [u32; 10])> {
     Some((*e.first()?, *e.get(1)?, bits))
 }
 
-/// The 28x28 input of case `case`: golden digits from the table, synthetic ones drawn and
-/// preprocessed on the target (and compared with the host's preprocessing).
-fn image(case: usize, canvas: &mut Canvas) -> Option<([u8; 784], bool)> {
-    let host: [u8; 784] = IMAGES.get(case * 784..(case + 1) * 784)?.try_into().ok()?;
+/// Runs case `case`: golden digits through the recognizer; synthetic ones drawn through a fresh
+/// session with the finger's polls. Returns the model input and the prediction.
+fn run(case: usize, recognizer: &mut Recognizer) -> Result<([u8; 784], Prediction), &'static str> {
     if case < counts::GOLDEN {
-        return Some((host, true));
+        let image: [u8; 784] = IMAGES
+            .get(case * 784..(case + 1) * 784)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("missing image")?;
+        let prediction = recognizer
+            .classify(&image)
+            .map_err(|_| "inference refused")?;
+        return Ok((image, prediction));
     }
-    canvas.clear();
-    app::synthetic::draw_digit(canvas, (case - counts::GOLDEN) as u8);
-    let drawn = to_mnist(canvas.pixels(), SIDE)?;
-    Some((drawn, drawn == host))
+    let mut session = Session::new().map_err(|_| "the embedded model does not parse")?;
+    let (mut clock_us, mut refused) = (0u64, false);
+    app::synthetic::finger_polls((case - counts::GOLDEN) as u8, |touch| {
+        clock_us += POLL_MS * 1000;
+        refused |= session.step(touch, &mut || clock_us).is_err();
+    });
+    let screen = session.screen();
+    match (refused, screen.digit, screen.prediction) {
+        (false, Some(digit), Some(prediction)) => Ok((*digit, prediction)),
+        (true, ..) => Err("inference refused"),
+        _ => Err("nothing recognised"),
+    }
 }
 
 #[entry]
@@ -58,19 +72,20 @@ fn main() -> ! {
         defmt::error!("the embedded model does not parse");
         semihosting::process::exit(2)
     };
-    let mut canvas = Canvas::new();
     let (mut matched, mut correct) = (0usize, 0usize);
     for case in 0..counts::CASES {
-        let (Some((pixels, same_input)), Some((label, class, bits))) =
-            (image(case, &mut canvas), expected(case))
-        else {
-            defmt::error!("case {=usize}: missing data", case);
+        let Some((label, class, bits)) = expected(case) else {
+            defmt::error!("case {=usize}: missing expected output", case);
             semihosting::process::exit(3)
         };
-        let Ok(prediction) = recognizer.classify(&pixels) else {
-            defmt::error!("case {=usize}: inference refused", case);
-            semihosting::process::exit(4)
+        let (input, prediction) = match run(case, &mut recognizer) {
+            Ok(outcome) => outcome,
+            Err(reason) => {
+                defmt::error!("case {=usize}: {=str}", case, reason);
+                semihosting::process::exit(4)
+            }
         };
+        let same_input = IMAGES.get(case * 784..(case + 1) * 784) == Some(&input[..]);
         let same_bits = prediction
             .probabilities
             .iter()

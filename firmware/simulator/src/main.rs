@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use app::session::{SETTLE_MS, Session, Update};
-use app::ui::{self, SCREEN, screen_point};
+use app::session::{POLL_MS, Session, Update};
+use app::ui::{self, SCREEN};
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics_simulator::sdl2::Keycode;
 use embedded_graphics_simulator::{
@@ -25,9 +25,6 @@ const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9]]
     a synthetic finger-drawn digit, Esc quits (needs a display and SDL2: scripts/install-sdl2.sh)
   --png FILE: no window; replays the synthetic strokes of --digit (default 7) through the app,
     writes the screen to FILE, and fails if the digit is not recognised";
-
-/// How often a board polls its touch panel; replays advance the clock by this much per sample.
-const POLL: Duration = Duration::from_millis(10);
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
@@ -117,16 +114,14 @@ impl Simulator {
         Ok(update)
     }
 
-    /// Draws `digit` with the synthetic finger strokes, one sample per poll, then lets the
-    /// drawing settle; returns the recognition (digit, microseconds) it led to.
+    /// Draws `digit` with the synthetic finger, one poll per [`POLL_MS`] of (skipped) time,
+    /// until it settles; returns the recognition (digit, microseconds) it led to.
     fn replay(&mut self, digit: u8) -> Result<Option<(u8, u32)>, String> {
-        let mut touches = Vec::new();
-        app::synthetic::strokes_of(digit, |p| touches.push(p.map(screen_point)));
-        let settle = (SETTLE_MS as u32).div_ceil(POLL.as_millis() as u32) + 1;
-        touches.extend((0..settle).map(|_| None));
+        let mut polls = Vec::new();
+        app::synthetic::finger_polls(digit, |touch| polls.push(touch));
         let mut recognised = None;
-        for touch in touches {
-            self.clock.skipped += POLL;
+        for touch in polls {
+            self.clock.skipped += Duration::from_millis(POLL_MS);
             recognised = self.step(touch)?.recognised.or(recognised);
         }
         Ok(recognised)
