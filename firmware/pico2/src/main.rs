@@ -100,15 +100,18 @@ async fn main(_spawner: Spawner) {
     let mut ticker = Ticker::every(POLL);
     loop {
         ticker.next().await;
-        let touched = pen_down.is_low();
-        let point = match (touched, touch.read()) {
-            (false, _) => None,
-            (true, Ok(Some(raw))) => Some(calibration.to_screen(raw)),
-            // Pressed but the reading is light or noisy: wait for a clean one.
-            (true, Ok(None)) => continue,
-            (true, Err(_)) => {
-                warn!("touch read failed");
-                continue;
+        // The pen-down line says whether anything touches; only then is the controller read.
+        let point = if pen_down.is_high() {
+            None
+        } else {
+            match touch.read() {
+                Ok(Some(raw)) => Some(calibration.to_screen(raw)),
+                // Pressed but the reading is light or noisy: wait for a clean one.
+                Ok(None) => continue,
+                Err(_) => {
+                    warn!("touch read failed");
+                    continue;
+                }
             }
         };
         let update = match session.step(point, &mut now_us) {
