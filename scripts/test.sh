@@ -49,7 +49,7 @@ all_checks() {
   cargo build --workspace --release --examples
   target/release/examples/host_check
 
-  step "firmware: app and simulator host tests, Pico 2 build and size budget, Pico (M0+) build, the QEMU check"
+  step "firmware: app and simulator host tests, board builds (Pico 2, Pico) with boot and size checks, the QEMU check"
   # Run from firmware/ so its .cargo/config.toml (linker scripts) applies. The board crates
   # build one at a time: pico2 (embassy-rp) and qemu (cortex-m) pick different
   # critical-section implementations.
@@ -61,6 +61,8 @@ all_checks() {
     for board in pico2 qemu; do
       cargo clippy -p "$board" --release --target thumbv8m.main-none-eabihf -- -D warnings
     done
+    cargo clippy -p pico2 --release --no-default-features --features rp2040 \
+      --target thumbv6m-none-eabi -- -D warnings
     cargo test -p app -p simulator --release
     cargo build -p app --release --target thumbv6m-none-eabi
     ./size-report.sh

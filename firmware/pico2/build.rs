@@ -1,10 +1,24 @@
-//! Puts the Pico 2's memory layout where cortex-m-rt's `link.x` includes it from.
+//! Puts the chosen board's memory layout where cortex-m-rt's `link.x` includes it from: the
+//! Pico 2 (RP2350, feature `rp2350`, the default) or the original Pico (RP2040, feature
+//! `rp2040`, whose boot2 block also needs embassy-rp's `link-rp.x`).
 
 use std::path::PathBuf;
 
 fn main() {
+    let chip = |name: &str| std::env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    let memory = match (chip("RP2350"), chip("RP2040")) {
+        (true, false) => "memory-rp2350.x",
+        (false, true) => {
+            println!("cargo:rustc-link-arg-bins=-Tlink-rp.x");
+            "memory-rp2040.x"
+        }
+        _ => panic!(
+            "pico2: enable exactly one chip feature: `rp2350` (Pico 2, the default) or \
+             `--no-default-features --features rp2040` (Pico)"
+        ),
+    };
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::copy("memory.x", out.join("memory.x")).expect("memory.x is next to build.rs");
+    std::fs::copy(memory, out.join("memory.x")).expect("the memory layouts are next to build.rs");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed={memory}");
 }

@@ -1,9 +1,10 @@
 //! Digit recognition on a Raspberry Pi Pico 2 (RP2350) with the Waveshare
 //! Pico-ResTouch-LCD-2.8 plugged on: draw a digit with a finger on the 320x240 ST7789 display,
 //! the XPT2046 touch controller tracks it, and the int8 cnn-bn model (embedded by `app`)
-//! recognises it when the finger rests. Inference time comes from the RP2350's 1 MHz hardware
+//! recognises it when the finger rests. Inference time comes from the chip's 1 MHz hardware
 //! timer (embassy-time's driver) and goes to the screen and, with every recognition, to the
-//! defmt log over RTT.
+//! defmt log over RTT. The same code builds for the original Pico (RP2040, Cortex-M0+) with the
+//! `rp2040` feature; the display board fits both.
 //!
 //! Hold a finger on the screen while the board powers up to calibrate the touch panel: three
 //! crosses to touch, then the coefficients are logged so they can replace the default in
@@ -30,7 +31,8 @@ use mipidsi::models::ST7789;
 use mipidsi::options::{ColorInversion, Orientation, Rotation};
 use {defmt_rtt as _, panic_probe as _};
 
-/// The display's SPI clock (the RP2350 divides its 150 MHz peripheral clock to 37.5 MHz).
+/// The display's SPI clock, at most: the chip divides its peripheral clock by an even number
+/// (RP2350: 150 MHz / 4 = 37.5 MHz; RP2040: 125 MHz / 4 = 31.25 MHz).
 const DISPLAY_SPI_HZ: u32 = 40_000_000;
 /// How often the touch panel is polled.
 const POLL: Duration = Duration::from_millis(app::session::POLL_MS);
