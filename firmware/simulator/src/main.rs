@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use app::session::{POLL_MS, Session, Update};
 use app::ui::{self, SCREEN};
 use embedded_graphics::pixelcolor::Rgb565;
-use embedded_graphics_simulator::sdl2::Keycode;
+use embedded_graphics::prelude::Point;
+use embedded_graphics_simulator::sdl2::{Keycode, MouseButton};
 use embedded_graphics_simulator::{
     OutputSettings, OutputSettingsBuilder, SimulatorDisplay, SimulatorEvent, Window,
 };
@@ -104,7 +105,7 @@ impl Simulator {
     }
 
     /// One poll of the "touch panel"; redraws what changed.
-    fn step(&mut self, touch: Option<embedded_graphics::prelude::Point>) -> Result<Update, String> {
+    fn step(&mut self, touch: Option<Point>) -> Result<Update, String> {
         let clock = &self.clock;
         let update = self
             .session
@@ -172,39 +173,83 @@ fn open(window: &mut Window, display: &SimulatorDisplay<Rgb565>) -> Result<(), S
     })
 }
 
+/// What a window event means to the app.
+#[derive(Debug, PartialEq)]
+enum Input {
+    Quit,
+    /// A touch-panel poll: the mouse is the finger while the left button is down.
+    Poll(Option<Point>),
+    /// Clear, then draw this digit with the synthetic finger.
+    Replay(u8),
+    Nothing,
+}
+
+/// Maps one event; `pressed` tracks the mouse button between events.
+fn input_of(event: SimulatorEvent, pressed: &mut bool) -> Input {
+    match event {
+        SimulatorEvent::Quit
+        | SimulatorEvent::KeyDown {
+            keycode: Keycode::Escape,
+            ..
+        } => Input::Quit,
+        SimulatorEvent::MouseButtonDown {
+            mouse_btn: MouseButton::Left,
+            point,
+        } => {
+            *pressed = true;
+            Input::Poll(Some(point))
+        }
+        SimulatorEvent::MouseMove { point } if *pressed => Input::Poll(Some(point)),
+        SimulatorEvent::MouseButtonUp {
+            mouse_btn: MouseButton::Left,
+            ..
+        } => {
+            *pressed = false;
+            Input::Poll(None)
+        }
+        SimulatorEvent::KeyDown { keycode, .. } => {
+            let key = keycode.into_i32() - Keycode::Num0.into_i32();
+            match u8::try_from(key) {
+                Ok(digit @ 0..=9) => Input::Replay(digit),
+                _ => Input::Nothing,
+            }
+        }
+        _ => Input::Nothing,
+    }
+}
+
 fn run_window() -> Result<(), String> {
     let mut simulator = Simulator::new()?;
     let settings = OutputSettingsBuilder::new().scale(2).build();
     let mut window = Window::new("mnist-edge: draw a digit", &settings);
     open(&mut window, &simulator.display)?;
-    let (mut pressed, mut at) = (false, None);
+    let mut pressed = false;
     loop {
         window.update(&simulator.display);
-        for event in window.events() {
-            match event {
-                SimulatorEvent::Quit
-                | SimulatorEvent::KeyDown {
-                    keycode: Keycode::Escape,
-                    ..
-                } => return Ok(()),
-                SimulatorEvent::MouseButtonDown { point, .. } => {
-                    (pressed, at) = (true, Some(point))
-                }
-                SimulatorEvent::MouseMove { point } => at = Some(point),
-                SimulatorEvent::MouseButtonUp { .. } => pressed = false,
-                SimulatorEvent::KeyDown { keycode, .. } => {
-                    let key = keycode.into_i32() - Keycode::Num0.into_i32();
-                    if let Ok(digit @ 0..=9) = u8::try_from(key) {
-                        simulator.step(Some(ui::CLEAR_BUTTON.center()))?;
-                        simulator.step(None)?;
-                        simulator.replay(digit)?;
+        // Every mouse event is a poll, so a click shorter than a frame still counts; a frame
+        // with nothing touching is one too, so the drawing settles.
+        let inputs: Vec<Input> = window
+            .events()
+            .map(|event| input_of(event, &mut pressed))
+            .collect();
+        let idle = (!pressed).then_some(Input::Poll(None));
+        for input in inputs.into_iter().chain(idle) {
+            match input {
+                Input::Quit => return Ok(()),
+                Input::Poll(touch) => {
+                    if let Some((digit, us)) = simulator.step(touch)?.recognised {
+                        println!("recognised {digit} in {us} us");
                     }
                 }
-                _ => {}
+                Input::Replay(digit) => {
+                    simulator.step(Some(ui::CLEAR_BUTTON.center()))?;
+                    simulator.step(None)?;
+                    if let Some((answer, us)) = simulator.replay(digit)? {
+                        println!("replayed a {digit}: recognised {answer} in {us} us");
+                    }
+                }
+                Input::Nothing => {}
             }
-        }
-        if let Some((digit, us)) = simulator.step(at.filter(|_| pressed))?.recognised {
-            println!("recognised {digit} in {us} us");
         }
     }
 }
@@ -237,6 +282,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embedded_graphics_simulator::sdl2::Mod;
 
     fn parse(args: &[&str]) -> Result<Mode, String> {
         parse_args(args.iter().map(|s| s.to_string()))
@@ -258,6 +304,53 @@ mod tests {
                 path: "b.png".into(),
                 digit: 3
             })
+        );
+    }
+
+    #[test]
+    fn the_left_button_is_the_finger_and_digit_keys_replay() {
+        let at = Point::new(50, 60);
+        let events = [
+            SimulatorEvent::MouseMove { point: at },
+            SimulatorEvent::MouseButtonDown {
+                mouse_btn: MouseButton::Left,
+                point: at,
+            },
+            SimulatorEvent::MouseMove { point: at + at },
+            SimulatorEvent::MouseButtonUp {
+                mouse_btn: MouseButton::Left,
+                point: at,
+            },
+            SimulatorEvent::MouseMove { point: at },
+            SimulatorEvent::KeyDown {
+                keycode: Keycode::Num4,
+                keymod: Mod::NOMOD,
+                repeat: false,
+            },
+            SimulatorEvent::KeyDown {
+                keycode: Keycode::A,
+                keymod: Mod::NOMOD,
+                repeat: false,
+            },
+            SimulatorEvent::Quit,
+        ];
+        let mut pressed = false;
+        let inputs: Vec<Input> = events
+            .into_iter()
+            .map(|e| input_of(e, &mut pressed))
+            .collect();
+        assert_eq!(
+            inputs,
+            [
+                Input::Nothing,
+                Input::Poll(Some(at)),
+                Input::Poll(Some(at + at)),
+                Input::Poll(None),
+                Input::Nothing,
+                Input::Replay(4),
+                Input::Nothing,
+                Input::Quit,
+            ]
         );
     }
 
