@@ -40,8 +40,8 @@ enum Command {
     Eval(EvalArgs),
     /// Write the exports (ONNX, flat f32 and int8) of saved stages again, from their weights and metrics.
     Export(Common),
-    /// Redraw every saved stage's plots from its weights and metrics, rewrite report.html and
-    /// print the results table (markdown).
+    /// Redraw saved stages' plots from their weights and metrics (all, or those of --stage),
+    /// then rewrite report.html and print the results table (markdown) of every saved stage.
     Report(Common),
 }
 
@@ -229,11 +229,13 @@ fn run_report(common: &Common) -> Result<()> {
             common.out.display()
         );
     }
+    let wanted = common.stages();
     for metrics in &all {
-        let dir = StageDir::new(
-            &common.out,
-            metrics.stage.parse().map_err(anyhow::Error::msg)?,
-        );
+        let stage: Stage = metrics.stage.parse().map_err(anyhow::Error::msg)?;
+        if !wanted.contains(&stage) {
+            continue;
+        }
+        let dir = StageDir::new(&common.out, stage);
         let model = dir.load_model(&device)?;
         let eval = evaluate(&model, &test_set, &device);
         report::write_stage_plots(&dir, metrics, &model, &test_set, &eval.predictions, &device)?;

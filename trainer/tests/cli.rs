@@ -1,5 +1,5 @@
-//! The `trainer` binary end to end: a quick cnn-bn run, its artifacts, `eval --json`, and the
-//! error messages a user sees for bad arguments or missing data.
+//! The `trainer` binary end to end: a quick cnn-bn run, its artifacts, `eval --json`,
+//! `report`, and the error messages a user sees for bad arguments or missing data.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -52,6 +52,25 @@ fn quick_cnn_bn_run_writes_every_artifact_and_eval_reproduces_it() {
     let line: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     assert_eq!(line["stage"], "cnn-bn");
     assert_eq!(line["test_accuracy"].as_f64().unwrap(), trained_accuracy);
+
+    // `report --stage` redraws that stage's plots only; the table covers every saved stage.
+    let dense = trainer(&["--stage", "dense1", "--quick", "--out", out]);
+    assert!(dense.status.success(), "{}", stderr(&dense));
+    let curves = |stage: &str| out_dir.path().join(stage).join("curves.png");
+    std::fs::remove_file(curves("cnn-bn")).unwrap();
+    std::fs::remove_file(curves("dense1")).unwrap();
+    let report = trainer(&["report", "--stage", "dense1", "--out", out]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    assert!(curves("dense1").is_file());
+    assert!(
+        !curves("cnn-bn").exists(),
+        "report redrew a stage not asked for"
+    );
+    let table = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        table.contains("| dense1 |") && table.contains("| cnn-bn |"),
+        "{table}"
+    );
 }
 
 #[test]
