@@ -117,6 +117,38 @@ pub fn dot_i8_unrolled(x: &[i8], w: &[u8]) -> i32 {
     })
 }
 
+/// Two int8 dot products over the same `x` (two output channels of one patch), each equal to
+/// [`dot_i8`]. On a Cortex-M, one pass loads each `x` value once for both filters (about 2.8
+/// instead of 3.6 instructions per product); elsewhere it is two [`dot_i8`].
+pub fn dot_i8_pair(x: &[i8], w0: &[u8], w1: &[u8]) -> (i32, i32) {
+    if cfg!(target_arch = "arm") {
+        dot_i8_pair_unrolled(x, w0, w1)
+    } else {
+        (dot_i8(x, w0), dot_i8(x, w1))
+    }
+}
+
+/// [`dot_i8_pair`] in one pass, eight products per filter and step (see [`dot_i8_unrolled`]).
+pub fn dot_i8_pair_unrolled(x: &[i8], w0: &[u8], w1: &[u8]) -> (i32, i32) {
+    let (x8, w08, w18) = (x.chunks_exact(8), w0.chunks_exact(8), w1.chunks_exact(8));
+    let tails = (
+        dot_i8_unrolled(x8.remainder(), w08.remainder()),
+        dot_i8_unrolled(x8.remainder(), w18.remainder()),
+    );
+    x8.zip(w08.zip(w18)).fold(tails, |(s0, s1), (xs, (a, b))| {
+        let (p0, p1) =
+            xs.iter()
+                .zip(a.iter().zip(b))
+                .fold((0i32, 0i32), |(t0, t1), (&xv, (&wa, &wb))| {
+                    (
+                        t0.wrapping_add(mul_i8(xv, wa)),
+                        t1.wrapping_add(mul_i8(xv, wb)),
+                    )
+                });
+        (s0.wrapping_add(p0), s1.wrapping_add(p1))
+    })
+}
+
 fn activate_f32(x: f32, activation: Activation) -> f32 {
     match activation {
         Activation::Identity => x,
@@ -135,23 +167,56 @@ pub fn patch_len(conv: &Conv<'_>) -> usize {
     conv.geometry.kernel * conv.geometry.kernel * conv.input.channels
 }
 
+/// What [`conv_walk`] needs of an activation type: the width of its weights and its dot
+/// products with them.
+trait PatchValue: Copy {
+    /// A dot product's accumulator.
+    type Sum;
+    /// Bytes per weight.
+    const WEIGHT_BYTES: usize;
+    /// `sum(x[i] * w[i])`.
+    fn dot(x: &[Self], w: &[u8]) -> Self::Sum;
+    /// Two dot products over the same `x`.
+    fn dot_pair(x: &[Self], w0: &[u8], w1: &[u8]) -> (Self::Sum, Self::Sum);
+}
+
+impl PatchValue for f32 {
+    type Sum = f32;
+    const WEIGHT_BYTES: usize = 4;
+    fn dot(x: &[f32], w: &[u8]) -> f32 {
+        dot_f32(x, w)
+    }
+    fn dot_pair(x: &[f32], w0: &[u8], w1: &[u8]) -> (f32, f32) {
+        (dot_f32(x, w0), dot_f32(x, w1))
+    }
+}
+
+impl PatchValue for i8 {
+    type Sum = i32;
+    const WEIGHT_BYTES: usize = 1;
+    fn dot(x: &[i8], w: &[u8]) -> i32 {
+        dot_i8(x, w)
+    }
+    fn dot_pair(x: &[i8], w0: &[u8], w1: &[u8]) -> (i32, i32) {
+        dot_i8_pair(x, w0, w1)
+    }
+}
+
 /// For every output pixel, gathers its input patch (`[ky][kx][c]`, padding filled with
-/// `pad_value`) into `patch`, then hands `dot(patch, filter)` of every output channel to
-/// `emit(output index, channel, sum)`. One long dot product per output keeps the inner loop vectorised; the
-/// f32 and int8 convolutions share this walk.
-fn conv_walk<X: Copy, A>(
+/// `pad_value`) into `patch`, then hands the dot product of the patch with every output
+/// channel's filter to `emit(output index, channel, sum)`. One long dot product per output
+/// keeps the inner loop vectorised; the f32 and int8 convolutions share this walk.
+fn conv_walk<X: PatchValue>(
     conv: &Conv<'_>,
-    weight_bytes: usize,
     input: &[X],
     patch: &mut [X],
     pad_value: X,
-    dot: impl Fn(&[X], &[u8]) -> A,
-    mut emit: impl FnMut(usize, usize, A),
+    mut emit: impl FnMut(usize, usize, X::Sum),
 ) {
     let (in_shape, out_shape, geometry) = (conv.input, conv.output, conv.geometry);
     let (c, k) = (in_shape.channels, geometry.kernel);
     let patch = patch.get_mut(..patch_len(conv)).unwrap_or_default();
-    let filter_bytes = (patch.len() * weight_bytes).max(1);
+    let filter_bytes = (patch.len() * X::WEIGHT_BYTES).max(1);
     for oy in 0..out_shape.height {
         let (ky0, ky1, iy0) = geometry.taps(oy, in_shape.height);
         for ox in 0..out_shape.width {
@@ -168,9 +233,18 @@ fn conv_walk<X: Copy, A>(
                     dst.copy_from_slice(src);
                 }
             }
-            let pixel = oy * out_shape.width + ox;
-            for (oc, filter) in conv.weights.chunks_exact(filter_bytes).enumerate() {
-                emit(pixel * out_shape.channels + oc, oc, dot(patch, filter));
+            let first = (oy * out_shape.width + ox) * out_shape.channels;
+            // Output channels two at a time: each patch value loaded serves two filters.
+            let pairs = conv.weights.chunks(2 * filter_bytes);
+            for (oc, filters) in (0..).step_by(2).zip(pairs) {
+                match (filters.get(..filter_bytes), filters.get(filter_bytes..)) {
+                    (Some(a), Some(b)) if !b.is_empty() => {
+                        let (sum_a, sum_b) = X::dot_pair(patch, a, b);
+                        emit(first + oc, oc, sum_a);
+                        emit(first + oc + 1, oc + 1, sum_b);
+                    }
+                    _ => emit(first + oc, oc, X::dot(patch, filters)),
+                }
             }
         }
     }
@@ -185,7 +259,7 @@ pub fn conv2d_f32(
     patch: &mut [f32],
     output: &mut [f32],
 ) {
-    conv_walk(conv, 4, input, patch, 0.0, dot_f32, |index, oc, acc| {
+    conv_walk(conv, input, patch, 0.0, |index, oc, acc| {
         if let Some(out) = output.get_mut(index) {
             *out = activate_f32(acc + f32_at(bias_bytes(conv.bias, oc)), activation);
         }
@@ -313,7 +387,7 @@ pub fn conv2d_i8(
     output: &mut [i8],
 ) {
     let pad = requant.input_zero.clamp(-128, 127) as i8;
-    conv_walk(conv, 1, input, patch, pad, dot_i8, |index, oc, acc| {
+    conv_walk(conv, input, patch, pad, |index, oc, acc| {
         if let Some(out) = output.get_mut(index) {
             *out = requant.code(oc, acc, i32_at(bias_bytes(conv.bias, oc)));
         }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use runtime_nostd::format::{Activation, Shape};
 use runtime_nostd::kernels::{
     Conv, ConvGeometry, Requant, conv2d_f32, conv2d_i8, dense_f32, dense_i8, dot_i8_lanes,
-    dot_i8_unrolled, patch_len, quantize_multiplier, requantize,
+    dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled, patch_len, quantize_multiplier, requantize,
 };
 
 #[derive(Debug, Clone)]
@@ -274,12 +274,15 @@ proptest! {
     }
 
     #[test]
-    fn both_int8_dot_products_equal_the_exact_sum(
-        (x, w) in (0usize..100).prop_flat_map(|n| (values(n, any::<i8>()), values(n, any::<u8>())))
+    fn every_int8_dot_product_form_equals_the_exact_sum(
+        (x, w, v) in (0usize..100).prop_flat_map(|n| (values(n, any::<i8>()), values(n, any::<u8>()), values(n, any::<u8>())))
     ) {
-        let exact: i64 = x.iter().zip(&w).map(|(&a, &b)| i64::from(a) * i64::from(b as i8)).sum();
-        prop_assert_eq!(i64::from(dot_i8_lanes(&x, &w)), exact);
-        prop_assert_eq!(i64::from(dot_i8_unrolled(&x, &w)), exact);
+        let exact = |w: &[u8]| -> i64 { x.iter().zip(w).map(|(&a, &b)| i64::from(a) * i64::from(b as i8)).sum() };
+        prop_assert_eq!(i64::from(dot_i8_lanes(&x, &w)), exact(&w));
+        prop_assert_eq!(i64::from(dot_i8_unrolled(&x, &w)), exact(&w));
+        for (s, t) in [dot_i8_pair(&x, &w, &v), dot_i8_pair_unrolled(&x, &w, &v)] {
+            prop_assert_eq!((i64::from(s), i64::from(t)), (exact(&w), exact(&v)));
+        }
     }
 
     #[test]
