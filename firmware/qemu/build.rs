@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use app::session::{POLL_MS, Session};
+use app::session::Session;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -72,10 +72,6 @@ fn main() {
 /// must reproduce from the same polls).
 fn drawn_through_session(digit: u8) -> [u8; 784] {
     let mut session = Session::new().unwrap();
-    let mut clock_us = 0u64;
-    app::synthetic::finger_polls(digit, |touch| {
-        clock_us += POLL_MS * 1000;
-        session.step(touch, &mut || clock_us).unwrap();
-    });
+    app::synthetic::draw_through_session(&mut session, digit, |_, _| {}).unwrap();
     *session.screen().digit.unwrap()
 }

@@ -1,11 +1,12 @@
 //! Synthetic finger strokes of the ten digits, drawn through the same touch path as a real
-//! finger: the host tests, the QEMU check and the screenshot use them.
+//! finger: the host tests, the QEMU check and the simulator use them.
 
 use embedded_graphics::prelude::Point;
 
 use crate::canvas::Canvas;
-use crate::session::{POLL_MS, SETTLE_MS};
+use crate::session::{POLL_MS, SETTLE_MS, Session, Update};
 use crate::ui::screen_point;
+use runtime_nostd::InferError;
 /// Polls with no touch between two strokes of a digit (100 ms: shorter than [`SETTLE_MS`]).
 const POLLS_BETWEEN_STROKES: u64 = 10;
 
@@ -166,12 +167,29 @@ pub fn draw_digit(canvas: &mut Canvas, digit: u8) {
 /// `Some(screen point)` for each sample of a stroke, `None` for 100 ms between strokes, and
 /// after the last stroke `None` until [`SETTLE_MS`] has passed, so a [`Session`] stepped with
 /// these polls (and a clock advancing [`POLL_MS`] per poll) recognises the digit once, at the end.
-///
-/// [`Session`]: crate::session::Session
 pub fn finger_polls(digit: u8, mut poll: impl FnMut(Option<Point>)) {
     strokes_of(digit, |point| match point {
         Some(p) => poll(Some(screen_point(p))),
         None => (0..POLLS_BETWEEN_STROKES).for_each(|_| poll(None)),
     });
     (0..=SETTLE_MS.div_ceil(POLL_MS)).for_each(|_| poll(None));
+}
+
+/// Steps `session` with the [`finger_polls`] of `digit` on a simulated clock (starting at 0,
+/// [`POLL_MS`] per poll), handing every update to `on_update`: how a board would see the
+/// finger, without the board.
+pub fn draw_through_session(
+    session: &mut Session,
+    digit: u8,
+    mut on_update: impl FnMut(&Session, &Update),
+) -> Result<(), InferError> {
+    let (mut clock_us, mut result) = (0u64, Ok(()));
+    finger_polls(digit, |touch| {
+        clock_us += POLL_MS * 1000;
+        match session.step(touch, &mut || clock_us) {
+            Ok(update) => on_update(session, &update),
+            Err(e) => result = Err(e),
+        }
+    });
+    result
 }

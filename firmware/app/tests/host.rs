@@ -233,9 +233,8 @@ fn the_screen_shows_the_drawing_the_answer_and_a_clear_button() {
     assert_eq!(percent(0.934).as_str(), "93%");
 }
 
-/// Drives a session like a board does, with the synthetic finger's polls and a clock advancing
-/// 10 ms per poll. Returns the session, a framebuffer kept up to date with `redraw` only, and
-/// every recognition that happened.
+/// Drives a session like a board does, with the synthetic finger. Returns the session, a
+/// framebuffer kept up to date with `redraw` only, and every recognition that happened.
 fn draw_through_session(
     digit: u8,
 ) -> (
@@ -243,21 +242,18 @@ fn draw_through_session(
     Box<app::ui::Framebuffer>,
     Vec<(u8, u32)>,
 ) {
-    use app::session::{POLL_MS, Session};
-    use app::synthetic::finger_polls;
+    use app::session::Session;
     use app::ui::{Framebuffer, draw, redraw};
 
     let mut session = Session::new().unwrap();
     let mut fb = Box::new(Framebuffer::new());
     draw(&session.screen(), fb.as_mut()).unwrap();
-    let mut clock_us = 0u64;
     let mut recognitions = Vec::new();
-    finger_polls(digit, |touch| {
-        clock_us += POLL_MS * 1000;
-        let update = session.step(touch, &mut || clock_us).unwrap();
-        redraw(&session.screen(), &update, fb.as_mut()).unwrap();
+    app::synthetic::draw_through_session(&mut session, digit, |session, update| {
+        redraw(&session.screen(), update, fb.as_mut()).unwrap();
         recognitions.extend(update.recognised);
-    });
+    })
+    .unwrap();
     (session, fb, recognitions)
 }
 

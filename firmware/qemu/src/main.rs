@@ -8,7 +8,7 @@
 #![no_main]
 
 use app::recognizer::{Prediction, Recognizer};
-use app::session::{POLL_MS, Session};
+use app::session::Session;
 use cortex_m as _; // its critical-section implementation
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
@@ -53,15 +53,12 @@ fn run(case: usize, recognizer: &mut Recognizer) -> Result<([u8; 784], Predictio
         return Ok((image, prediction));
     }
     let mut session = Session::new().map_err(|_| "the embedded model does not parse")?;
-    let (mut clock_us, mut refused) = (0u64, false);
-    app::synthetic::finger_polls((case - counts::GOLDEN) as u8, |touch| {
-        clock_us += POLL_MS * 1000;
-        refused |= session.step(touch, &mut || clock_us).is_err();
-    });
+    let digit = (case - counts::GOLDEN) as u8;
+    app::synthetic::draw_through_session(&mut session, digit, |_, _| {})
+        .map_err(|_| "inference refused")?;
     let screen = session.screen();
-    match (refused, screen.digit, screen.prediction) {
-        (false, Some(digit), Some(prediction)) => Ok((*digit, prediction)),
-        (true, ..) => Err("inference refused"),
+    match (screen.digit, screen.prediction) {
+        (Some(digit), Some(prediction)) => Ok((*digit, prediction)),
         _ => Err("nothing recognised"),
     }
 }
