@@ -5,7 +5,7 @@ use embedded_graphics::prelude::Point;
 
 use crate::canvas::Canvas;
 use crate::session::{POLL_MS, SETTLE_MS, Session, Update};
-use crate::ui::screen_point;
+use crate::ui::{CLEAR_BUTTON, screen_point};
 use runtime_nostd::InferError;
 /// Polls with no touch between two strokes of a digit (100 ms: shorter than [`SETTLE_MS`]).
 const POLLS_BETWEEN_STROKES: u64 = 10;
@@ -125,14 +125,32 @@ fn strokes(digit: u8) -> &'static [&'static [Piece]] {
     }
 }
 
+/// How far the synthetic finger moves between two samples at most, in pixels: 8 px per 10 ms
+/// poll is about 0.14 m/s on the 2.8" panel (5.6 px/mm), a brisk handwriting speed.
+pub const FINGER_STEP: f32 = 8.0;
+
 /// Walks the finger strokes of `digit` (0-9; others give a 9) in canvas coordinates: `touch`
-/// gets `Some(point)` for each sample of a stroke and `None` when the finger lifts after it.
+/// gets `Some(point)` for each sample of a stroke, [`FINGER_STEP`] apart at most, and `None`
+/// when the finger lifts after it.
 pub fn strokes_of(digit: u8, mut touch: impl FnMut(Option<(f32, f32)>)) {
     const ARC_STEPS: u16 = 24;
     for stroke in strokes(digit) {
+        // The shape's points, with the finger's intermediate samples between them.
+        let mut last: Option<(f32, f32)> = None;
+        let mut point = |p: (f32, f32)| {
+            if let Some((x0, y0)) = last {
+                let steps = libm::ceilf(libm::hypotf(p.0 - x0, p.1 - y0) / FINGER_STEP).max(1.0);
+                for k in 1..steps as u16 {
+                    let t = f32::from(k) / steps;
+                    touch(Some((x0 + (p.0 - x0) * t, y0 + (p.1 - y0) * t)));
+                }
+            }
+            touch(Some(p));
+            last = Some(p);
+        };
         for piece in stroke.iter() {
             match piece {
-                Line(points) => points.iter().for_each(|&p| touch(Some(p))),
+                Line(points) => points.iter().for_each(|&p| point(p)),
                 Arc {
                     cx,
                     cy,
@@ -144,7 +162,7 @@ pub fn strokes_of(digit: u8, mut touch: impl FnMut(Option<(f32, f32)>)) {
                     for i in 0..=ARC_STEPS {
                         let a =
                             (from + (to - from) * f32::from(i) / f32::from(ARC_STEPS)).to_radians();
-                        touch(Some((cx + rx * libm::cosf(a), cy + ry * libm::sinf(a))));
+                        point((cx + rx * libm::cosf(a), cy + ry * libm::sinf(a)));
                     }
                 }
             }
@@ -174,6 +192,16 @@ pub fn finger_polls(digit: u8, mut poll: impl FnMut(Option<Point>)) {
     });
     (0..=SETTLE_MS.div_ceil(POLL_MS)).for_each(|_| poll(None));
 }
+
+/// A finger tapping the clear button as a board sees it: touching its centre for
+/// [`CLEAR_TAP_POLLS`] polls, then lifted for as long.
+pub fn clear_polls(mut poll: impl FnMut(Option<Point>)) {
+    (0..CLEAR_TAP_POLLS).for_each(|_| poll(Some(CLEAR_BUTTON.center())));
+    (0..CLEAR_TAP_POLLS).for_each(|_| poll(None));
+}
+
+/// Polls a tap on the clear button lasts (50 ms: a quick tap).
+pub const CLEAR_TAP_POLLS: u64 = 5;
 
 /// Steps `session` with the [`finger_polls`] of `digit` on a simulated clock (starting at 0,
 /// [`POLL_MS`] per poll), handing every update to `on_update`: how a board would see the
