@@ -26,6 +26,10 @@ pub const CLEAR_BUTTON: Rectangle = Rectangle::new(Point::new(196, 196), Size::n
 pub const DIGIT_ORIGIN: Point = Point::new(196, 40);
 /// The results panel right of the canvas (digit, answer, bars, time), redrawn as a whole.
 pub const RESULTS_AREA: Rectangle = Rectangle::new(Point::new(190, 36), Size::new(130, 156));
+/// Where the answer (the recognised digit) is written, large: the text's baseline start.
+const ANSWER_AT: Point = Point::new(270, 70);
+/// Where the inference time is written: the text's baseline start.
+const TIME_AT: Point = Point::new(196, 186);
 
 const BACKGROUND: Rgb565 = Rgb565::new(2, 6, 8);
 const PAPER: Rgb565 = Rgb565::BLACK;
@@ -223,24 +227,94 @@ pub fn draw_results<D: DrawTarget<Color = Rgb565>>(
         draw_prediction(&prediction, target)?;
     }
     if let Some(us) = screen.inference_us {
-        text(
-            target,
-            &milliseconds(us),
-            Point::new(196, 186),
-            false,
-            Rgb565::WHITE,
-        )?;
+        text(target, &milliseconds(us), TIME_AT, false, Rgb565::WHITE)?;
     }
     Ok(())
+}
+
+/// Where the inference time can appear: the box of the longest time text. Two screens of the
+/// same drawing differ only here (the time is measured), so comparisons leave it out.
+pub fn time_area() -> Rectangle {
+    Text::new(
+        &milliseconds(u32::MAX),
+        TIME_AT,
+        MonoTextStyle::new(&FONT_6X10, Rgb565::WHITE),
+    )
+    .bounding_box()
+}
+
+fn answer_text(digit: u8) -> Text<'static, MonoTextStyle<'static, Rgb565>> {
+    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    Text::new(
+        DIGITS[usize::from(digit % 10)],
+        ANSWER_AT,
+        MonoTextStyle::new(&FONT_10X20, ACCENT),
+    )
+}
+
+/// Reads the answer off a screen (`pixel` gives its colours): the digit whose rendering fills
+/// the answer's place exactly, or `None` (no answer shown, or something else is there). This is
+/// how a camera on the panel would read it, used to check what a board really displays.
+pub fn read_answer(pixel: impl Fn(Point) -> Option<Rgb565>) -> Option<u8> {
+    let mut matches = (0..10).filter(|&digit| {
+        let mut glyph = Glyph {
+            area: answer_text(digit).bounding_box(),
+            pixels: [BACKGROUND; GLYPH_PIXELS],
+        };
+        let _ = answer_text(digit).draw(&mut glyph);
+        glyph
+            .area
+            .points()
+            .zip(glyph.pixels.iter())
+            .all(|(p, &color)| pixel(p) == Some(color))
+    });
+    match (matches.next(), matches.next()) {
+        (Some(digit), None) => Some(digit),
+        _ => None,
+    }
+}
+
+/// One large character cell, for [`read_answer`].
+const GLYPH_PIXELS: usize = 10 * 20;
+
+struct Glyph {
+    area: Rectangle,
+    pixels: [Rgb565; GLYPH_PIXELS],
+}
+
+impl OriginDimensions for Glyph {
+    fn size(&self) -> Size {
+        SCREEN
+    }
+}
+
+impl DrawTarget for Glyph {
+    type Color = Rgb565;
+    type Error = core::convert::Infallible;
+
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb565>>>(
+        &mut self,
+        pixels: I,
+    ) -> Result<(), Self::Error> {
+        let (origin, width) = (self.area.top_left, self.area.size.width as i32);
+        for Pixel(p, color) in pixels {
+            let offset = p - origin;
+            let index = offset.y * width + offset.x;
+            if let (true, Ok(index)) = (self.area.contains(p), usize::try_from(index))
+                && let Some(px) = self.pixels.get_mut(index)
+            {
+                *px = color;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn draw_prediction<D: DrawTarget<Color = Rgb565>>(
     prediction: &Prediction,
     target: &mut D,
 ) -> Result<(), D::Error> {
-    let mut answer: String<4> = String::new();
-    let _ = answer.push(char::from(b'0' + prediction.digit % 10));
-    text(target, &answer, Point::new(270, 70), true, ACCENT)?;
+    answer_text(prediction.digit).draw(target)?;
     for (row, (digit, p)) in (0i32..).zip(prediction.top3()) {
         let y = 116 + row * 20;
         let mut label: String<4> = String::new();
@@ -259,6 +333,35 @@ fn draw_prediction<D: DrawTarget<Color = Rgb565>>(
         )?;
     }
     Ok(())
+}
+
+/// The screen that opens the touch calibration (a finger held on the panel at power-up): it
+/// asks to lift the finger, since the crosses come only after it has left the panel.
+pub fn draw_calibration_prompt<D: DrawTarget<Color = Rgb565>>(
+    target: &mut D,
+) -> Result<(), D::Error> {
+    target.clear(BACKGROUND)?;
+    text(
+        target,
+        "Touch calibration",
+        Point::new(75, 110),
+        true,
+        Rgb565::WHITE,
+    )?;
+    text(
+        target,
+        "Lift your finger, then touch",
+        Point::new(76, 136),
+        false,
+        Rgb565::WHITE,
+    )?;
+    text(
+        target,
+        "the centre of each cross.",
+        Point::new(85, 150),
+        false,
+        Rgb565::WHITE,
+    )
 }
 
 /// The calibration screen: a cross at `target_point` and which of the three it is.

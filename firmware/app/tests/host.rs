@@ -313,3 +313,113 @@ fn the_clear_button_wipes_the_drawing_and_the_answer() {
         app::session::Update::default()
     );
 }
+
+#[test]
+fn the_answer_reads_back_off_the_screen_and_the_time_stays_in_its_area() {
+    use app::ui::{Framebuffer, draw, read_answer, time_area};
+    use embedded_graphics::pixelcolor::Rgb565;
+    use embedded_graphics::prelude::{Point, Size};
+    use embedded_graphics::primitives::Rectangle;
+
+    fn pixel_of(fb: &Framebuffer) -> impl Fn(Point) -> Option<Rgb565> + '_ {
+        move |p: Point| fb.pixel(u32::try_from(p.x).ok()?, u32::try_from(p.y).ok()?)
+    }
+    for digit in 0..10u8 {
+        let (session, fb, _) = draw_through_session(digit);
+        assert_eq!(read_answer(pixel_of(&fb)), Some(digit), "digit {digit}");
+        // The same screen with another inference time differs only inside the time's area.
+        let screen = session.screen();
+        let mut other = Box::new(Framebuffer::new());
+        draw(
+            &app::ui::Screen {
+                inference_us: Some(987_654_321),
+                ..screen
+            },
+            other.as_mut(),
+        )
+        .unwrap();
+        let mut full = Box::new(Framebuffer::new());
+        draw(&screen, full.as_mut()).unwrap();
+        let area = time_area();
+        for (i, (a, b)) in full.pixels().iter().zip(other.pixels()).enumerate() {
+            let p = Point::new((i % 320) as i32, (i / 320) as i32);
+            assert!(a == b || area.contains(p), "digit {digit}: {p} differs");
+        }
+    }
+    let blank = Box::new(Framebuffer::new());
+    assert_eq!(
+        read_answer(pixel_of(&blank)),
+        None,
+        "a black screen shows no answer"
+    );
+    let mut blank_ui = Box::new(Framebuffer::new());
+    let canvas = Canvas::new();
+    draw(
+        &app::ui::Screen {
+            canvas: &canvas,
+            digit: None,
+            prediction: None,
+            inference_us: None,
+        },
+        blank_ui.as_mut(),
+    )
+    .unwrap();
+    assert_eq!(
+        read_answer(pixel_of(&blank_ui)),
+        None,
+        "no answer before the first"
+    );
+    let area = time_area();
+    assert!(
+        area.size.width >= 6 * 12 && area.size.height >= 10,
+        "{area:?}"
+    );
+    assert!(
+        Rectangle::new(Point::new(190, 36), Size::new(130, 156)).contains(area.top_left),
+        "the time is in the results panel: {area:?}"
+    );
+}
+
+#[test]
+fn the_synthetic_finger_moves_at_handwriting_speed() {
+    use app::synthetic::{FINGER_STEP, strokes_of};
+    for digit in 0..10u8 {
+        let mut last: Option<(f32, f32)> = None;
+        let mut samples = 0;
+        strokes_of(digit, |point| {
+            if let (Some((x0, y0)), Some((x, y))) = (last, point) {
+                let step = ((x - x0).powi(2) + (y - y0).powi(2)).sqrt();
+                assert!(
+                    step <= FINGER_STEP + 1e-3,
+                    "digit {digit}: a {step} px step"
+                );
+            }
+            samples += usize::from(point.is_some());
+            last = point;
+        });
+        assert!(samples >= 15, "digit {digit}: {samples} samples");
+    }
+}
+
+#[test]
+fn a_stroke_is_the_same_however_many_samples_make_it() {
+    // The integer geometry must not depend on where a straight stroke is sampled: one segment
+    // and the same segment in eight pieces ink the same pixels alike (within a grey level).
+    let (mut whole, mut pieces) = (Canvas::new(), Canvas::new());
+    whole.line((20.0, 30.0), (140.0, 110.0));
+    for k in 0..8 {
+        let at = |k: f32| (20.0 + 15.0 * k, 30.0 + 10.0 * k);
+        pieces.line(at(k as f32), at(k as f32 + 1.0));
+    }
+    let worst = whole
+        .pixels()
+        .iter()
+        .zip(pieces.pixels())
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap();
+    assert!(worst <= 1, "pixels differ by up to {worst} grey levels");
+    // Points far off the canvas neither panic nor overflow.
+    whole.line((-1e9, 3e9), (f32::MAX, f32::MIN));
+    whole.line((f32::NAN, 0.0), (10.0, 10.0));
+}

@@ -7,59 +7,106 @@
 //! cargo run --manifest-path firmware/Cargo.toml --release -p simulator
 //! cargo run --manifest-path firmware/Cargo.toml --release -p simulator -- --png screen.png --digit 7
 //! ```
+//!
+//! The board emulator (firmware/emulate-board.sh) uses it as its reference: `--polls` gives the
+//! finger script it replays on the emulated touch panel, `--compare` checks the emulated
+//! screen against the simulator's, pixel for pixel, and reads the answer off it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use app::session::{POLL_MS, Session, Update};
 use app::ui::{self, SCREEN};
-use embedded_graphics::pixelcolor::Rgb565;
-use embedded_graphics::prelude::Point;
+use embedded_graphics::pixelcolor::{Rgb565, Rgb888};
+use embedded_graphics::prelude::*;
 use embedded_graphics_simulator::sdl2::{Keycode, MouseButton};
 use embedded_graphics_simulator::{
     OutputSettings, OutputSettingsBuilder, SimulatorDisplay, SimulatorEvent, Window,
 };
 
-const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9]]
+const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank] [--compare BOARD_PNG]] [--polls 0-9|clear]
   without arguments: opens a window; draw a digit with the mouse (left button), keys 0-9 replay
     a synthetic finger-drawn digit, Esc quits (needs a display and SDL2: scripts/install-sdl2.sh)
   --png FILE: no window; replays the synthetic strokes of --digit (default 7) through the app,
-    writes the screen to FILE, and fails if the digit is not recognised";
+    writes the screen to FILE, and fails if the digit is not recognised; --blank draws nothing
+  --compare BOARD_PNG: also reads the answer off BOARD_PNG (a board's screen) and compares it
+    with the simulator's, pixel for pixel outside the inference time; fails on any difference
+  --polls 0-9|clear: prints the touch-panel polls of a finger drawing that digit (or tapping
+    CLEAR), one per 10 ms: `x y` (screen pixels) while it touches, `-` while it is lifted";
+
+/// What the finger draws before a screenshot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Drawing {
+    Digit(u8),
+    Blank,
+}
+
+/// A finger script for `--polls`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Script {
+    Digit(u8),
+    Clear,
+}
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
 enum Mode {
     Window,
-    Png { path: PathBuf, digit: u8 },
+    Png {
+        path: PathBuf,
+        drawing: Drawing,
+        compare: Option<PathBuf>,
+    },
+    Polls(Script),
+}
+
+fn parse_digit(v: &str, option: &str) -> Result<u8, String> {
+    v.parse::<u8>()
+        .ok()
+        .filter(|d| *d < 10)
+        .ok_or(format!("{option} takes 0 to 9, not {v:?}"))
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
-    let (mut png, mut digit) = (None, None);
+    let (mut png, mut digit, mut blank, mut compare, mut polls) = (None, None, false, None, None);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--png" => png = Some(PathBuf::from(value("--png")?)),
-            "--digit" => {
-                let v = value("--digit")?;
-                digit = Some(
-                    v.parse::<u8>()
-                        .ok()
-                        .filter(|d| *d < 10)
-                        .ok_or(format!("--digit takes 0 to 9, not {v:?}"))?,
-                );
+            "--digit" => digit = Some(parse_digit(&value("--digit")?, "--digit")?),
+            "--blank" => blank = true,
+            "--compare" => compare = Some(PathBuf::from(value("--compare")?)),
+            "--polls" => {
+                polls = Some(match value("--polls")?.as_str() {
+                    "clear" => Script::Clear,
+                    v => Script::Digit(parse_digit(v, "--polls")?),
+                })
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    match (png, digit) {
-        (Some(path), digit) => Ok(Mode::Png {
-            path,
-            digit: digit.unwrap_or(7),
-        }),
-        (None, Some(_)) => Err("--digit goes with --png".into()),
+    match (png, polls) {
+        (Some(_), Some(_)) => Err("--polls goes without --png".into()),
+        (None, Some(script)) => Ok(Mode::Polls(script)),
+        (Some(path), None) => {
+            let drawing = match (digit, blank) {
+                (Some(_), true) => return Err("--digit and --blank exclude each other".into()),
+                (Some(d), false) => Drawing::Digit(d),
+                (None, true) => Drawing::Blank,
+                (None, false) => Drawing::Digit(7),
+            };
+            Ok(Mode::Png {
+                path,
+                drawing,
+                compare,
+            })
+        }
+        (None, None) if digit.is_some() || blank || compare.is_some() => {
+            Err("--digit, --blank and --compare go with --png".into())
+        }
         (None, None) => Ok(Mode::Window),
     }
 }
@@ -129,15 +176,26 @@ impl Simulator {
     }
 }
 
-fn write_png(path: PathBuf, digit: u8) -> Result<(), String> {
+fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Result<(), String> {
     let mut simulator = Simulator::new()?;
-    let recognised = simulator.replay(digit)?;
+    let recognised = match drawing {
+        Drawing::Digit(digit) => simulator.replay(digit)?,
+        Drawing::Blank => None,
+    };
     let image = simulator
         .display
         .to_rgb_output_image(&OutputSettings::default());
     image
         .save_png(&path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let compared = match compare {
+        Some(board) => compare_screens(&simulator.display, &board),
+        None => Ok(()),
+    };
+    let Drawing::Digit(digit) = drawing else {
+        println!("simulator: a blank screen; wrote {}", path.display());
+        return compared;
+    };
     let Some((answer, us)) = recognised else {
         return Err(format!("drew a {digit} but nothing was recognised"));
     };
@@ -146,10 +204,81 @@ fn write_png(path: PathBuf, digit: u8) -> Result<(), String> {
         "simulator: drew a {digit}, recognised {answer} in {us} us (top 3 {top3:?}); wrote {}",
         path.display()
     );
-    if answer == digit {
-        Ok(())
-    } else {
-        Err(format!("drew a {digit} but the app recognised {answer}"))
+    if answer != digit {
+        return Err(format!("drew a {digit} but the app recognised {answer}"));
+    }
+    compared
+}
+
+/// Reads the answer off a board's screen (a PNG) and compares the screen with the simulator's,
+/// pixel for pixel except where the inference time is written; prints one line saying what it
+/// found, `compare: answer <digit|none>, <n> pixels differ ...`.
+fn compare_screens(reference: &SimulatorDisplay<Rgb565>, board: &Path) -> Result<(), String> {
+    let board_screen = SimulatorDisplay::<Rgb565>::load_png(board)
+        .map_err(|e| format!("cannot read the board's screen {}: {e}", board.display()))?;
+    let size = board_screen.size();
+    if size != SCREEN {
+        return Err(format!(
+            "{}: the screen is {}x{}, not {}x{}",
+            board.display(),
+            size.width,
+            size.height,
+            SCREEN.width,
+            SCREEN.height
+        ));
+    }
+    let answer = ui::read_answer(|p| {
+        board_screen
+            .bounding_box()
+            .contains(p)
+            .then(|| board_screen.get_pixel(p))
+    });
+    let time = ui::time_area();
+    let differing: Vec<Point> = reference
+        .bounding_box()
+        .points()
+        .filter(|&p| !time.contains(p) && board_screen.get_pixel(p) != reference.get_pixel(p))
+        .collect();
+    let answer_text = answer.map_or("none".to_string(), |d| d.to_string());
+    let hex = |c: Rgb565| {
+        let c = Rgb888::from(c);
+        format!("#{:02x}{:02x}{:02x}", c.r(), c.g(), c.b())
+    };
+    match differing.first() {
+        None => {
+            println!(
+                "compare: answer {answer_text}, 0 pixels differ outside the inference time ({})",
+                board.display()
+            );
+            Ok(())
+        }
+        Some(&first) => {
+            println!(
+                "compare: answer {answer_text}, {} pixels differ outside the inference time, the first at ({}, {}): board {}, simulator {} ({})",
+                differing.len(),
+                first.x,
+                first.y,
+                hex(board_screen.get_pixel(first)),
+                hex(reference.get_pixel(first)),
+                board.display()
+            );
+            Err(format!(
+                "{} differs from the simulator's screen",
+                board.display()
+            ))
+        }
+    }
+}
+
+/// Prints the polls of a finger script: `x y` while touching, `-` while lifted.
+fn print_polls(script: Script) {
+    let line = |touch: Option<Point>| match touch {
+        Some(p) => println!("{} {}", p.x, p.y),
+        None => println!("-"),
+    };
+    match script {
+        Script::Digit(digit) => app::synthetic::finger_polls(digit, line),
+        Script::Clear => app::synthetic::clear_polls(line),
     }
 }
 
@@ -242,8 +371,11 @@ fn run_window() -> Result<(), String> {
                     }
                 }
                 Input::Replay(digit) => {
-                    simulator.step(Some(ui::CLEAR_BUTTON.center()))?;
-                    simulator.step(None)?;
+                    let mut polls = Vec::new();
+                    app::synthetic::clear_polls(|touch| polls.push(touch));
+                    for touch in polls {
+                        simulator.step(touch)?;
+                    }
                     if let Some((answer, us)) = simulator.replay(digit)? {
                         println!("replayed a {digit}: recognised {answer} in {us} us");
                     }
@@ -268,7 +400,15 @@ fn main() -> ExitCode {
     };
     let result = match mode {
         Mode::Window => run_window(),
-        Mode::Png { path, digit } => write_png(path, digit),
+        Mode::Png {
+            path,
+            drawing,
+            compare,
+        } => write_png(path, drawing, compare),
+        Mode::Polls(script) => {
+            print_polls(script);
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -295,16 +435,28 @@ mod tests {
             parse(&["--png", "a.png"]),
             Ok(Mode::Png {
                 path: "a.png".into(),
-                digit: 7
+                drawing: Drawing::Digit(7),
+                compare: None,
             })
         );
         assert_eq!(
-            parse(&["--digit", "3", "--png", "b.png"]),
+            parse(&["--digit", "3", "--png", "b.png", "--compare", "board.png"]),
             Ok(Mode::Png {
                 path: "b.png".into(),
-                digit: 3
+                drawing: Drawing::Digit(3),
+                compare: Some("board.png".into()),
             })
         );
+        assert_eq!(
+            parse(&["--png", "c.png", "--blank"]),
+            Ok(Mode::Png {
+                path: "c.png".into(),
+                drawing: Drawing::Blank,
+                compare: None,
+            })
+        );
+        assert_eq!(parse(&["--polls", "5"]), Ok(Mode::Polls(Script::Digit(5))));
+        assert_eq!(parse(&["--polls", "clear"]), Ok(Mode::Polls(Script::Clear)));
     }
 
     #[test]
@@ -366,6 +518,22 @@ mod tests {
                 .contains("0 to 9")
         );
         assert!(parse(&["--digit", "3"]).unwrap_err().contains("--png"));
+        assert!(
+            parse(&["--compare", "b.png"])
+                .unwrap_err()
+                .contains("--png")
+        );
+        assert!(
+            parse(&["--png", "a.png", "--digit", "3", "--blank"])
+                .unwrap_err()
+                .contains("exclude")
+        );
+        assert!(parse(&["--polls", "x"]).unwrap_err().contains("0 to 9"));
+        assert!(
+            parse(&["--polls", "3", "--png", "a.png"])
+                .unwrap_err()
+                .contains("without --png")
+        );
         assert!(parse(&["--frobnicate"]).unwrap_err().contains("unknown"));
     }
 }

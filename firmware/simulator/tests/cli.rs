@@ -111,3 +111,74 @@ fn without_a_usable_display_the_window_mode_explains_what_to_do() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn polls_are_the_finger_script_a_board_replays() {
+    let out = simulator().args(["--polls", "3"]).output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let touching: Vec<(i32, i32)> = lines
+        .iter()
+        .filter(|l| **l != "-")
+        .map(|l| {
+            let (x, y) = l.split_once(' ').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect();
+    assert!(touching.len() > 20, "{stdout}");
+    // On the canvas (12..172, 40..200), and the script ends with the finger off until it settles.
+    assert!(
+        touching
+            .iter()
+            .all(|&(x, y)| (12..172).contains(&x) && (40..200).contains(&y))
+    );
+    assert!(lines.iter().rev().take(40).all(|l| *l == "-"));
+
+    let clear = simulator().args(["--polls", "clear"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8(clear.stdout).unwrap(),
+        "251 211\n".repeat(5) + &"-\n".repeat(5)
+    );
+}
+
+#[test]
+fn compare_reads_the_answer_off_a_screen_and_counts_differing_pixels() {
+    let dir = std::env::temp_dir().join(format!("mnist-edge-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    for digit in ["3", "5"] {
+        let out = simulator()
+            .args(["--png", &png(&format!("{digit}.png")), "--digit", digit])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let same = simulator()
+        .args(["--png", &png("again.png"), "--digit", "3"])
+        .args(["--compare", &png("3.png")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&same.stdout);
+    assert!(same.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("compare: answer 3, 0 pixels differ outside the inference time"),
+        "{stdout}"
+    );
+    let other = simulator()
+        .args(["--png", &png("again.png"), "--digit", "3"])
+        .args(["--compare", &png("5.png")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&other.stdout);
+    assert_eq!(other.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("compare: answer 5, "), "{stdout}");
+    let missing = simulator()
+        .args(["--png", &png("again.png"), "--blank"])
+        .args(["--compare", &png("missing.png")])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the board's screen"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
