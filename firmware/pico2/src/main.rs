@@ -63,7 +63,12 @@ async fn main(_spawner: Spawner) {
     let touch_spi =
         SpiDeviceWithConfig::new(&bus, Output::new(p.PIN_16, Level::High), touch_config);
     let pen_down = Input::new(p.PIN_17, Pull::Up);
-    let _backlight = Output::new(p.PIN_13, Level::High);
+    // The microSD slot shares SPI1 (the board's default, non-SDIO wiring). Left as an input,
+    // its chip select sits between the pad's default pull-down and the card's own pull-up, and
+    // a card that takes itself for selected answers on MISO while the touch panel is read.
+    let _sd_card_deselected = Output::new(p.PIN_22, Level::High);
+    // Dark until the first screen is drawn: the panel's memory holds noise after power-up.
+    let mut backlight = Output::new(p.PIN_13, Level::Low);
 
     let mut buffer = [0u8; 1024];
     let interface = SpiInterface::new(display_spi, Output::new(p.PIN_8, Level::Low), &mut buffer);
@@ -79,12 +84,6 @@ async fn main(_spawner: Spawner) {
     };
     let mut touch = Xpt2046::new(touch_spi);
 
-    let calibration = if pen_down.is_low() {
-        calibrate(&mut touch, &pen_down, &mut display).await
-    } else {
-        Calibration::PICO_RESTOUCH_2_8
-    };
-
     let mut session = match Session::new() {
         Ok(session) => session,
         Err(e) => {
@@ -95,9 +94,20 @@ async fn main(_spawner: Spawner) {
             return;
         }
     };
+
+    let calibration = if pen_down.is_low() {
+        if ui::draw_calibration_prompt(&mut display).is_err() {
+            warn!("display write failed");
+        }
+        backlight.set_high();
+        calibrate(&mut touch, &pen_down, &mut display).await
+    } else {
+        Calibration::PICO_RESTOUCH_2_8
+    };
     if ui::draw(&session.screen(), &mut display).is_err() {
         warn!("display write failed");
     }
+    backlight.set_high();
     let mut now_us = || Instant::now().as_micros();
     let mut ticker = Ticker::every(POLL);
     loop {
@@ -132,8 +142,9 @@ async fn main(_spawner: Spawner) {
     }
 }
 
-/// Asks for a touch on three crosses and fits the raw-to-screen map; logs it. Falls back to
-/// the default when the touches are unusable.
+/// Waits for the finger held at power-up to lift (the prompt is on screen), then asks for a
+/// touch on three crosses and fits the raw-to-screen map; logs it. Falls back to the default
+/// when the touches are unusable.
 async fn calibrate<SPI: SpiDevice, D>(
     touch: &mut Xpt2046<SPI>,
     pen_down: &Input<'_>,
