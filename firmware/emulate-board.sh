@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The board test: the unmodified firmware for the original Pico (pico2 built with its rp2040
+# feature, the ELF a user flashes) runs in rp2040js with an emulated ST7789 display and XPT2046
+# touch controller wired as on the Waveshare Pico-ResTouch-LCD-2.8 (board-emulator/). It boots,
+# draws the ten synthetic finger-drawn digits in emulated real time, taps CLEAR between them,
+# and checks every answer on the emulated screen (against the desktop simulator's, pixel for
+# pixel) and in the firmware's defmt log. Installs Node.js and npm (Debian) and defmt-print
+# (crates.io) when missing; rp2040js comes pinned from board-emulator/package-lock.json.
+#
+#   firmware/emulate-board.sh                 # run the unit tests of the part models, then the board
+#   firmware/emulate-board.sh --update-docs   # also copy the screenshot to docs/board.png
+#
+# Screens, the raw and decoded RTT log land in firmware/target/board-emulator/. Prints, last:
+#   board: <n>/10 recognised, screen identical to simulator: <yes|no>, <cycles> cycles/inference (<ms> ms at <MHz> MHz)
+set -euo pipefail
+cd "$(dirname "$0")"
+update_docs=false
+for arg in "$@"; do
+  case "$arg" in
+    --update-docs) update_docs=true ;;
+    *) echo "emulate-board.sh: unknown argument $arg (usage: emulate-board.sh [--update-docs])" >&2; exit 2 ;;
+  esac
+done
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  if ! command -v apt-get >/dev/null; then
+    echo "emulate-board.sh: Node.js 18 or newer and npm are needed (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm
+fi
+command -v defmt-print >/dev/null || cargo install defmt-print --locked
+(cd board-emulator && npm ci --no-audit --no-fund --loglevel=error)
+
+cargo build --release -p pico2 --no-default-features --features rp2040 --target thumbv6m-none-eabi
+cargo build --release -p simulator
+
+# The part models' unit tests, counted with the cargo tests in the test command's last line.
+tap=$(BOARD_ELF=target/thumbv6m-none-eabi/release/pico2 node --test --test-reporter=tap board-emulator/test/ 2>&1) || { echo "$tap"; echo "board-emulator unit tests failed" >&2; exit 1; }
+passed=$(echo "$tap" | sed -n 's/^# pass \([0-9]*\)$/\1/p')
+failed=$(echo "$tap" | sed -n 's/^# fail \([0-9]*\)$/\1/p')
+echo "test result: ok. ${passed:-0} passed; ${failed:-0} failed; (board-emulator unit tests, node --test)"
+
+out=target/board-emulator
+node board-emulator/emulate.js --elf target/thumbv6m-none-eabi/release/pico2 \
+  --simulator target/release/simulator --out "$out"
+if $update_docs; then
+  cp "$out/board.png" ../docs/board.png
+  echo "wrote docs/board.png"
+fi
