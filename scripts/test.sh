@@ -2,7 +2,8 @@
 # mnist-edge's one test command (README, "Test"). On a fresh machine it installs what it needs
 # (the pinned Rust toolchain with its thumb targets; a project-local Python .venv with onnx and
 # onnxruntime, whose wheel carries the library the `ort` crate loads; SDL2 for the simulator;
-# qemu-system-arm and defmt-print for the QEMU check), then checks formatting,
+# qemu-system-arm and defmt-print for the QEMU check; Node.js and the pinned rp2040js for the
+# board emulator), then checks formatting,
 # lints, the no_std builds for the microcontroller targets, and runs every test in release mode
 # (training in a debug build is tens of times slower).
 #
@@ -49,7 +50,7 @@ all_checks() {
   cargo build --workspace --release --examples
   target/release/examples/host_check
 
-  step "firmware: app and simulator host tests, board builds (Pico 2, Pico) with boot and size checks, the QEMU check"
+  step "firmware: app and simulator host tests, board builds (Pico 2, Pico) with boot and size checks, the QEMU check, the board emulator"
   # Run from firmware/ so its .cargo/config.toml (linker scripts) applies. The board crates
   # build one at a time: pico2 (embassy-rp) and qemu (cortex-m) pick different
   # critical-section implementations.
@@ -67,6 +68,7 @@ all_checks() {
     cargo build -p app --release --target thumbv6m-none-eabi
     ./size-report.sh
     ./run-qemu.sh
+    ./emulate-board.sh
   )
 
   step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"

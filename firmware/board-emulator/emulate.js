@@ -5,19 +5,24 @@
  * the emulated board, checks its first screen, then draws the ten synthetic digits on the
  * emulated touch panel in emulated real time, tapping CLEAR between them. Each answer is read
  * twice: off the emulated screen (by the simulator, which also compares the whole screen with
- * its own) and from the firmware's defmt log over RTT. Prints the figures the emulator measures
- * and, last, `board: <n>/10 recognised, screen identical to simulator: <yes|no>, <cycles>
- * cycles/inference (<ms> ms at <MHz> MHz)`. Exits 0 only when every check passes.
+ * its own) and from the firmware's defmt log over RTT. A second power-up holds a finger on the
+ * panel to run the touch calibration: prompt, three crosses touched where the screen shows
+ * them, the fitted map checked against the panel, then a digit drawn with it.
+ *
+ * Prints the figures the emulator measures and, last, `board: <n>/10 recognised, screen
+ * identical to simulator: <yes|no>, <cycles> cycles/inference (<ms> ms at <MHz> MHz)`. Exits 0
+ * only when every check passes.
  *
  * firmware/emulate-board.sh builds what it needs and runs it; by hand:
  *   node emulate.js --elf ELF --simulator SIMULATOR --out DIR [--defmt-print PATH]
  *     [--digits 0123456789] [--seed N] [--noise RAW_UNITS] [--spikes SHARE] [--screenshot DIGIT]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Board } from './src/board.js';
 import { POLL_NS, parsePolls, play, pollingSteadily } from './src/finger.js';
+import { findCross } from './src/screen.js';
 import { encodePng } from './src/png.js';
 import { VIEW } from './src/st7789.js';
 
@@ -27,6 +32,10 @@ const BOOT_BOUND_NS = 1000e6;
 const DISPLAY_QUIET_NS = 30e6;
 /** The longest a step may take in emulated time before the firmware counts as hung. */
 const STEP_DEADLINE_NS = 5e9;
+/** How long the calibration's finger rests on each cross. */
+const CROSS_TOUCH_NS = 100e6;
+/** The digit drawn after the calibration, to use the fitted map. */
+const DIGIT_AFTER_CALIBRATION = '4';
 
 const USAGE = `usage: node emulate.js --elf ELF --simulator SIMULATOR --out DIR [--defmt-print PATH]
   [--digits 0123456789] [--seed N] [--noise RAW_UNITS] [--spikes SHARE] [--screenshot DIGIT]`;
@@ -75,81 +84,160 @@ function parseArgs(argv) {
   };
 }
 
+/** @typedef {ReturnType<typeof parseArgs>} Args */
+
 /** @param {number} ns */
 const ms = (ns) => `${(ns / 1e6).toFixed(1)} ms`;
 /** @param {number} n */
 const thousands = (n) => Math.round(n).toLocaleString('en-US');
 
-function main() {
-  const args = parseArgs(process.argv.slice(2));
-  mkdirSync(args.out, { recursive: true });
-  const simulator = (/** @type {string[]} */ simulatorArgs) =>
-    spawnSync(args.simulator, simulatorArgs, { encoding: 'utf8' });
-  const polls = (/** @type {string} */ script) => {
-    const run = simulator(['--polls', script]);
-    if (run.status !== 0) throw new Error(`${args.simulator} --polls ${script} failed: ${run.stderr}`);
-    return parsePolls(run.stdout);
+/**
+ * What the test needs from outside the board: the simulator (finger scripts and reference
+ * screens) and defmt-print (the log).
+ *
+ * @param {Args} args
+ */
+function references(args) {
+  const simulator = (/** @type {string[]} */ simulatorArgs) => {
+    const run = spawnSync(args.simulator, simulatorArgs, { encoding: 'utf8' });
+    if (run.error) throw new Error(`cannot run the simulator ${args.simulator}: ${run.error.message}`);
+    return run;
   };
-  /** Writes the emulated screen and has the simulator compare it with its own. */
-  const compareScreen = (/** @type {string} */ name, /** @type {string[]} */ drawing) => {
-    const boardPng = join(args.out, `board-${name}.png`);
-    writeFileSync(boardPng, encodePng(VIEW.width, VIEW.height, board.lcd.view()));
-    const run = simulator(['--png', join(args.out, `simulator-${name}.png`), ...drawing, '--compare', boardPng]);
-    const line = run.stdout.match(/^compare: answer (\w+), (\d+) pixels differ.*$/m);
-    if (!line) throw new Error(`the simulator did not compare ${boardPng}: ${run.stdout}${run.stderr}`);
-    return { answer: line[1] === 'none' ? null : Number(line[1]), differing: Number(line[2]), text: line[0] };
+  return {
+    /** The finger script of a digit or of a CLEAR tap. */
+    polls(/** @type {string} */ script) {
+      const run = simulator(['--polls', script]);
+      if (run.status !== 0) throw new Error(`${args.simulator} --polls ${script} failed: ${run.stderr}`);
+      return parsePolls(run.stdout);
+    },
+    /**
+     * Writes the emulated screen and has the simulator read its answer and compare it with
+     * its own screen of `drawing`.
+     */
+    compare(/** @type {Board} */ board, /** @type {string} */ name, /** @type {string[]} */ drawing) {
+      const boardPng = join(args.out, `board-${name}.png`);
+      writeFileSync(boardPng, encodePng(VIEW.width, VIEW.height, board.lcd.view()));
+      const run = simulator(['--png', join(args.out, `simulator-${name}.png`), ...drawing, '--compare', boardPng]);
+      const line = run.stdout.match(/^compare: answer (\w+), (\d+) pixels differ.*$/m);
+      if (!line) throw new Error(`the simulator did not compare ${boardPng}: ${run.stdout}${run.stderr}`);
+      return { answer: line[1] === 'none' ? null : Number(line[1]), differing: Number(line[2]), text: line[0] };
+    },
+    /** The firmware's defmt log, decoded against the ELF as a probe's host tools do. */
+    log(/** @type {Board} */ board, /** @type {string} */ name) {
+      const raw = join(args.out, `${name}.defmt`);
+      writeFileSync(raw, Uint8Array.from(board.rtt.received));
+      const decoded = spawnSync(args.defmtPrint, ['-e', args.elf], { input: readFileSync(raw), encoding: 'utf8' });
+      if (decoded.error || decoded.status !== 0) {
+        throw new Error(
+          `${args.defmtPrint} could not decode the RTT log (${decoded.error?.message ?? decoded.stderr}): ` +
+            'install it with `cargo install defmt-print --locked`',
+        );
+      }
+      writeFileSync(join(args.out, `${name}.log`), decoded.stdout);
+      return decoded.stdout;
+    },
   };
+}
 
+/** @typedef {ReturnType<typeof references>} References */
+
+/** Every board powered up, so that a run that stops early can still say what they saw. */
+/** @type {Board[]} */
+const boards = [];
+/** What failed, in the order the checks found it. */
+/** @type {string[]} */
+const failures = [];
+
+/**
+ * A board with the test's options, and the traffic views the checks use.
+ *
+ * @param {Args} args
+ */
+function powerUp(args) {
   const board = new Board(readFileSync(args.elf), args.elf, {
     seed: args.seed,
     touchNoise: args.noise,
     touchSpikes: args.spikes,
   });
-  const hostStart = performance.now();
-  /** @type {string[]} */
-  const failures = [];
+  boards.push(board);
   const lcdBytes = () => board.bus.bytes.get('ST7789') ?? 0;
-  const touchBytes = () => board.bus.bytes.get('XPT2046') ?? 0;
+  return {
+    board,
+    lcdBytes,
+    touchBytes: () => board.bus.bytes.get('XPT2046') ?? 0,
+    displayQuiet: () => board.nowNs - (board.bus.lastByteNs.get('ST7789') ?? Infinity) >= DISPLAY_QUIET_NS,
+    /** Runs until the display has drawn something since `bytes` and gone quiet. */
+    untilRedrawn(/** @type {number} */ bytes, /** @type {number} */ sinceNs, /** @type {string} */ what) {
+      board.runUntil({
+        done: () => lcdBytes() > bytes && board.nowNs - (board.bus.lastByteNs.get('ST7789') ?? Infinity) >= DISPLAY_QUIET_NS,
+        deadlineNs: sinceNs + STEP_DEADLINE_NS,
+        what,
+      });
+    },
+  };
+}
 
-  // Boot: the first screen is complete when every pixel was written and the display has
-  // gone quiet; the firmware then polls the panel on its 10 ms grid.
-  const displayQuiet = () => board.nowNs - (board.bus.lastByteNs.get('ST7789') ?? Infinity) >= DISPLAY_QUIET_NS;
+/**
+ * Runs the board to its first complete screen (every pixel written, the display quiet) and
+ * checks the backlight waited for it.
+ *
+ * @param {ReturnType<typeof powerUp>} powered
+ * @param {string[]} failures
+ */
+function firstScreen({ board, displayQuiet }, failures) {
   board.runUntil({
     done: () => board.lcd.fullFrameWritten && board.lcd.registers.displayOn && displayQuiet(),
     deadlineNs: STEP_DEADLINE_NS,
     what: 'the first complete screen',
   });
   const firstScreenNs = board.bus.lastByteNs.get('ST7789') ?? 0;
-  board.runUntil({ done: () => pollingSteadily(board.penReads, 0), deadlineNs: board.nowNs + STEP_DEADLINE_NS, what: 'the firmware to poll the touch panel' });
   const backlightOnNs = board.backlightChanges.find(([, on]) => on)?.[0] ?? null;
+  if (firstScreenNs > BOOT_BOUND_NS) failures.push(`the first screen took ${ms(firstScreenNs)} (bound ${ms(BOOT_BOUND_NS)})`);
+  if (backlightOnNs === null) failures.push('the backlight never came on');
+  else if (backlightOnNs < firstScreenNs) {
+    failures.push(
+      `the backlight came on at ${ms(backlightOnNs)}, before the first screen was complete (${ms(firstScreenNs)}): ` +
+        "the user sees the panel's power-on noise",
+    );
+  }
+  return { firstScreenNs, backlightOnNs };
+}
+
+/**
+ * The ten digits, CLEAR between them.
+ *
+ * @param {Args} args
+ * @param {References} refs
+ * @param {string[]} failures
+ */
+function digitsRun(args, refs, failures) {
+  const powered = powerUp(args);
+  const { board, lcdBytes, touchBytes, untilRedrawn } = powered;
+  const { firstScreenNs, backlightOnNs } = firstScreen(powered, failures);
+  board.runUntil({
+    done: () => pollingSteadily(board.penReads, 0),
+    deadlineNs: board.nowNs + STEP_DEADLINE_NS,
+    what: 'the firmware to poll the touch panel',
+  });
   console.log(
     `board: boot: first screen complete at ${ms(firstScreenNs)} of emulated time (bound ${ms(BOOT_BOUND_NS)}), ` +
       `backlight on at ${backlightOnNs === null ? 'never' : ms(backlightOnNs)}`,
   );
-  if (firstScreenNs > BOOT_BOUND_NS) failures.push(`the first screen took ${ms(firstScreenNs)} (bound ${ms(BOOT_BOUND_NS)})`);
-  if (backlightOnNs === null) failures.push('the backlight never came on');
-  else if (backlightOnNs < firstScreenNs) {
-    failures.push(`the backlight came on at ${ms(backlightOnNs)}, before the first screen was complete (${ms(firstScreenNs)}): the user sees the panel's power-on noise`);
-  }
-  const bootScreen = compareScreen('boot', ['--blank']);
-  console.log(`board: boot screen vs the simulator's blank screen: ${bootScreen.text}`);
-  if (bootScreen.differing > 0) failures.push('the first screen differs from the simulator\'s');
+  const bootScreen = refs.compare(board, 'boot', ['--blank']);
+  console.log(`board: first screen vs the simulator's: ${bootScreen.text}`);
+  if (bootScreen.differing > 0) failures.push("the first screen differs from the simulator's");
   const bootView = board.lcd.view();
 
-  /** @type {{ digit: number, answer: number | null, identical: boolean, cycles: number, us: number | null }[]} */
+  /** @type {{ digit: number, answer: number | null, identical: boolean, cycles: number }[]} */
   const results = [];
-  const traffic = { touchBytes: 0, touchPolls: 0, drawBytes: 0, drawPolls: 0, recognitionBytes: 0 };
-  // Finger samples the firmware polled other than once: a stroke point missed or read twice.
-  let offGrid = 0;
+  const traffic = { touchBytes: 0, touchPolls: 0, drawBytes: 0, recognitionBytes: 0 };
+  let missedSamples = 0;
   for (const [index, digit] of args.digits.entries()) {
     if (index > 0) {
-      const lcdBeforeTap = lcdBytes();
-      const tap = play(board, polls('clear'), 'a tap on CLEAR');
-      board.runUntil({
-        done: () => lcdBytes() > lcdBeforeTap && displayQuiet() && pollingSteadily(board.penReads, tap.endNs),
-        deadlineNs: tap.endNs + STEP_DEADLINE_NS,
-        what: 'the screen after CLEAR',
-      });
+      const bytes = lcdBytes();
+      const tap = play(board, refs.polls('clear'), 'a tap on CLEAR');
+      untilRedrawn(bytes, tap.endNs, 'the screen after CLEAR');
+      board.runUntil({ done: () => pollingSteadily(board.penReads, tap.endNs), deadlineNs: tap.endNs + STEP_DEADLINE_NS, what: 'polling after CLEAR' });
       const cleared = board.lcd.view();
       const differing = cleared.reduce((n, pixel, i) => n + (pixel !== bootView[i] ? 1 : 0), 0);
       if (differing > 0) {
@@ -157,7 +245,7 @@ function main() {
         failures.push(`after CLEAR (before digit ${digit}) ${differing} pixels differ from the first screen`);
       }
     }
-    const script = polls(String(digit));
+    const script = refs.polls(String(digit));
     const lastTouch = script.findLastIndex((poll) => poll !== null);
     const [touchBefore, lcdBefore] = [touchBytes(), lcdBytes()];
     // Traffic and clock reads up to the lift belong to drawing, after it to recognising.
@@ -165,91 +253,184 @@ function main() {
     const timerReadsBefore = board.timerReads.length;
     const liftHook = () => Object.assign(atLift, { ns: board.nowNs, lcd: lcdBytes(), touch: touchBytes() });
     const played = play(board, script, `digit ${digit}`, new Map([[lastTouch + 1, liftHook]]));
-    offGrid += played.offGrid;
+    missedSamples += played.offGrid;
     // Done when the results panel has been drawn (the only display traffic after the lift)
     // and the firmware is back on its poll grid.
+    untilRedrawn(atLift.lcd, played.endNs, `the answer to digit ${digit}`);
     board.runUntil({
-      done: () => lcdBytes() > atLift.lcd && displayQuiet() && pollingSteadily(board.penReads, played.endNs),
+      done: () => pollingSteadily(board.penReads, played.endNs),
       deadlineNs: played.endNs + STEP_DEADLINE_NS,
-      what: `the answer to digit ${digit}`,
+      what: `polling after the answer to digit ${digit}`,
     });
-    const touchPolls = script.slice(0, lastTouch + 1).filter((p) => p !== null).length;
     traffic.touchBytes += atLift.touch - touchBefore;
-    traffic.touchPolls += touchPolls;
+    traffic.touchPolls += script.slice(0, lastTouch + 1).filter((p) => p !== null).length;
     traffic.drawBytes += atLift.lcd - lcdBefore;
-    traffic.drawPolls += touchPolls;
     traffic.recognitionBytes += lcdBytes() - atLift.lcd;
     // The inference is the longest stretch between two of the firmware's clock reads in
     // thread mode after the lift: Session::recognise reads the clock just before and after it.
     const reads = board.timerReads.slice(timerReadsBefore).filter((r) => r.ns >= atLift.ns);
     let cycles = 0;
     for (let i = 1; i < reads.length; i++) cycles = Math.max(cycles, reads[i].cycles - reads[i - 1].cycles);
-    const screen = compareScreen(String(digit), ['--digit', String(digit)]);
-    results.push({ digit, answer: screen.answer, identical: screen.differing === 0, cycles, us: null });
+    const screen = refs.compare(board, String(digit), ['--digit', String(digit)]);
+    results.push({ digit, answer: screen.answer, identical: screen.differing === 0, cycles });
     console.log(`board: digit ${digit}: ${screen.text}; ${thousands(cycles)} cycles in the inference`);
   }
 
-  // The log, decoded against the ELF as a probe's host tools do.
-  const rttPath = join(args.out, 'defmt.bin');
-  writeFileSync(rttPath, Uint8Array.from(board.rtt.received));
-  const decoded = spawnSync(args.defmtPrint, ['-e', args.elf], { input: readFileSync(rttPath), encoding: 'utf8' });
-  if (decoded.error || decoded.status !== 0) {
-    throw new Error(`${args.defmtPrint} could not decode the RTT log (${decoded.error?.message ?? decoded.stderr}): install it with \`cargo install defmt-print --locked\``);
-  }
-  writeFileSync(join(args.out, 'defmt.log'), decoded.stdout);
-  const logged = [...decoded.stdout.matchAll(/recognised (\d) in (\d+) us/g)].map((m) => ({ digit: Number(m[1]), us: Number(m[2]) }));
-  const problems = decoded.stdout.split('\n').filter((line) => /\b(WARN|ERROR)\b/.test(line));
+  const log = refs.log(board, 'digits');
+  const logged = [...log.matchAll(/recognised (\d) in (\d+) us/g)].map((m) => ({ digit: Number(m[1]), us: Number(m[2]) }));
   if (logged.length !== results.length) failures.push(`the log has ${logged.length} recognitions for ${results.length} digits drawn`);
-  for (const line of problems) failures.push(`the firmware logged: ${line.trim()}`);
-
   const clkMhz = board.rp2040.clkSys / 1e6;
   let recognised = 0;
   for (const [i, result] of results.entries()) {
-    const log = logged[i];
-    result.us = log?.us ?? null;
-    const ok = result.answer === result.digit && log?.digit === result.digit;
-    if (ok) recognised++;
-    else failures.push(`digit ${result.digit}: the screen shows ${result.answer ?? 'no answer'}, the log says ${log?.digit ?? 'nothing'}`);
+    const entry = logged[i];
+    if (result.answer === result.digit && entry?.digit === result.digit) recognised++;
+    else failures.push(`digit ${result.digit}: the screen shows ${result.answer ?? 'no answer'}, the log says ${entry?.digit ?? 'nothing'}`);
     if (!result.identical) failures.push(`digit ${result.digit}: the screen differs from the simulator's`);
     // The firmware's microsecond clock and the emulator's cycle count time the same stretch.
-    if (log && Math.abs(result.cycles / clkMhz - log.us) > 2) {
-      failures.push(`digit ${result.digit}: the firmware timed ${log.us} us, the emulator counted ${thousands(result.cycles)} cycles (${(result.cycles / clkMhz).toFixed(0)} us)`);
+    if (entry && Math.abs(result.cycles / clkMhz - entry.us) > 2) {
+      failures.push(
+        `digit ${result.digit}: the firmware timed ${entry.us} us, the emulator counted ` +
+          `${thousands(result.cycles)} cycles (${(result.cycles / clkMhz).toFixed(0)} us)`,
+      );
     }
   }
-
-  const faults = [
-    ...board.lcd.faults.map((f) => `ST7789 at ${ms(f.atNs)}: ${f.message}`),
-    ...board.bus.faults.map((f) => `SPI1 at ${ms(f.atNs)}: ${f.message}`),
-    ...board.touch.faults.map((f) => `XPT2046: ${f}`),
-  ];
-  for (const fault of faults) failures.push(fault);
+  if (missedSamples > 0) failures.push(`the firmware missed or read twice ${missedSamples} stroke samples`);
+  failures.push(...faultsOf(board, log));
 
   const cycles = results.map((r) => r.cycles);
-  const meanCycles = cycles.reduce((a, b) => a + b, 0) / Math.max(1, cycles.length);
-  const hostSeconds = (performance.now() - hostStart) / 1e3;
   console.log(
     `board: SPI1: ${(traffic.touchBytes / Math.max(1, traffic.touchPolls)).toFixed(0)} B to the XPT2046 per touch poll, ` +
-      `${thousands(traffic.drawBytes / Math.max(1, traffic.drawPolls))} B to the ST7789 per drawing poll (mean), ` +
+      `${thousands(traffic.drawBytes / Math.max(1, traffic.touchPolls))} B to the ST7789 per drawing poll (mean), ` +
       `${thousands(traffic.recognitionBytes / Math.max(1, results.length))} B per recognition (the results panel)`,
   );
   console.log(
     `board: cycles per inference: min ${thousands(Math.min(...cycles))}, max ${thousands(Math.max(...cycles))}; ` +
-      `stroke samples the firmware missed or read twice: ${offGrid}`,
+      `stroke samples the firmware missed or read twice: ${missedSamples}`,
   );
-  console.log(
-    `board: emulator: ${thousands(board.instructions)} instructions, ${ms(board.nowNs)} emulated, ${hostSeconds.toFixed(1)} s on the host ` +
-      `(${(board.instructions / hostSeconds / 1e6).toFixed(1)} M instructions/s)`,
-  );
-  if (board.unmodelled.size) {
-    const accesses = [...board.unmodelled].map(([peripheral, n]) => `${peripheral} (${n})`).join(', ');
-    console.log(`board: register accesses rp2040js does not model, ignored: ${accesses}`);
-  }
   copyFileSync(join(args.out, `board-${args.screenshot}.png`), join(args.out, 'board.png'));
-  for (const failure of failures) console.log(`board: FAIL: ${failure}`);
-  const identical = results.every((r) => r.identical) && bootScreen.differing === 0;
+  return {
+    board,
+    recognised,
+    drawn: results.length,
+    identical: bootScreen.differing === 0 && results.every((r) => r.identical),
+    meanCycles: cycles.reduce((a, b) => a + b, 0) / Math.max(1, cycles.length),
+    clkMhz,
+  };
+}
+
+/**
+ * Power-up with a finger on the panel: the touch calibration.
+ *
+ * @param {Args} args
+ * @param {References} refs
+ * @param {string[]} failures
+ */
+function calibrationRun(args, refs, failures) {
+  const powered = powerUp(args);
+  const { board, lcdBytes, untilRedrawn } = powered;
+  board.setFinger({ x: 160, y: 120 });
+  firstScreen(powered, failures);
+  const prompt = refs.compare(board, 'calibration-prompt', ['--calibration']);
+  if (prompt.differing > 0) failures.push(`calibration: the prompt differs from the simulator's: ${prompt.text}`);
+  board.setFinger(null);
+  /** @type {{ x: number, y: number }[]} */
+  const touched = [];
+  for (let i = 1; i <= 3; i++) {
+    untilRedrawn(lcdBytes(), board.nowNs, `calibration cross ${i}`);
+    const cross = findCross(board.lcd.view());
+    if (!cross) {
+      writeFileSync(join(args.out, `board-calibration-${i}.png`), encodePng(VIEW.width, VIEW.height, board.lcd.view()));
+      failures.push(`calibration: no cross on the screen for touch ${i} (board-calibration-${i}.png)`);
+      return;
+    }
+    touched.push(cross);
+    board.setFinger(cross);
+    const lift = board.nowNs + CROSS_TOUCH_NS;
+    board.runUntil({ done: () => board.nowNs >= lift, deadlineNs: lift + POLL_NS, what: `a touch on cross ${i}` });
+    board.setFinger(null);
+  }
+  untilRedrawn(lcdBytes(), board.nowNs, 'the screen after the calibration');
+  const after = refs.compare(board, 'after-calibration', ['--blank']);
+  if (after.differing > 0) failures.push(`calibration: the screen after it is not the app's first screen: ${after.text}`);
+  const calibratedNs = board.nowNs;
+  board.runUntil({
+    done: () => pollingSteadily(board.penReads, calibratedNs),
+    deadlineNs: calibratedNs + STEP_DEADLINE_NS,
+    what: 'polling after the calibration',
+  });
+  const lcdBefore = lcdBytes();
+  const played = play(board, refs.polls(DIGIT_AFTER_CALIBRATION), `digit ${DIGIT_AFTER_CALIBRATION} after the calibration`);
+  untilRedrawn(lcdBefore, played.endNs, `the answer to digit ${DIGIT_AFTER_CALIBRATION} after the calibration`);
+  board.runUntil({ done: () => displayQuietAndPolling(powered, played.endNs), deadlineNs: played.endNs + STEP_DEADLINE_NS, what: 'the answer' });
+  const screen = refs.compare(board, `calibrated-${DIGIT_AFTER_CALIBRATION}`, ['--digit', DIGIT_AFTER_CALIBRATION]);
+
+  const log = refs.log(board, 'calibration');
+  const fitted = log.match(/calibration coefficients: \[([^\]]*)\]/);
+  const coefficients = fitted ? fitted[1].split(',').map(Number) : [];
+  // The fitted map must send the panel's readings back to where the finger was.
+  let worst = Infinity;
+  if (coefficients.length === 6 && coefficients.every(Number.isFinite)) {
+    const [a, b, c, d, e, f] = coefficients;
+    worst = 0;
+    for (const [x, y] of [[0, 0], [319, 0], [0, 239], [319, 239], [160, 120]]) {
+      const raw = board.touch.ideal({ x, y });
+      worst = Math.max(worst, Math.hypot(a * raw.x + b * raw.y + c - x, d * raw.x + e * raw.y + f - y));
+    }
+  }
   console.log(
-    `board: ${recognised}/${results.length} recognised, screen identical to simulator: ${identical ? 'yes' : 'no'}, ` +
-      `${thousands(meanCycles)} cycles/inference (${(meanCycles / clkMhz / 1e3).toFixed(1)} ms at ${clkMhz.toFixed(0)} MHz)`,
+    `board: calibration: crosses at ${touched.map((p) => `(${p.x}, ${p.y})`).join(', ')}; the fitted map is off by at most ` +
+      `${worst.toFixed(2)} px at the screen's corners and centre; then ${screen.text}`,
+  );
+  if (!(worst <= 1)) failures.push(`calibration: the fitted map is ${fitted ? `off by ${worst.toFixed(2)} px` : 'not in the log'}`);
+  if (screen.answer !== Number(DIGIT_AFTER_CALIBRATION)) {
+    failures.push(`calibration: a ${DIGIT_AFTER_CALIBRATION} drawn after it shows ${screen.answer ?? 'no answer'}`);
+  }
+  failures.push(...faultsOf(board, log).map((f) => `calibration: ${f}`));
+}
+
+/**
+ * @param {ReturnType<typeof powerUp>} powered
+ * @param {number} sinceNs
+ */
+function displayQuietAndPolling({ board, displayQuiet }, sinceNs) {
+  return displayQuiet() && pollingSteadily(board.penReads, sinceNs);
+}
+
+/**
+ * What the part models and the log object to.
+ *
+ * @param {Board} board
+ * @param {string} log
+ */
+function faultsOf(board, log) {
+  return [
+    ...board.lcd.faults.map((f) => `ST7789 at ${ms(f.atNs)}: ${f.message}`),
+    ...board.bus.faults.map((f) => `SPI1 at ${ms(f.atNs)}: ${f.message}`),
+    ...board.touch.faults.map((f) => `XPT2046: ${f}`),
+    ...log.split('\n').filter((line) => /\b(WARN|ERROR)\b/.test(line)).map((line) => `the firmware logged: ${line.trim()}`),
+  ];
+}
+
+function main() {
+  const args = parseArgs(process.argv.slice(2));
+  mkdirSync(args.out, { recursive: true });
+  const refs = references(args);
+  const hostStart = performance.now();
+  const digits = digitsRun(args, refs, failures);
+  calibrationRun(args, refs, failures);
+  const hostSeconds = (performance.now() - hostStart) / 1e3;
+  const instructions = boards.reduce((n, b) => n + b.instructions, 0);
+  const emulatedNs = boards.reduce((n, b) => n + b.nowNs, 0);
+  console.log(
+    `board: emulator: ${thousands(instructions)} instructions, ${ms(emulatedNs)} emulated, ${hostSeconds.toFixed(1)} s on the host ` +
+      `(${(instructions / hostSeconds / 1e6).toFixed(1)} M instructions/s)`,
+  );
+  const unmodelled = [...digits.board.unmodelled].map(([peripheral, n]) => `${peripheral} (${n})`).join(', ');
+  if (unmodelled) console.log(`board: register accesses rp2040js does not model, ignored: ${unmodelled}`);
+  for (const failure of failures) console.log(`board: FAIL: ${failure}`);
+  console.log(
+    `board: ${digits.recognised}/${digits.drawn} recognised, screen identical to simulator: ${digits.identical ? 'yes' : 'no'}, ` +
+      `${thousands(digits.meanCycles)} cycles/inference (${(digits.meanCycles / digits.clkMhz / 1e3).toFixed(1)} ms at ${digits.clkMhz.toFixed(0)} MHz)`,
   );
   return failures.length === 0 ? 0 : 1;
 }
@@ -257,6 +438,9 @@ function main() {
 try {
   process.exitCode = main();
 } catch (e) {
+  // A run that stopped early: what the part models objected to until then often says why.
+  const found = new Set([...failures, ...boards.flatMap((board) => faultsOf(board, ''))]);
+  for (const failure of found) console.log(`board: FAIL: ${failure}`);
   console.log(`board: FAIL: ${e instanceof Error ? e.message : e}`);
   process.exitCode = 1;
 }

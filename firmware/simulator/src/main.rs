@@ -25,21 +25,26 @@ use embedded_graphics_simulator::{
     OutputSettings, OutputSettingsBuilder, SimulatorDisplay, SimulatorEvent, Window,
 };
 
-const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank] [--compare BOARD_PNG]] [--polls 0-9|clear]
+const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank | --calibration] [--compare BOARD_PNG]] [--polls 0-9|clear]
   without arguments: opens a window; draw a digit with the mouse (left button), keys 0-9 replay
     a synthetic finger-drawn digit, Esc quits (needs a display and SDL2: scripts/install-sdl2.sh)
   --png FILE: no window; replays the synthetic strokes of --digit (default 7) through the app,
-    writes the screen to FILE, and fails if the digit is not recognised; --blank draws nothing
+    writes the screen to FILE, and fails if the digit is not recognised; --blank draws nothing,
+    --calibration shows the touch calibration's first screen
   --compare BOARD_PNG: also reads the answer off BOARD_PNG (a board's screen) and compares it
     with the simulator's, pixel for pixel outside the inference time; fails on any difference
   --polls 0-9|clear: prints the touch-panel polls of a finger drawing that digit (or tapping
     CLEAR), one per 10 ms: `x y` (screen pixels) while it touches, `-` while it is lifted";
 
-/// What the finger draws before a screenshot.
+/// What the screenshot shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Drawing {
+    /// The app after the finger drew this digit.
     Digit(u8),
+    /// The app before anything was drawn.
     Blank,
+    /// The screen that opens the touch calibration.
+    CalibrationPrompt,
 }
 
 /// A finger script for `--polls`.
@@ -69,14 +74,16 @@ fn parse_digit(v: &str, option: &str) -> Result<u8, String> {
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
-    let (mut png, mut digit, mut blank, mut compare, mut polls) = (None, None, false, None, None);
+    let (mut png, mut digit, mut compare, mut polls) = (None, None, None, None);
+    let mut screens = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--png" => png = Some(PathBuf::from(value("--png")?)),
             "--digit" => digit = Some(parse_digit(&value("--digit")?, "--digit")?),
-            "--blank" => blank = true,
+            "--blank" => screens.push(Drawing::Blank),
+            "--calibration" => screens.push(Drawing::CalibrationPrompt),
             "--compare" => compare = Some(PathBuf::from(value("--compare")?)),
             "--polls" => {
                 polls = Some(match value("--polls")?.as_str() {
@@ -92,11 +99,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
         (Some(_), Some(_)) => Err("--polls goes without --png".into()),
         (None, Some(script)) => Ok(Mode::Polls(script)),
         (Some(path), None) => {
-            let drawing = match (digit, blank) {
-                (Some(_), true) => return Err("--digit and --blank exclude each other".into()),
-                (Some(d), false) => Drawing::Digit(d),
-                (None, true) => Drawing::Blank,
-                (None, false) => Drawing::Digit(7),
+            screens.extend(digit.map(Drawing::Digit));
+            let drawing = match screens[..] {
+                [] => Drawing::Digit(7),
+                [one] => one,
+                _ => return Err("--digit, --blank and --calibration exclude each other".into()),
             };
             Ok(Mode::Png {
                 path,
@@ -104,8 +111,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
                 compare,
             })
         }
-        (None, None) if digit.is_some() || blank || compare.is_some() => {
-            Err("--digit, --blank and --compare go with --png".into())
+        (None, None) if digit.is_some() || !screens.is_empty() || compare.is_some() => {
+            Err("--digit, --blank, --calibration and --compare go with --png".into())
         }
         (None, None) => Ok(Mode::Window),
     }
@@ -181,6 +188,10 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
     let recognised = match drawing {
         Drawing::Digit(digit) => simulator.replay(digit)?,
         Drawing::Blank => None,
+        Drawing::CalibrationPrompt => {
+            let _ = ui::draw_calibration_prompt(&mut simulator.display);
+            None
+        }
     };
     let image = simulator
         .display
@@ -193,7 +204,7 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
         None => Ok(()),
     };
     let Drawing::Digit(digit) = drawing else {
-        println!("simulator: a blank screen; wrote {}", path.display());
+        println!("simulator: {drawing:?}; wrote {}", path.display());
         return compared;
     };
     let Some((answer, us)) = recognised else {
@@ -455,6 +466,14 @@ mod tests {
                 compare: None,
             })
         );
+        assert_eq!(
+            parse(&["--png", "d.png", "--calibration"]),
+            Ok(Mode::Png {
+                path: "d.png".into(),
+                drawing: Drawing::CalibrationPrompt,
+                compare: None,
+            })
+        );
         assert_eq!(parse(&["--polls", "5"]), Ok(Mode::Polls(Script::Digit(5))));
         assert_eq!(parse(&["--polls", "clear"]), Ok(Mode::Polls(Script::Clear)));
     }
@@ -525,6 +544,11 @@ mod tests {
         );
         assert!(
             parse(&["--png", "a.png", "--digit", "3", "--blank"])
+                .unwrap_err()
+                .contains("exclude")
+        );
+        assert!(
+            parse(&["--png", "a.png", "--blank", "--calibration"])
                 .unwrap_err()
                 .contains("exclude")
         );
