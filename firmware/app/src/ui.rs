@@ -257,10 +257,8 @@ fn answer_text(digit: u8) -> Text<'static, MonoTextStyle<'static, Rgb565>> {
 /// how a camera on the panel would read it, used to check what a board really displays.
 pub fn read_answer(pixel: impl Fn(Point) -> Option<Rgb565>) -> Option<u8> {
     let mut matches = (0..10).filter(|&digit| {
-        let mut glyph = Glyph {
-            area: answer_text(digit).bounding_box(),
-            pixels: [BACKGROUND; GLYPH_PIXELS],
-        };
+        let mut glyph =
+            ScreenArea::<GLYPH_PIXELS>::filled(answer_text(digit).bounding_box(), BACKGROUND);
         let _ = answer_text(digit).draw(&mut glyph);
         glyph
             .area
@@ -276,39 +274,6 @@ pub fn read_answer(pixel: impl Fn(Point) -> Option<Rgb565>) -> Option<u8> {
 
 /// One large character cell, for [`read_answer`].
 const GLYPH_PIXELS: usize = 10 * 20;
-
-struct Glyph {
-    area: Rectangle,
-    pixels: [Rgb565; GLYPH_PIXELS],
-}
-
-impl OriginDimensions for Glyph {
-    fn size(&self) -> Size {
-        SCREEN
-    }
-}
-
-impl DrawTarget for Glyph {
-    type Color = Rgb565;
-    type Error = core::convert::Infallible;
-
-    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb565>>>(
-        &mut self,
-        pixels: I,
-    ) -> Result<(), Self::Error> {
-        let (origin, width) = (self.area.top_left, self.area.size.width as i32);
-        for Pixel(p, color) in pixels {
-            let offset = p - origin;
-            let index = offset.y * width + offset.x;
-            if let (true, Ok(index)) = (self.area.contains(p), usize::try_from(index))
-                && let Some(px) = self.pixels.get_mut(index)
-            {
-                *px = color;
-            }
-        }
-        Ok(())
-    }
-}
 
 fn draw_prediction<D: DrawTarget<Color = Rgb565>>(
     prediction: &Prediction,
@@ -388,10 +353,15 @@ pub fn draw_calibration_target<D: DrawTarget<Color = Rgb565>>(
     Ok(())
 }
 
-/// An in-memory screen (150 KB): for tests, screenshots and displayless runs.
-pub struct Framebuffer {
-    pixels: [Rgb565; (SCREEN.width * SCREEN.height) as usize],
+/// An in-memory copy of a rectangle of the screen, `N` pixels row-major: the whole screen as a
+/// [`Framebuffer`], or a small part of it.
+pub struct ScreenArea<const N: usize> {
+    area: Rectangle,
+    pixels: [Rgb565; N],
 }
+
+/// An in-memory screen (150 KB): for tests, screenshots and displayless runs.
+pub type Framebuffer = ScreenArea<{ (SCREEN.width * SCREEN.height) as usize }>;
 
 impl Default for Framebuffer {
     fn default() -> Self {
@@ -402,16 +372,34 @@ impl Default for Framebuffer {
 impl Framebuffer {
     /// A black framebuffer.
     pub const fn new() -> Self {
-        Framebuffer {
-            pixels: [Rgb565::BLACK; (SCREEN.width * SCREEN.height) as usize],
+        Self::filled(Rectangle::new(Point::zero(), SCREEN), Rgb565::BLACK)
+    }
+}
+
+impl<const N: usize> ScreenArea<N> {
+    /// `area` (of `N` pixels; drawing outside it, or past `N`, is ignored) filled with `color`.
+    pub const fn filled(area: Rectangle, color: Rgb565) -> Self {
+        ScreenArea {
+            area,
+            pixels: [color; N],
         }
     }
 
-    /// The colour at (x, y), if on screen.
-    pub fn pixel(&self, x: u32, y: u32) -> Option<Rgb565> {
-        (x < SCREEN.width && y < SCREEN.height)
-            .then(|| self.pixels.get((y * SCREEN.width + x) as usize).copied())
+    /// The index of screen point `p` in `pixels`, if it is in the area.
+    fn index(&self, p: Point) -> Option<usize> {
+        let offset = p - self.area.top_left;
+        let width = self.area.size.width as i32;
+        let index = offset.y.checked_mul(width)?.checked_add(offset.x)?;
+        self.area
+            .contains(p)
+            .then(|| usize::try_from(index).ok())
             .flatten()
+    }
+
+    /// The colour at screen point (x, y), if it is in the area.
+    pub fn pixel(&self, x: u32, y: u32) -> Option<Rgb565> {
+        let p = Point::new(i32::try_from(x).ok()?, i32::try_from(y).ok()?);
+        self.pixels.get(self.index(p)?).copied()
     }
 
     /// Row-major pixels.
@@ -420,13 +408,13 @@ impl Framebuffer {
     }
 }
 
-impl OriginDimensions for Framebuffer {
+impl<const N: usize> OriginDimensions for ScreenArea<N> {
     fn size(&self) -> Size {
         SCREEN
     }
 }
 
-impl DrawTarget for Framebuffer {
+impl<const N: usize> DrawTarget for ScreenArea<N> {
     type Color = Rgb565;
     type Error = core::convert::Infallible;
 
@@ -435,12 +423,7 @@ impl DrawTarget for Framebuffer {
         pixels: I,
     ) -> Result<(), Self::Error> {
         for Pixel(p, color) in pixels {
-            let inside =
-                p.x >= 0 && p.y >= 0 && (p.x as u32) < SCREEN.width && (p.y as u32) < SCREEN.height;
-            let index = (p.y as u32)
-                .wrapping_mul(SCREEN.width)
-                .wrapping_add(p.x as u32) as usize;
-            if let (true, Some(px)) = (inside, self.pixels.get_mut(index)) {
+            if let Some(px) = self.index(p).and_then(|i| self.pixels.get_mut(i)) {
                 *px = color;
             }
         }
