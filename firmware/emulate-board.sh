@@ -5,7 +5,8 @@
 # draws the ten synthetic finger-drawn digits in emulated real time, taps CLEAR between them,
 # and checks every answer on the emulated screen (against the desktop simulator's, pixel for
 # pixel) and in the firmware's defmt log. Installs Node.js and npm (Debian) and defmt-print
-# (crates.io) when missing; rp2040js comes pinned from board-emulator/package-lock.json.
+# (crates.io) when missing; rp2040js (and TypeScript, for the type check) come pinned from
+# board-emulator/package-lock.json.
 #
 #   firmware/emulate-board.sh                 # run the unit tests of the part models, then the board
 #   firmware/emulate-board.sh --update-docs   # also copy the screenshot to docs/board.png
@@ -31,7 +32,12 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm
 fi
 command -v defmt-print >/dev/null || cargo install defmt-print --locked
-(cd board-emulator && npm ci --no-audit --no-fund --loglevel=error)
+(
+  cd board-emulator
+  npm ci --no-audit --no-fund --loglevel=error
+  # Type-check the JavaScript against its JSDoc types (TypeScript, pinned as a dev dependency).
+  npm run --silent check
+)
 
 cargo build --release -p pico2 --no-default-features --features rp2040 --target thumbv6m-none-eabi
 cargo build --release -p simulator

@@ -63,6 +63,16 @@ export function lineLow(pin, external = 'none') {
 }
 
 /**
+ * The parts of rp2040js's SimulationClock the run loop uses.
+ *
+ * @typedef {object} SimulationClock
+ * @property {number} nanos
+ * @property {object | null} nextAlarm
+ * @property {number} nanosToNextAlarm
+ * @property {(deltaNanos: number) => void} tick
+ */
+
+/**
  * @typedef {object} TimedRead
  * @property {number} ns Emulated time of the read.
  * @property {number} cycles The core's cycle counter then.
@@ -103,7 +113,8 @@ export class Board {
     const now = () => rp2040.clock.nanos;
     const { lcd, touch, sd } = this;
     this.bus = new SpiBus({
-      controller: rp2040.spi[SPI_INDEX],
+      // SSPCR0 (`control0`) is private in rp2040js's typings, public at run time.
+      controller: /** @type {import('./spi-bus.js').SpiController} */ (/** @type {unknown} */ (rp2040.spi[SPI_INDEX])),
       clock: rp2040.clock,
       devices: [
         {
@@ -223,7 +234,9 @@ export class Board {
    */
   runUntil({ done, deadlineNs, what }) {
     const { rp2040 } = this;
-    const { core, clock } = rp2040;
+    const { core } = rp2040;
+    // The RP2040's default clock is a SimulationClock; its typings only promise IClock.
+    const clock = /** @type {SimulationClock} */ (/** @type {unknown} */ (rp2040.clock));
     let cycleNs = 1e9 / rp2040.clkSys;
     let instructions = 0;
     while (true) {

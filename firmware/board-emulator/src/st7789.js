@@ -71,8 +71,8 @@ function resetRegisters() {
  * @property {number[]} [reply] Bytes a read command shifts out (after its dummy byte).
  */
 
-/** @type {Map<number, CommandSpec>} */
-const COMMANDS = new Map([
+const COMMANDS = new Map(
+  /** @type {[number, CommandSpec][]} */ ([
   [0x00, { name: 'NOP', params: 0 }],
   [0x01, { name: 'SWRESET', params: 0, apply: (d, _, now) => d.softwareReset(now) }],
   [0x04, { name: 'RDDID', params: 0, reply: [0x85, 0x85, 0x52] }],
@@ -89,7 +89,8 @@ const COMMANDS = new Map([
   [0x36, { name: 'MADCTL', params: 1, apply: (d, p) => (d.registers.madctl = p[0]) }],
   [0x3a, { name: 'COLMOD', params: 1, apply: (d, p) => d.setColmod(p[0]) }],
   [0x3c, { name: 'RAMWRC', params: Infinity, apply: (d) => d.startWrite(false), stream: (d, b) => d.pixelByte(b) }],
-]);
+  ]),
+);
 
 /** Bytes per pixel for the COLMOD interface formats the model takes (16 and 18 bits). */
 const BYTES_PER_PIXEL = new Map([

@@ -11,7 +11,8 @@
 
 /** Input channels (control byte bits A2..A0) in differential mode. */
 export const CHANNEL = Object.freeze({ Y: 0b001, Z1: 0b011, Z2: 0b100, X: 0b101 });
-const CHANNEL_NAMES = new Map(Object.entries(CHANNEL).map(([name, code]) => [code, name]));
+/** @type {Map<number, keyof typeof CHANNEL>} */
+const CHANNEL_NAMES = new Map(Object.entries(CHANNEL).map(([name, code]) => [code, /** @type {keyof typeof CHANNEL} */ (name)]));
 
 /** The XPT2046's fastest SPI clock at 2.7 V (datasheet: tCH + tCL >= 400 ns). */
 export const MAX_SPI_HZ = 2_500_000;
@@ -135,7 +136,7 @@ export class Xpt2046 {
     const finger = this.finger;
     if (!finger) return channel === CHANNEL.Z2 ? 4095 : 0;
     const ideal = this.ideal(finger);
-    const value = { [CHANNEL.X]: ideal.x, [CHANNEL.Y]: ideal.y, [CHANNEL.Z1]: ideal.z1, [CHANNEL.Z2]: ideal.z2 }[channel];
+    const value = { X: ideal.x, Y: ideal.y, Z1: ideal.z1, Z2: ideal.z2 }[name];
     let error = Math.round((this.random() * 2 - 1) * this.noise);
     if (this.random() < this.spikeRate) error += this.random() < 0.5 ? -300 : 300;
     return Math.min(4095, Math.max(0, Math.round(value) + error));
