@@ -430,7 +430,7 @@ function main() {
   for (const failure of failures) console.log(`board: FAIL: ${failure}`);
   console.log(
     `board: ${digits.recognised}/${digits.drawn} recognised, screen identical to simulator: ${digits.identical ? 'yes' : 'no'}, ` +
-      `${thousands(digits.meanCycles)} cycles/inference (${(digits.meanCycles / digits.clkMhz / 1e3).toFixed(1)} ms at ${digits.clkMhz.toFixed(0)} MHz)`,
+      `${Math.round(digits.meanCycles)} cycles/inference (${(digits.meanCycles / digits.clkMhz / 1e3).toFixed(1)} ms at ${digits.clkMhz.toFixed(0)} MHz)`,
   );
   return failures.length === 0 ? 0 : 1;
 }
