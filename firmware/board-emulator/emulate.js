@@ -307,7 +307,9 @@ function digitsRun(args, refs, failures) {
     `board: cycles per inference: min ${thousands(Math.min(...cycles))}, max ${thousands(Math.max(...cycles))}; ` +
       `stroke samples the firmware missed or read twice: ${missedSamples}`,
   );
-  copyFileSync(join(args.out, `board-${args.screenshot}.png`), join(args.out, 'board.png'));
+  // The screenshot for the README: the chosen digit's screen, or the last one drawn.
+  const shown = args.digits.includes(args.screenshot) ? args.screenshot : args.digits[args.digits.length - 1];
+  copyFileSync(join(args.out, `board-${shown}.png`), join(args.out, 'board.png'));
   return {
     board,
     recognised,
