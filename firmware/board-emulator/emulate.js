@@ -154,7 +154,16 @@ const failures = [];
  * @param {Args} args
  */
 function powerUp(args) {
-  const board = new Board(readFileSync(args.elf), args.elf, {
+  let elf;
+  try {
+    elf = readFileSync(args.elf);
+  } catch (e) {
+    throw new Error(
+      `cannot read the firmware ${args.elf} (${e instanceof Error ? e.message : e}): build it in firmware/ with ` +
+        'cargo build --release -p pico2 --no-default-features --features rp2040 --target thumbv6m-none-eabi',
+    );
+  }
+  const board = new Board(elf, args.elf, {
     seed: args.seed,
     touchNoise: args.noise,
     touchSpikes: args.spikes,
