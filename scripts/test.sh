@@ -41,14 +41,24 @@ all_checks() {
   step "tests"
   cargo test --workspace --release
 
+  step "runtime-nostd's tests built for a 32-bit target (i686: usize is 32 bits)"
+  # Installs the 32-bit C runtime the i686 test binaries link against when missing.
+  compgen -G '/usr/lib/gcc/x86_64-linux-gnu/*/32/libgcc.a' >/dev/null || {
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq gcc-multilib
+  }
+  cargo test -p runtime-nostd --release --target i686-unknown-linux-gnu
+
   step "burn-onnx import round trip"
   cargo test "${burn_onnx[@]}" --release
 
-  step "runtime-nostd on all 10,000 test digits (f32 and int8 flat models vs the reference)"
-  # Same binary as `cargo run -p runtime-nostd --release --example host_check`, built with the
-  # workspace's features by the test step above (a -p build would rebuild burn with other ones).
-  cargo build --workspace --release --examples
-  target/release/examples/host_check
+  step "the flat models on all 10,000 test digits (f32 and int8 vs the reference), and host_check as users type it"
+  # Same binary as `cargo run -p tests --release --bin host_check`, built with the workspace's
+  # features (a lone -p build could rebuild burn with other ones).
+  cargo build --workspace --release --bins --examples
+  target/release/host_check
+  # The quick check users type (dev build, runtime-nostd alone, the committed files).
+  cargo run -p runtime-nostd --example host_check
 
   step "firmware: app and simulator host tests, board builds (Pico 2, Pico) with boot and size checks, the QEMU check, the board emulator"
   # Run from firmware/ so its .cargo/config.toml (linker scripts) applies. The board crates

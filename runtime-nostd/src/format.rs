@@ -1,35 +1,175 @@
-//! The flat weight format: its constants, the header and layer records, and their validation.
+//! The flat weight format, in the manner of smoltcp's `wire` modules: one field map per record
+//! ([`header`] and [`layer_record`] name every byte range), zero-copy views over any byte buffer
+//! whose getters the parser uses and whose setters the writer uses ([`HeaderView`],
+//! [`LayerView`]), the code tables of variants, layer kinds and activations, and the rules a
+//! layer must satisfy ([`Layer::check`]), which the reader and the writer both apply.
 //! `FORMAT.md` is the prose version of this file; the two change together.
 
+use core::ops::Range;
+
 use crate::crc32::crc32;
-use crate::error::ParseError;
+use crate::error::{LayerFault, ParseError, SectionFault};
+
+/// A byte range of a record.
+pub type Field = Range<usize>;
 
 /// First four bytes of every file: "MNEF" (MNist Edge Flat).
 pub const MAGIC: [u8; 4] = *b"MNEF";
 /// The version this crate reads and writes.
 pub const VERSION: u16 = 1;
-/// Size of the fixed header.
-pub const HEADER_LEN: usize = 32;
-/// Size of one layer record.
-pub const LAYER_RECORD_LEN: usize = 64;
 /// Most layers a file may have.
 pub const MAX_LAYERS: usize = 16;
 /// Every section (metadata, weights, biases, requantisation tables, LUTs) starts at a multiple
-/// of this, so a file placed at an aligned address can be read in place.
+/// of this, and the file length is one, so a file placed at an aligned address can be read in
+/// place.
 pub const SECTION_ALIGN: usize = 16;
-/// Bytes covered by nothing but the CRC itself: magic, version, variant, count, length, CRC.
-pub const CRC_START: usize = 16;
 /// The largest activation (values per image) a layer may produce, which bounds scratch memory.
 pub const MAX_ACTIVATION: usize = 1 << 20;
 
-/// Number format of a model's weights and activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variant {
-    /// f32 weights, biases and activations.
-    F32 = 1,
-    /// int8 weights (symmetric per output channel) and activations (asymmetric per tensor),
-    /// int32 biases, fixed-point requantisation.
-    Int8 = 2,
+/// The 32-byte header, field by field (FORMAT.md, "Header").
+pub mod header {
+    use super::Field;
+
+    /// `MNEF`.
+    pub const MAGIC: Field = 0..4;
+    /// u16 format version.
+    pub const VERSION: Field = 4..6;
+    /// u8 [`Variant`](super::Variant) code.
+    pub const VARIANT: usize = 6;
+    /// u8 number of layer records.
+    pub const LAYER_COUNT: usize = 7;
+    /// u32 length of the whole file.
+    pub const FILE_LEN: Field = 8..12;
+    /// u32 CRC-32 of every byte from [`CRC_START`](super::CRC_START) to the end of the file.
+    pub const CRC: Field = 12..16;
+    /// u16 input channels.
+    pub const INPUT_CHANNELS: Field = 16..18;
+    /// u16 input height.
+    pub const INPUT_HEIGHT: Field = 18..20;
+    /// u16 input width.
+    pub const INPUT_WIDTH: Field = 20..22;
+    /// u16 number of classes.
+    pub const CLASSES: Field = 22..24;
+    /// The metadata section: u32 offset, u32 length.
+    pub const METADATA: Field = 24..32;
+    /// Bytes in the header.
+    pub const LEN: usize = METADATA.end;
+}
+
+/// A 64-byte layer record, field by field (FORMAT.md, "Layer record").
+pub mod layer_record {
+    use super::Field;
+
+    /// u8 [`LayerKind`](super::LayerKind) code.
+    pub const KIND: usize = 0;
+    /// u8 [`Activation`](super::Activation) code.
+    pub const ACTIVATION: usize = 1;
+    /// u8 kernel side (conv; 0 otherwise).
+    pub const KERNEL: usize = 2;
+    /// u8 stride (conv; 0 otherwise).
+    pub const STRIDE: usize = 3;
+    /// u8 padding on every side (conv; 0 otherwise).
+    pub const PAD: usize = 4;
+    /// Reserved, zero.
+    pub const RESERVED: Field = 5..8;
+    /// u16 input channels (dense: input features).
+    pub const INPUT_CHANNELS: Field = 8..10;
+    /// u16 input height.
+    pub const INPUT_HEIGHT: Field = 10..12;
+    /// u16 input width.
+    pub const INPUT_WIDTH: Field = 12..14;
+    /// u16 output channels (dense: output features).
+    pub const OUTPUT_CHANNELS: Field = 14..16;
+    /// Weights section: u32 offset, u32 length.
+    pub const WEIGHTS: Field = 16..24;
+    /// Biases section.
+    pub const BIAS: Field = 24..32;
+    /// Requantisation table section (int8).
+    pub const REQUANT: Field = 32..40;
+    /// Input quantisation: f32 scale, i32 zero point (int8).
+    pub const INPUT_QUANT: Field = 40..48;
+    /// Output quantisation (int8).
+    pub const OUTPUT_QUANT: Field = 48..56;
+    /// Sigmoid lookup table section (int8 sigmoid layers).
+    pub const LUT: Field = 56..64;
+    /// Bytes in a record.
+    pub const LEN: usize = LUT.end;
+}
+
+/// Size of the fixed header.
+pub const HEADER_LEN: usize = header::LEN;
+/// Size of one layer record.
+pub const LAYER_RECORD_LEN: usize = layer_record::LEN;
+/// The CRC covers the file from here on; the bytes before it are checked field by field.
+pub const CRC_START: usize = header::CRC.end;
+
+/// Declares an enum stored in a file as a one-byte code, with both directions of the mapping
+/// generated from the one list.
+macro_rules! coded_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in code order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The byte that stands for it in a file.
+            pub const fn code(self) -> u8 {
+                match self {
+                    $($name::$variant => $code,)+
+                }
+            }
+
+            /// The value a byte stands for, if any.
+            pub const fn from_code(code: u8) -> Option<Self> {
+                match code {
+                    $($code => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+coded_enum! {
+    /// Number format of a model's weights and activations.
+    pub enum Variant {
+        /// f32 weights, biases and activations.
+        F32 = 1,
+        /// int8 weights (symmetric per output channel) and activations (asymmetric per tensor),
+        /// int32 biases, fixed-point requantisation.
+        Int8 = 2,
+    }
+}
+
+coded_enum! {
+    /// What a layer computes. Adding a kind: see FORMAT.md, "Adding a layer kind".
+    pub enum LayerKind {
+        /// 2-D convolution over HWC activations with OHWI weights, square kernel, symmetric
+        /// zero padding.
+        Conv2d = 1,
+        /// Fully connected, weights `[out][in]`.
+        Dense = 2,
+        /// An HWC tensor as a vector in the same (HWC) order: a change of shape, no computation.
+        Flatten = 3,
+    }
+}
+
+coded_enum! {
+    /// The non-linearity a layer applies to its output.
+    pub enum Activation {
+        /// None.
+        Identity = 0,
+        /// max(0, x).
+        Relu = 1,
+        /// 1 / (1 + e^-x); int8 models apply it through a 256-entry lookup table.
+        Sigmoid = 2,
+    }
 }
 
 impl Variant {
@@ -47,30 +187,9 @@ impl Variant {
     }
 }
 
-/// What a layer computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LayerKind {
-    /// 2-D convolution over CHW activations, square kernel, symmetric zero padding.
-    Conv2d = 1,
-    /// Fully connected, weights `[out][in]`.
-    Dense = 2,
-    /// CHW to a vector, channel-major: a no-op on the data, a change of shape.
-    Flatten = 3,
-}
-
-/// The non-linearity a layer applies to its output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// None.
-    Identity = 0,
-    /// max(0, x).
-    Relu = 1,
-    /// 1 / (1 + e^-x); int8 models apply it through a 256-entry lookup table.
-    Sigmoid = 2,
-}
-
 /// An activation tensor's shape: channels x height x width (a vector is `n x 1 x 1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Shape {
     /// Channels (or features).
     pub channels: usize,
@@ -81,9 +200,31 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// Values in the tensor.
+    /// A vector of `n` values.
+    pub const fn vector(n: usize) -> Self {
+        Shape {
+            channels: n,
+            height: 1,
+            width: 1,
+        }
+    }
+
+    /// Values in the tensor, or `None` if the count does not fit a `usize` (three u16 fields
+    /// multiply past 2^32 on a 32-bit target).
+    pub const fn checked_len(&self) -> Option<usize> {
+        match self.channels.checked_mul(self.height) {
+            Some(plane) => plane.checked_mul(self.width),
+            None => None,
+        }
+    }
+
+    /// Values in the tensor, saturating at `usize::MAX` (so a huge shape never wraps to a
+    /// small one).
     pub const fn len(&self) -> usize {
-        self.channels * self.height * self.width
+        match self.checked_len() {
+            Some(n) => n,
+            None => usize::MAX,
+        }
     }
 
     /// True for a tensor with no values.
@@ -92,8 +233,46 @@ impl Shape {
     }
 }
 
+/// Geometry of a convolution: kernel, stride and symmetric padding. Other layers have none
+/// ([`ConvGeometry::NONE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ConvGeometry {
+    /// Square kernel side.
+    pub kernel: usize,
+    /// Stride on both axes.
+    pub stride: usize,
+    /// Zero padding on every side.
+    pub pad: usize,
+}
+
+impl ConvGeometry {
+    /// The geometry fields of a layer that is not a convolution: all zero.
+    pub const NONE: ConvGeometry = ConvGeometry {
+        kernel: 0,
+        stride: 0,
+        pad: 0,
+    };
+
+    /// Output side of the convolution over an input side, or `None` if the geometry is
+    /// impossible (no kernel, no stride, or a kernel larger than the padded input).
+    pub const fn output_side(&self, input: usize) -> Option<usize> {
+        let padded = match self.pad.checked_mul(2) {
+            Some(both) => input.checked_add(both),
+            None => None,
+        };
+        match padded {
+            Some(padded) if self.kernel > 0 && self.stride > 0 && padded >= self.kernel => {
+                Some((padded - self.kernel) / self.stride + 1)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Affine quantisation of an int8 tensor: `real = scale * (q - zero_point)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Quantization {
     /// Step between adjacent codes (> 0, finite).
     pub scale: f32,
@@ -101,8 +280,42 @@ pub struct Quantization {
     pub zero_point: i32,
 }
 
+impl Quantization {
+    /// A usable quantisation: finite positive scale, zero point an int8 code.
+    pub fn is_valid(&self) -> bool {
+        self.scale.is_finite() && self.scale > 0.0 && (-128..=127).contains(&self.zero_point)
+    }
+
+    /// Equal bit for bit (what chaining layers requires; `==` on f32 is not that).
+    pub fn same_bits(&self, other: &Quantization) -> bool {
+        self.scale.to_bits() == other.scale.to_bits() && self.zero_point == other.zero_point
+    }
+}
+
+/// Quantisation of an int8 model's input, fixed by the format: pixel / 256 with codes
+/// `pixel - 128`, exact.
+pub const INPUT_QUANTIZATION: Quantization = Quantization {
+    scale: 1.0 / 256.0,
+    zero_point: -128,
+};
+/// Zero point of an int8 sigmoid layer's pre-activation codes, fixed by the format. Their scale
+/// is the exporter's choice: the requantisation table and the lookup table carry it, the
+/// runtime never needs it.
+pub const SIGMOID_INPUT_ZERO_POINT: i32 = 0;
+/// Output quantisation of int8 sigmoid layers, fixed by the format: (0, 1) in steps of 1/256.
+pub const SIGMOID_OUTPUT: Quantization = Quantization {
+    scale: 1.0 / 256.0,
+    zero_point: -128,
+};
+/// What f32 files put in the quantisation fields (the reader ignores them there).
+pub const NO_QUANTIZATION: Quantization = Quantization {
+    scale: 1.0,
+    zero_point: 0,
+};
+
 /// A byte range of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Section {
     /// Offset from the start of the file.
     pub offset: usize,
@@ -110,39 +323,613 @@ pub struct Section {
     pub len: usize,
 }
 
-/// One validated layer record.
+impl Section {
+    /// Checks the section lies inside a file of `file_len` bytes and, when not empty, starts
+    /// at a multiple of `align`.
+    pub fn check(&self, file_len: usize, align: usize) -> Result<(), SectionFault> {
+        match self.offset.checked_add(self.len) {
+            Some(end) if end <= file_len => {}
+            _ => return Err(SectionFault::OutsideFile),
+        }
+        if self.len > 0 && !self.offset.is_multiple_of(align) {
+            return Err(SectionFault::Misaligned);
+        }
+        Ok(())
+    }
+
+    /// The section's bytes in `file` (empty if it does not lie inside).
+    pub fn of<'a>(&self, file: &'a [u8]) -> &'a [u8] {
+        self.offset
+            .checked_add(self.len)
+            .and_then(|end| file.get(self.offset..end))
+            .unwrap_or_default()
+    }
+}
+
+/// Something with a length in bytes: a section of a file, or the bytes to write into one.
+pub trait ByteLen {
+    /// Bytes.
+    fn byte_len(&self) -> usize;
+}
+
+impl ByteLen for Section {
+    fn byte_len(&self) -> usize {
+        self.len
+    }
+}
+
+impl ByteLen for usize {
+    fn byte_len(&self) -> usize {
+        *self
+    }
+}
+
+impl ByteLen for &[u8] {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+
+/// The four payload sections of a layer record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PayloadSection {
+    /// Conv OHWI or dense `[out][in]` weights.
+    Weights,
+    /// One f32 or i32 per output channel.
+    Bias,
+    /// int8: per output channel an i32 multiplier and an i32 shift.
+    Requant,
+    /// int8 sigmoid: 256 output codes.
+    Lut,
+}
+
+impl PayloadSection {
+    /// All four, in record order.
+    pub const ALL: [PayloadSection; 4] = [
+        PayloadSection::Weights,
+        PayloadSection::Bias,
+        PayloadSection::Requant,
+        PayloadSection::Lut,
+    ];
+
+    /// Where the section's offset and length sit in a layer record.
+    pub const fn field(self) -> Field {
+        match self {
+            PayloadSection::Weights => layer_record::WEIGHTS,
+            PayloadSection::Bias => layer_record::BIAS,
+            PayloadSection::Requant => layer_record::REQUANT,
+            PayloadSection::Lut => layer_record::LUT,
+        }
+    }
+}
+
+/// A layer's payloads: byte ranges of a file (`P = Section`, what the parser finds), their
+/// sizes (`P = usize`, what the format requires), or the bytes to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Payload<P> {
+    /// Conv OHWI or dense `[out][in]` weights: f32 little-endian or int8.
+    pub weights: P,
+    /// f32 or i32 little-endian, one per output channel.
+    pub bias: P,
+    /// int8: per output channel an i32 multiplier then an i32 shift.
+    pub requant: P,
+    /// int8 sigmoid layers: 256 output codes indexed by pre-activation code + 128.
+    pub lut: P,
+}
+
+impl<P> Payload<P> {
+    /// The section named `which`.
+    pub fn get(&self, which: PayloadSection) -> &P {
+        match which {
+            PayloadSection::Weights => &self.weights,
+            PayloadSection::Bias => &self.bias,
+            PayloadSection::Requant => &self.requant,
+            PayloadSection::Lut => &self.lut,
+        }
+    }
+}
+
+/// One layer. The parser yields `Layer<Section>` (payloads as byte ranges of the file, read in
+/// place); the writer takes the same struct with the payload bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Layer {
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Layer<P = Section> {
     /// What the layer computes.
     pub kind: LayerKind,
     /// Its output non-linearity.
     pub activation: Activation,
-    /// Square kernel side (conv only).
-    pub kernel: usize,
-    /// Stride on both axes (conv only).
-    pub stride: usize,
-    /// Zero padding on every side (conv only).
-    pub pad: usize,
-    /// Input shape.
+    /// Kernel, stride and padding (conv), or [`ConvGeometry::NONE`].
+    pub geometry: ConvGeometry,
+    /// Input shape (HWC in memory).
     pub input: Shape,
-    /// Output shape.
+    /// Output shape (HWC in memory); the file stores only its channels, the rest follows from
+    /// the kind and geometry ([`Layer::output_shape`]).
     pub output: Shape,
-    /// Weights: conv `[out][in][k][k]`, dense `[out][in]`.
-    pub weights: Section,
-    /// One bias per output channel (f32 or i32).
-    pub bias: Section,
-    /// int8: per output channel an i32 multiplier then an i32 shift.
-    pub requant: Section,
+    /// Weights, biases, requantisation table, sigmoid table.
+    pub payload: Payload<P>,
     /// int8: quantisation of the layer's input.
     pub input_quant: Quantization,
     /// int8: quantisation of the layer's output.
     pub output_quant: Quantization,
-    /// int8 sigmoid layers: 256 output codes indexed by pre-activation code + 128.
-    pub lut: Section,
+}
+
+impl<P: ByteLen> Layer<P> {
+    /// The output shape the kind and geometry give for this input and `output.channels`.
+    pub fn output_shape(&self) -> Result<Shape, LayerFault> {
+        let channels = self.output.channels;
+        if channels == 0 {
+            return Err(LayerFault::NoOutputs);
+        }
+        let geometry_unused = self.geometry == ConvGeometry::NONE;
+        match self.kind {
+            LayerKind::Conv2d => {
+                let side = |s| self.geometry.output_side(s);
+                match (side(self.input.height), side(self.input.width)) {
+                    (Some(height), Some(width)) => Ok(Shape {
+                        channels,
+                        height,
+                        width,
+                    }),
+                    _ => Err(LayerFault::ConvGeometry),
+                }
+            }
+            LayerKind::Dense if !geometry_unused => Err(LayerFault::GeometryOnNonConv),
+            LayerKind::Dense if self.input.height != 1 || self.input.width != 1 => {
+                Err(LayerFault::DenseInputNotVector)
+            }
+            LayerKind::Dense => Ok(Shape::vector(channels)),
+            LayerKind::Flatten if !geometry_unused => Err(LayerFault::GeometryOnNonConv),
+            LayerKind::Flatten if self.input.checked_len() != Some(channels) => {
+                Err(LayerFault::FlattenChangesSize)
+            }
+            LayerKind::Flatten => Ok(Shape::vector(channels)),
+        }
+    }
+
+    /// The payload sizes the format requires of this layer in `variant`, with checked
+    /// arithmetic (a crafted record must not wrap them on a 32-bit target).
+    pub fn payload_sizes(&self, variant: Variant) -> Result<Payload<usize>, LayerFault> {
+        let outputs = self.output.channels;
+        let per_output = match self.kind {
+            LayerKind::Conv2d => self
+                .geometry
+                .kernel
+                .checked_mul(self.geometry.kernel)
+                .and_then(|taps| taps.checked_mul(self.input.channels)),
+            LayerKind::Dense => Some(self.input.channels),
+            LayerKind::Flatten => return Ok(Payload::default()),
+        };
+        let weights = per_output
+            .and_then(|n| n.checked_mul(outputs))
+            .and_then(|n| n.checked_mul(variant.weight_bytes()));
+        let (Some(weights), Some(bias), Some(requant)) =
+            (weights, outputs.checked_mul(4), outputs.checked_mul(8))
+        else {
+            return Err(LayerFault::SizeOverflow);
+        };
+        let lut = match self.activation {
+            Activation::Sigmoid => 256,
+            Activation::Identity | Activation::Relu => 0,
+        };
+        Ok(match variant {
+            Variant::F32 => Payload {
+                weights,
+                bias,
+                requant: 0,
+                lut: 0,
+            },
+            Variant::Int8 => Payload {
+                weights,
+                bias,
+                requant,
+                lut,
+            },
+        })
+    }
+
+    /// Everything the format requires of one layer on its own: its output shape follows from
+    /// its kind and geometry, activations stay within [`MAX_ACTIVATION`], every payload has the
+    /// size the format gives it, and int8 quantisations are valid (a flatten keeps its input's,
+    /// a sigmoid outputs [`SIGMOID_OUTPUT`]). The parser and the writer both apply it.
+    pub fn check(&self, variant: Variant) -> Result<(), LayerFault> {
+        let output = self.output_shape()?;
+        if output != self.output {
+            return Err(LayerFault::OutputShape { expected: output });
+        }
+        for shape in [self.input, self.output] {
+            match shape.checked_len() {
+                Some(values) if values <= MAX_ACTIVATION => {}
+                _ => return Err(LayerFault::ActivationTooLarge),
+            }
+        }
+        if self.kind == LayerKind::Flatten && self.activation != Activation::Identity {
+            return Err(LayerFault::FlattenWithActivation);
+        }
+        let sizes = self.payload_sizes(variant)?;
+        for section in PayloadSection::ALL {
+            let (expected, found) = (*sizes.get(section), self.payload.get(section).byte_len());
+            if expected != found {
+                return Err(LayerFault::PayloadSize {
+                    section,
+                    expected,
+                    found,
+                });
+            }
+        }
+        match variant {
+            Variant::F32 => Ok(()),
+            Variant::Int8 => self.check_int8_quantization(),
+        }
+    }
+
+    fn check_int8_quantization(&self) -> Result<(), LayerFault> {
+        if !(self.input_quant.is_valid() && self.output_quant.is_valid()) {
+            return Err(LayerFault::Quantization);
+        }
+        match (self.kind, self.activation) {
+            (LayerKind::Flatten, _) if !self.input_quant.same_bits(&self.output_quant) => {
+                Err(LayerFault::FlattenRequantizes)
+            }
+            (LayerKind::Conv2d | LayerKind::Dense, Activation::Sigmoid)
+                if !self.output_quant.same_bits(&SIGMOID_OUTPUT) =>
+            {
+                Err(LayerFault::SigmoidOutputQuantization)
+            }
+            (LayerKind::Flatten, _)
+            | (LayerKind::Conv2d | LayerKind::Dense, Activation::Sigmoid)
+            | (LayerKind::Conv2d | LayerKind::Dense, Activation::Identity | Activation::Relu) => {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The bytes of `field` in `buffer` as an array (zeros if the buffer is too short, which the
+/// views' checked constructors rule out).
+fn read<const N: usize>(buffer: &[u8], field: Field) -> [u8; N] {
+    buffer
+        .get(field)
+        .and_then(|bytes| bytes.try_into().ok())
+        .unwrap_or([0; N])
+}
+
+/// Writes `bytes` into `field` of `buffer` (nothing if the buffer is too short).
+fn write(buffer: &mut [u8], field: Field, bytes: &[u8]) {
+    if let Some(dst) = buffer.get_mut(field)
+        && dst.len() == bytes.len()
+    {
+        dst.copy_from_slice(bytes);
+    }
+}
+
+/// The one-byte field at `at`.
+const fn byte(at: usize) -> Field {
+    at..at + 1
+}
+
+fn read_u16(buffer: &[u8], field: Field) -> usize {
+    usize::from(u16::from_le_bytes(read(buffer, field)))
+}
+
+fn read_u32(buffer: &[u8], field: Field) -> u32 {
+    u32::from_le_bytes(read(buffer, field))
+}
+
+/// A section field: u32 offset then u32 length (saturating to `usize::MAX` where a `usize`
+/// is narrower, which makes the section fall outside any file).
+fn read_section(buffer: &[u8], field: Field) -> Section {
+    let start = field.start;
+    let value = |at: usize| usize::try_from(read_u32(buffer, at..at + 4)).unwrap_or(usize::MAX);
+    Section {
+        offset: value(start),
+        len: value(start + 4),
+    }
+}
+
+fn write_section(buffer: &mut [u8], field: Field, offset: u32, len: u32) {
+    let start = field.start;
+    write(buffer, start..start + 4, &offset.to_le_bytes());
+    write(buffer, start + 4..start + 8, &len.to_le_bytes());
+}
+
+fn read_quantization(buffer: &[u8], field: Field) -> Quantization {
+    let start = field.start;
+    Quantization {
+        scale: f32::from_le_bytes(read(buffer, start..start + 4)),
+        zero_point: i32::from_le_bytes(read(buffer, start + 4..start + 8)),
+    }
+}
+
+fn write_quantization(buffer: &mut [u8], field: Field, q: Quantization) {
+    let start = field.start;
+    write(buffer, start..start + 4, &q.scale.to_le_bytes());
+    write(buffer, start + 4..start + 8, &q.zero_point.to_le_bytes());
+}
+
+/// Declares a zero-copy view over a byte buffer holding a record of `$len` bytes: its checked
+/// and unchecked constructors and its raw bytes; getters and setters come in its own impls.
+macro_rules! record_view {
+    ($(#[$meta:meta])* $name:ident, $len:expr, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<T> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// A view without a length check: getters of a short buffer read zeros.
+            pub const fn new_unchecked(buffer: T) -> Self {
+                $name { buffer }
+            }
+
+            #[doc = concat!("A view of a buffer that holds at least ", $what, ".")]
+            pub fn new_checked(buffer: T) -> Result<Self, ParseError> {
+                let len = buffer.as_ref().len();
+                if len < $len {
+                    return Err(ParseError::TooShort { len, needed: $len });
+                }
+                Ok($name { buffer })
+            }
+
+            /// The buffer.
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+
+            fn bytes(&self) -> &[u8] {
+                self.buffer.as_ref()
+            }
+        }
+
+        impl<T: AsRef<[u8]> + AsMut<[u8]>> $name<T> {
+            fn bytes_mut(&mut self) -> &mut [u8] {
+                self.buffer.as_mut()
+            }
+        }
+    };
+}
+
+record_view!(
+    /// A zero-copy view of the header at the start of a buffer.
+    HeaderView,
+    header::LEN,
+    "a header"
+);
+
+record_view!(
+    /// A zero-copy view of one 64-byte layer record.
+    LayerView,
+    layer_record::LEN,
+    "one layer record"
+);
+
+impl<T: AsRef<[u8]>> HeaderView<T> {
+    /// The magic bytes.
+    pub fn magic(&self) -> [u8; 4] {
+        read(self.bytes(), header::MAGIC)
+    }
+
+    /// The format version.
+    pub fn version(&self) -> u16 {
+        u16::from_le_bytes(read(self.bytes(), header::VERSION))
+    }
+
+    /// The variant code.
+    pub fn variant_code(&self) -> u8 {
+        read::<1>(self.bytes(), byte(header::VARIANT))[0]
+    }
+
+    /// The number of layer records.
+    pub fn layer_count(&self) -> usize {
+        usize::from(read::<1>(self.bytes(), byte(header::LAYER_COUNT))[0])
+    }
+
+    /// The file length the header declares.
+    pub fn file_len(&self) -> u32 {
+        read_u32(self.bytes(), header::FILE_LEN)
+    }
+
+    /// The stored CRC.
+    pub fn crc(&self) -> u32 {
+        read_u32(self.bytes(), header::CRC)
+    }
+
+    /// The model's input shape.
+    pub fn input(&self) -> Shape {
+        let b = self.bytes();
+        Shape {
+            channels: read_u16(b, header::INPUT_CHANNELS),
+            height: read_u16(b, header::INPUT_HEIGHT),
+            width: read_u16(b, header::INPUT_WIDTH),
+        }
+    }
+
+    /// The number of classes.
+    pub fn classes(&self) -> usize {
+        read_u16(self.bytes(), header::CLASSES)
+    }
+
+    /// The metadata section.
+    pub fn metadata(&self) -> Section {
+        read_section(self.bytes(), header::METADATA)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> HeaderView<T> {
+    /// Sets the magic bytes.
+    pub fn set_magic(&mut self, magic: [u8; 4]) {
+        write(self.bytes_mut(), header::MAGIC, &magic);
+    }
+
+    /// Sets the format version.
+    pub fn set_version(&mut self, version: u16) {
+        write(self.bytes_mut(), header::VERSION, &version.to_le_bytes());
+    }
+
+    /// Sets the variant.
+    pub fn set_variant(&mut self, variant: Variant) {
+        write(self.bytes_mut(), byte(header::VARIANT), &[variant.code()]);
+    }
+
+    /// Sets the number of layer records.
+    pub fn set_layer_count(&mut self, count: u8) {
+        write(self.bytes_mut(), byte(header::LAYER_COUNT), &[count]);
+    }
+
+    /// Sets the file length.
+    pub fn set_file_len(&mut self, len: u32) {
+        write(self.bytes_mut(), header::FILE_LEN, &len.to_le_bytes());
+    }
+
+    /// Sets the stored CRC.
+    pub fn set_crc(&mut self, crc: u32) {
+        write(self.bytes_mut(), header::CRC, &crc.to_le_bytes());
+    }
+
+    /// Sets the input shape.
+    pub fn set_input(&mut self, channels: u16, height: u16, width: u16) {
+        let b = self.bytes_mut();
+        write(b, header::INPUT_CHANNELS, &channels.to_le_bytes());
+        write(b, header::INPUT_HEIGHT, &height.to_le_bytes());
+        write(b, header::INPUT_WIDTH, &width.to_le_bytes());
+    }
+
+    /// Sets the number of classes.
+    pub fn set_classes(&mut self, classes: u16) {
+        write(self.bytes_mut(), header::CLASSES, &classes.to_le_bytes());
+    }
+
+    /// Sets the metadata section.
+    pub fn set_metadata(&mut self, offset: u32, len: u32) {
+        write_section(self.bytes_mut(), header::METADATA, offset, len);
+    }
+}
+
+impl<T: AsRef<[u8]>> LayerView<T> {
+    fn byte(&self, at: usize) -> u8 {
+        read::<1>(self.bytes(), byte(at))[0]
+    }
+
+    /// The layer kind code.
+    pub fn kind_code(&self) -> u8 {
+        self.byte(layer_record::KIND)
+    }
+
+    /// The activation code.
+    pub fn activation_code(&self) -> u8 {
+        self.byte(layer_record::ACTIVATION)
+    }
+
+    /// Kernel, stride and padding.
+    pub fn geometry(&self) -> ConvGeometry {
+        ConvGeometry {
+            kernel: usize::from(self.byte(layer_record::KERNEL)),
+            stride: usize::from(self.byte(layer_record::STRIDE)),
+            pad: usize::from(self.byte(layer_record::PAD)),
+        }
+    }
+
+    /// The reserved bytes (zero in a valid record).
+    pub fn reserved(&self) -> [u8; 3] {
+        read(self.bytes(), layer_record::RESERVED)
+    }
+
+    /// The declared input shape.
+    pub fn input(&self) -> Shape {
+        let b = self.bytes();
+        Shape {
+            channels: read_u16(b, layer_record::INPUT_CHANNELS),
+            height: read_u16(b, layer_record::INPUT_HEIGHT),
+            width: read_u16(b, layer_record::INPUT_WIDTH),
+        }
+    }
+
+    /// Output channels (dense: features).
+    pub fn output_channels(&self) -> usize {
+        read_u16(self.bytes(), layer_record::OUTPUT_CHANNELS)
+    }
+
+    /// A payload section.
+    pub fn section(&self, which: PayloadSection) -> Section {
+        read_section(self.bytes(), which.field())
+    }
+
+    /// All four payload sections.
+    pub fn payload(&self) -> Payload<Section> {
+        Payload {
+            weights: self.section(PayloadSection::Weights),
+            bias: self.section(PayloadSection::Bias),
+            requant: self.section(PayloadSection::Requant),
+            lut: self.section(PayloadSection::Lut),
+        }
+    }
+
+    /// The input quantisation.
+    pub fn input_quant(&self) -> Quantization {
+        read_quantization(self.bytes(), layer_record::INPUT_QUANT)
+    }
+
+    /// The output quantisation.
+    pub fn output_quant(&self) -> Quantization {
+        read_quantization(self.bytes(), layer_record::OUTPUT_QUANT)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> LayerView<T> {
+    /// Sets the kind.
+    pub fn set_kind(&mut self, kind: LayerKind) {
+        write(self.bytes_mut(), byte(layer_record::KIND), &[kind.code()]);
+    }
+
+    /// Sets the activation.
+    pub fn set_activation(&mut self, activation: Activation) {
+        let code = activation.code();
+        write(self.bytes_mut(), byte(layer_record::ACTIVATION), &[code]);
+    }
+
+    /// Sets kernel, stride and padding.
+    pub fn set_geometry(&mut self, kernel: u8, stride: u8, pad: u8) {
+        let b = self.bytes_mut();
+        write(b, byte(layer_record::KERNEL), &[kernel]);
+        write(b, byte(layer_record::STRIDE), &[stride]);
+        write(b, byte(layer_record::PAD), &[pad]);
+    }
+
+    /// Sets the input shape.
+    pub fn set_input(&mut self, channels: u16, height: u16, width: u16) {
+        let b = self.bytes_mut();
+        write(b, layer_record::INPUT_CHANNELS, &channels.to_le_bytes());
+        write(b, layer_record::INPUT_HEIGHT, &height.to_le_bytes());
+        write(b, layer_record::INPUT_WIDTH, &width.to_le_bytes());
+    }
+
+    /// Sets the output channels.
+    pub fn set_output_channels(&mut self, channels: u16) {
+        let bytes = channels.to_le_bytes();
+        write(self.bytes_mut(), layer_record::OUTPUT_CHANNELS, &bytes);
+    }
+
+    /// Sets a payload section.
+    pub fn set_section(&mut self, which: PayloadSection, offset: u32, len: u32) {
+        write_section(self.bytes_mut(), which.field(), offset, len);
+    }
+
+    /// Sets the input quantisation.
+    pub fn set_input_quant(&mut self, q: Quantization) {
+        write_quantization(self.bytes_mut(), layer_record::INPUT_QUANT, q);
+    }
+
+    /// Sets the output quantisation.
+    pub fn set_output_quant(&mut self, q: Quantization) {
+        write_quantization(self.bytes_mut(), layer_record::OUTPUT_QUANT, q);
+    }
 }
 
 /// The parsed fixed header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Header {
     /// Number format.
     pub variant: Variant,
@@ -158,132 +945,56 @@ pub struct Header {
     pub metadata: Section,
 }
 
-/// Pre-activation quantisation of int8 sigmoid layers, fixed by the format: codes cover
-/// [-8, 8) in steps of 1/16 (sigmoid is flat to 3e-4 beyond).
-pub const SIGMOID_INPUT: Quantization = Quantization {
-    scale: 1.0 / 16.0,
-    zero_point: 0,
-};
-/// Output quantisation of int8 sigmoid layers, fixed by the format: (0, 1) in steps of 1/256.
-pub const SIGMOID_OUTPUT: Quantization = Quantization {
-    scale: 1.0 / 256.0,
-    zero_point: -128,
-};
-
-/// Little-endian field reader over a byte slice that never panics.
-#[derive(Clone, Copy)]
-pub(crate) struct Fields<'a>(pub(crate) &'a [u8]);
-
-impl Fields<'_> {
-    fn array<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
-        self.0.get(at..at.checked_add(N)?)?.try_into().ok()
-    }
-
-    pub(crate) fn u8(&self, at: usize) -> Option<u8> {
-        self.0.get(at).copied()
-    }
-
-    pub(crate) fn u16(&self, at: usize) -> Option<usize> {
-        self.array(at).map(|b| usize::from(u16::from_le_bytes(b)))
-    }
-
-    pub(crate) fn u32(&self, at: usize) -> Option<usize> {
-        self.array(at)
-            .and_then(|b| usize::try_from(u32::from_le_bytes(b)).ok())
-    }
-
-    pub(crate) fn i32(&self, at: usize) -> Option<i32> {
-        self.array(at).map(i32::from_le_bytes)
-    }
-
-    pub(crate) fn f32(&self, at: usize) -> Option<f32> {
-        self.array(at).map(f32::from_le_bytes)
-    }
-}
-
-fn variant(code: u8) -> Result<Variant, ParseError> {
-    match code {
-        1 => Ok(Variant::F32),
-        2 => Ok(Variant::Int8),
-        other => Err(ParseError::UnknownVariant(other)),
-    }
-}
-
-fn layer_kind(index: usize, code: u8) -> Result<LayerKind, ParseError> {
-    match code {
-        1 => Ok(LayerKind::Conv2d),
-        2 => Ok(LayerKind::Dense),
-        3 => Ok(LayerKind::Flatten),
-        kind => Err(ParseError::UnknownLayerKind { layer: index, kind }),
-    }
-}
-
-fn activation(index: usize, code: u8) -> Result<Activation, ParseError> {
-    match code {
-        0 => Ok(Activation::Identity),
-        1 => Ok(Activation::Relu),
-        2 => Ok(Activation::Sigmoid),
-        activation => Err(ParseError::UnknownActivation {
-            layer: index,
-            activation,
-        }),
-    }
+/// The CRC-32 of a whole file, as its header stores it.
+pub fn file_crc(file: &[u8]) -> u32 {
+    crc32(file.get(CRC_START..).unwrap_or_default())
 }
 
 /// Parses and checks the header, including the file length and the CRC.
 pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
-    let f = Fields(bytes);
-    if bytes.len() < HEADER_LEN {
-        return Err(ParseError::TooShort {
-            len: bytes.len(),
-            needed: HEADER_LEN,
-        });
-    }
-    if f.array::<4>(0) != Some(MAGIC) {
+    let view = HeaderView::new_checked(bytes)?;
+    if view.magic() != MAGIC {
         return Err(ParseError::BadMagic);
     }
-    let version = f.u16(4).ok_or(ParseError::TooShort {
-        len: bytes.len(),
-        needed: HEADER_LEN,
-    })?;
-    if version != usize::from(VERSION) {
-        return Err(ParseError::UnsupportedVersion(version));
+    if view.version() != VERSION {
+        return Err(ParseError::UnsupportedVersion(view.version()));
     }
-    let short = ParseError::TooShort {
-        len: bytes.len(),
-        needed: HEADER_LEN,
-    };
-    let variant = variant(f.u8(6).ok_or(short)?)?;
-    let layer_count = usize::from(f.u8(7).ok_or(short)?);
+    let code = view.variant_code();
+    let variant = Variant::from_code(code).ok_or(ParseError::UnknownVariant(code))?;
+    let layer_count = view.layer_count();
     if layer_count == 0 || layer_count > MAX_LAYERS {
         return Err(ParseError::BadLayerCount(layer_count));
     }
-    let file_len = f.u32(8).ok_or(short)?;
-    if file_len != bytes.len() {
+    let declared = view.file_len();
+    if usize::try_from(declared).ok() != Some(bytes.len()) {
         return Err(ParseError::LengthMismatch {
-            header: file_len,
+            header: declared,
             actual: bytes.len(),
         });
     }
-    let stored = f.u32(12).ok_or(short)?;
-    let computed = crc32(bytes.get(CRC_START..).unwrap_or_default());
-    if usize::try_from(computed).ok() != Some(stored) {
+    if !bytes.len().is_multiple_of(SECTION_ALIGN) {
+        return Err(ParseError::LengthNotAligned { len: bytes.len() });
+    }
+    let (stored, computed) = (view.crc(), file_crc(bytes));
+    if stored != computed {
         return Err(ParseError::CrcMismatch { stored, computed });
     }
-    let input = Shape {
-        channels: f.u16(16).ok_or(short)?,
-        height: f.u16(18).ok_or(short)?,
-        width: f.u16(20).ok_or(short)?,
-    };
-    let classes = f.u16(22).ok_or(short)?;
-    let metadata = Section {
-        offset: f.u32(24).ok_or(short)?,
-        len: f.u32(28).ok_or(short)?,
-    };
+    let (input, classes, metadata) = (view.input(), view.classes(), view.metadata());
     if input.is_empty() || classes == 0 {
         return Err(ParseError::BadInputShape);
     }
-    check_section(bytes.len(), metadata, None, 1)?;
+    metadata
+        .check(bytes.len(), 1)
+        .map_err(|fault| ParseError::BadMetadata {
+            section: metadata,
+            fault,
+        })?;
+    if core::str::from_utf8(metadata.of(bytes)).is_err() {
+        return Err(ParseError::BadMetadata {
+            section: metadata,
+            fault: SectionFault::NotUtf8,
+        });
+    }
     let table_end = HEADER_LEN + layer_count * LAYER_RECORD_LEN;
     if table_end > bytes.len() {
         return Err(ParseError::TooShort {
@@ -294,56 +1005,11 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     Ok(Header {
         variant,
         layer_count,
-        file_len,
+        file_len: bytes.len(),
         input,
         classes,
         metadata,
     })
-}
-
-/// Checks a section lies inside the file, is aligned, and (if `expected` is given) has that
-/// exact length. `layer` is `None` for the metadata.
-fn check_section(
-    file_len: usize,
-    section: Section,
-    layer: Option<usize>,
-    align: usize,
-) -> Result<(), ParseError> {
-    let end = section.offset.checked_add(section.len);
-    let misaligned = section.len > 0 && !section.offset.is_multiple_of(align);
-    match end {
-        Some(end) if end <= file_len && !misaligned => Ok(()),
-        _ => Err(ParseError::BadSection {
-            layer,
-            offset: section.offset,
-            len: section.len,
-        }),
-    }
-}
-
-/// Output side of a convolution, or `None` if the geometry is impossible.
-pub const fn conv_output_side(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    pad: usize,
-) -> Option<usize> {
-    let padded = input + 2 * pad;
-    if kernel == 0 || stride == 0 || padded < kernel {
-        return None;
-    }
-    Some((padded - kernel) / stride + 1)
-}
-
-fn quantization(f: &Fields<'_>, at: usize) -> Option<Quantization> {
-    Some(Quantization {
-        scale: f.f32(at)?,
-        zero_point: f.i32(at + 4)?,
-    })
-}
-
-fn valid_quantization(q: Quantization) -> bool {
-    q.scale.is_finite() && q.scale > 0.0 && (-128..=127).contains(&q.zero_point)
 }
 
 /// Parses layer record `index` and checks it against the input shape it receives.
@@ -354,175 +1020,58 @@ pub fn parse_layer(
     input: Shape,
 ) -> Result<Layer, ParseError> {
     let base = HEADER_LEN + index * LAYER_RECORD_LEN;
-    let record = bytes
-        .get(base..base + LAYER_RECORD_LEN)
-        .ok_or(ParseError::TooShort {
-            len: bytes.len(),
-            needed: base + LAYER_RECORD_LEN,
-        })?;
-    let f = Fields(record);
-    let truncated = ParseError::BadLayer {
+    let record = bytes.get(base..base + LAYER_RECORD_LEN).unwrap_or_default();
+    let view = LayerView::new_checked(record).map_err(|_| ParseError::TooShort {
+        len: bytes.len(),
+        needed: base + LAYER_RECORD_LEN,
+    })?;
+    let bad = |fault| ParseError::BadLayer {
         layer: index,
-        reason: "record truncated",
+        fault,
     };
-    let kind = layer_kind(index, f.u8(0).ok_or(truncated)?)?;
-    let activation = activation(index, f.u8(1).ok_or(truncated)?)?;
-    let (kernel, stride, pad) = (
-        usize::from(f.u8(2).ok_or(truncated)?),
-        usize::from(f.u8(3).ok_or(truncated)?),
-        usize::from(f.u8(4).ok_or(truncated)?),
-    );
-    let declared_input = Shape {
-        channels: f.u16(8).ok_or(truncated)?,
-        height: f.u16(10).ok_or(truncated)?,
-        width: f.u16(12).ok_or(truncated)?,
-    };
-    let out_channels = f.u16(14).ok_or(truncated)?;
-    let section = |at: usize| -> Option<Section> {
-        Some(Section {
-            offset: f.u32(at)?,
-            len: f.u32(at + 4)?,
-        })
-    };
-    let layer = Layer {
-        kind,
-        activation,
-        kernel,
-        stride,
-        pad,
-        input: declared_input,
-        output: Shape {
-            channels: out_channels,
-            height: 1,
-            width: 1,
-        },
-        weights: section(16).ok_or(truncated)?,
-        bias: section(24).ok_or(truncated)?,
-        requant: section(32).ok_or(truncated)?,
-        input_quant: quantization(&f, 40).ok_or(truncated)?,
-        output_quant: quantization(&f, 48).ok_or(truncated)?,
-        lut: section(56).ok_or(truncated)?,
-    };
-    if declared_input != input {
+    let kind = LayerKind::from_code(view.kind_code()).ok_or(ParseError::UnknownLayerKind {
+        layer: index,
+        kind: view.kind_code(),
+    })?;
+    let activation =
+        Activation::from_code(view.activation_code()).ok_or(ParseError::UnknownActivation {
+            layer: index,
+            activation: view.activation_code(),
+        })?;
+    if view.reserved() != [0; 3] {
+        return Err(bad(LayerFault::ReservedNotZero));
+    }
+    let declared = view.input();
+    if declared != input {
         return Err(ParseError::ShapeMismatch {
             layer: index,
             expected: input,
-            declared: declared_input,
+            declared,
         });
     }
-    let layer = with_output_shape(layer, index)?;
-    check_payload(bytes.len(), header.variant, &layer, index)?;
-    Ok(layer)
-}
-
-fn with_output_shape(mut layer: Layer, index: usize) -> Result<Layer, ParseError> {
-    let bad = |reason| ParseError::BadLayer {
-        layer: index,
-        reason,
+    let mut layer = Layer {
+        kind,
+        activation,
+        geometry: view.geometry(),
+        input: declared,
+        output: Shape::vector(view.output_channels()),
+        payload: view.payload(),
+        input_quant: view.input_quant(),
+        output_quant: view.output_quant(),
     };
-    layer.output = match layer.kind {
-        LayerKind::Conv2d => {
-            let side = |s| conv_output_side(s, layer.kernel, layer.stride, layer.pad);
-            match (side(layer.input.height), side(layer.input.width)) {
-                (Some(height), Some(width)) if layer.output.channels > 0 => Shape {
-                    channels: layer.output.channels,
-                    height,
-                    width,
-                },
-                _ => return Err(bad("impossible convolution geometry")),
-            }
-        }
-        LayerKind::Dense => {
-            if layer.input.height != 1 || layer.input.width != 1 {
-                return Err(bad("dense input must be a vector: add a flatten layer"));
-            }
-            if layer.output.channels == 0 {
-                return Err(bad("dense layer with no outputs"));
-            }
-            layer.output
-        }
-        LayerKind::Flatten => {
-            if layer.output.channels != layer.input.len()
-                || layer.activation != Activation::Identity
-            {
-                return Err(bad("flatten must keep every value and apply no activation"));
-            }
-            layer.output
-        }
-    };
-    if layer.output.len() > MAX_ACTIVATION || layer.input.len() > MAX_ACTIVATION {
-        return Err(bad("activation larger than the format allows"));
-    }
-    Ok(layer)
-}
-
-/// Expected payload sizes for a layer: (weights, bias, requant, lut) in bytes.
-pub fn payload_sizes(variant: Variant, layer: &Layer) -> (usize, usize, usize, usize) {
-    let outputs = layer.output.channels;
-    let per_output = match layer.kind {
-        LayerKind::Conv2d => layer.input.channels * layer.kernel * layer.kernel,
-        LayerKind::Dense => layer.input.channels,
-        LayerKind::Flatten => return (0, 0, 0, 0),
-    };
-    let weights = outputs * per_output * variant.weight_bytes();
-    let bias = outputs * 4;
-    match variant {
-        Variant::F32 => (weights, bias, 0, 0),
-        Variant::Int8 => {
-            let lut = if layer.activation == Activation::Sigmoid {
-                256
-            } else {
-                0
-            };
-            (weights, bias, outputs * 8, lut)
-        }
-    }
-}
-
-fn check_payload(
-    file_len: usize,
-    variant: Variant,
-    layer: &Layer,
-    index: usize,
-) -> Result<(), ParseError> {
-    let (weights, bias, requant, lut) = payload_sizes(variant, layer);
-    let sections = [
-        (layer.weights, weights),
-        (layer.bias, bias),
-        (layer.requant, requant),
-        (layer.lut, lut),
-    ];
-    for (section, expected) in sections {
-        if section.len != expected {
-            return Err(ParseError::BadSection {
-                layer: Some(index),
-                offset: section.offset,
-                len: section.len,
-            });
-        }
-        check_section(file_len, section, Some(index), SECTION_ALIGN)?;
-    }
-    let passes_through = layer.input_quant == layer.output_quant;
-    if variant == Variant::Int8
-        && layer.kind == LayerKind::Flatten
-        && !(passes_through && valid_quantization(layer.input_quant))
-    {
-        return Err(ParseError::BadLayer {
-            layer: index,
-            reason: "int8 flatten must keep its input quantisation",
-        });
-    }
-    if variant == Variant::Int8 && layer.kind != LayerKind::Flatten {
-        let quant_ok =
-            valid_quantization(layer.input_quant) && valid_quantization(layer.output_quant);
-        let sigmoid_ok =
-            layer.activation != Activation::Sigmoid || layer.output_quant == SIGMOID_OUTPUT;
-        if !quant_ok || !sigmoid_ok {
-            return Err(ParseError::BadLayer {
+    layer.output = layer.output_shape().map_err(bad)?;
+    layer.check(header.variant).map_err(bad)?;
+    for section in PayloadSection::ALL {
+        let range = *layer.payload.get(section);
+        range
+            .check(bytes.len(), SECTION_ALIGN)
+            .map_err(|fault| ParseError::BadSection {
                 layer: index,
-                reason: "invalid quantisation parameters",
-            });
-        }
+                section,
+                offset: range.offset,
+                len: range.len,
+                fault,
+            })?;
     }
-    Ok(())
+    Ok(layer)
 }

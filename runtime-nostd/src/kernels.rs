@@ -7,16 +7,7 @@
 
 use crate::format::{Activation, Shape};
 
-/// Geometry of a convolution: kernel, stride and symmetric padding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvGeometry {
-    /// Square kernel side.
-    pub kernel: usize,
-    /// Stride on both axes.
-    pub stride: usize,
-    /// Zero padding on every side.
-    pub pad: usize,
-}
+pub use crate::format::ConvGeometry;
 
 impl ConvGeometry {
     /// The kernel taps `[first, last)` that land inside an input of `len` for output position
@@ -337,19 +328,43 @@ pub fn quantize_multiplier(real: f64) -> (i32, i32) {
     (q as i32, shift.min(30))
 }
 
-/// How an int8 layer turns an accumulator into an output code.
+/// How an int8 layer turns an accumulator into an output code. The zero points are int8
+/// codes by type, so the lowest output code (the floor a fused relu sets) is one too.
 #[derive(Debug, Clone, Copy)]
 pub struct Requant<'a> {
-    /// Per output channel: i32 multiplier, i32 shift (little-endian).
-    pub table: &'a [u8],
-    /// Zero point of the layer input: the conv padding code (exactly real 0).
-    pub input_zero: i32,
-    /// Zero point added after requantisation (of the output, or of the sigmoid input).
-    pub output_zero: i32,
-    /// Lowest output code: the zero point for a fused relu, else -128.
-    pub floor: i32,
-    /// Sigmoid lookup table (256 codes) or empty.
-    pub lut: &'a [u8],
+    table: &'a [u8],
+    input_zero: i8,
+    output_zero: i8,
+    floor: i8,
+    lut: &'a [u8],
+}
+
+impl<'a> Requant<'a> {
+    /// `table`: per output channel an i32 multiplier and an i32 shift (little-endian);
+    /// `input_zero`: the input's zero point, also the conv padding code (exactly real 0);
+    /// `output_zero`: the zero point added after requantisation (of the output, or of the
+    /// sigmoid input); `relu`: whether codes below `output_zero` clamp to it; `lut`: the
+    /// sigmoid table (256 codes) or empty.
+    pub fn new(
+        table: &'a [u8],
+        input_zero: i8,
+        output_zero: i8,
+        relu: bool,
+        lut: &'a [u8],
+    ) -> Self {
+        Requant {
+            table,
+            input_zero,
+            output_zero,
+            floor: if relu { output_zero } else { i8::MIN },
+            lut,
+        }
+    }
+
+    /// The input zero point: the code conv padding is filled with.
+    pub fn input_zero(&self) -> i8 {
+        self.input_zero
+    }
 }
 
 impl Requant<'_> {
@@ -361,13 +376,14 @@ impl Requant<'_> {
             .get(channel * 8..channel * 8 + 8)
             .unwrap_or_default();
         let field = |at: usize| entry.get(at..at + 4).map_or(0, i32_at);
-        let scaled =
-            requantize(acc.wrapping_add(bias), field(0), field(4)).saturating_add(self.output_zero);
-        let code = scaled.clamp(self.floor, 127);
+        let scaled = requantize(acc.wrapping_add(bias), field(0), field(4))
+            .saturating_add(i32::from(self.output_zero));
+        let code = scaled.clamp(i32::from(self.floor), i32::from(i8::MAX)) as i8;
         if self.lut.is_empty() {
-            code as i8
+            code
         } else {
-            self.lut.get((code + 128) as usize).map_or(0, |&b| b as i8)
+            let index = usize::from(code.cast_unsigned() ^ 0x80);
+            self.lut.get(index).map_or(0, |&b| b.cast_signed())
         }
     }
 }
@@ -385,7 +401,7 @@ pub fn conv2d_i8(
     patch: &mut [i8],
     output: &mut [i8],
 ) {
-    let pad = requant.input_zero.clamp(-128, 127) as i8;
+    let pad = requant.input_zero();
     conv_walk(conv, input, patch, pad, |index, oc, acc| {
         if let Some(out) = output.get_mut(index) {
             *out = requant.code(oc, acc, i32_at(bias_bytes(conv.bias, oc)));

@@ -3,8 +3,9 @@
 //! [`Model::parse`] validates a model file borrowed from flash or RAM (every field, size, offset,
 //! shape chain and the CRC-32) and [`Model::infer`] runs it with a caller-provided scratch buffer
 //! of exactly [`Model::scratch_bytes`]. Nothing here allocates or panics on any input; errors
-//! are the precise enums in [`error`]. The writer ([`write`], feature `alloc`) shares the
-//! format's definitions with the reader.
+//! are the precise enums in [`error`], with `Display`, `core::error::Error` and, with the
+//! `defmt` feature, `defmt::Format`. The writer ([`write`], feature `alloc`) sets the fields
+//! through the views the reader gets them with, and checks layers with the reader's rules.
 //!
 //! ```no_run
 //! # let bytes: &[u8] = &[];
@@ -39,6 +40,6 @@ pub mod shipped;
 #[cfg(feature = "alloc")]
 pub mod write;
 
-pub use error::{InferError, ParseError};
+pub use error::{InferError, LayerFault, ParseError, SectionFault};
 pub use format::Variant;
 pub use model::{Model, Scratch};

@@ -2,8 +2,10 @@
 //! buffer.
 
 use crate::error::{InferError, ParseError};
-use crate::format::{self, Activation, Header, Layer, LayerKind, MAX_LAYERS, Shape, Variant};
-use crate::kernels::{self, Conv, ConvGeometry, Requant};
+use crate::format::{
+    self, Activation, Header, INPUT_QUANTIZATION, Layer, LayerKind, MAX_LAYERS, Shape, Variant,
+};
+use crate::kernels::{self, Conv, Requant};
 
 /// A validated model, reading its weights in place from the file bytes.
 #[derive(Debug, Clone, Copy)]
@@ -44,27 +46,21 @@ impl<'a> Model<'a> {
     /// Validates every field, size, offset, shape and the CRC of `bytes`.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, ParseError> {
         let header = format::parse_header(bytes)?;
-        let metadata = bytes
-            .get(header.metadata.offset..header.metadata.offset + header.metadata.len)
-            .unwrap_or_default();
-        if core::str::from_utf8(metadata).is_err() {
-            return Err(ParseError::BadSection {
-                layer: None,
-                offset: header.metadata.offset,
-                len: header.metadata.len,
-            });
-        }
         let mut layers = [None; MAX_LAYERS];
         let mut shape = header.input;
-        let mut previous: Option<Layer> = None;
+        let mut previous_quant = INPUT_QUANTIZATION;
         for (index, slot) in layers.iter_mut().enumerate().take(header.layer_count) {
             let layer = format::parse_layer(bytes, &header, index, shape)?;
-            let chained = previous.is_none_or(|p| bits(p.output_quant) == bits(layer.input_quant));
-            if header.variant == Variant::Int8 && !chained {
-                return Err(ParseError::QuantizationMismatch { layer: index });
+            let chained = layer.input_quant.same_bits(&previous_quant);
+            match (header.variant, index) {
+                (Variant::Int8, 0) if !chained => return Err(ParseError::InputQuantization),
+                (Variant::Int8, _) if !chained => {
+                    return Err(ParseError::QuantizationMismatch { layer: index });
+                }
+                (Variant::Int8 | Variant::F32, _) => {}
             }
             shape = layer.output;
-            previous = Some(layer);
+            previous_quant = layer.output_quant;
             *slot = Some(layer);
         }
         if shape.len() != header.classes {
@@ -102,12 +98,7 @@ impl<'a> Model<'a> {
 
     /// The metadata text (`key=value` lines), validated UTF-8.
     pub fn metadata(&self) -> &'a str {
-        let m = self.header.metadata;
-        let bytes = self
-            .bytes
-            .get(m.offset..m.offset + m.len)
-            .unwrap_or_default();
-        core::str::from_utf8(bytes).unwrap_or_default()
+        core::str::from_utf8(self.header.metadata.of(self.bytes)).unwrap_or_default()
     }
 
     /// The value of metadata key `key`, if present.
@@ -125,21 +116,26 @@ impl<'a> Model<'a> {
 
     fn largest_patch(&self) -> usize {
         self.layers()
-            .filter(|l| l.kind == LayerKind::Conv2d)
-            .map(|l| l.kernel * l.kernel * l.input.channels)
+            .map(|l| match l.kind {
+                LayerKind::Conv2d => kernels::patch_len(&conv(l, &[], &[])),
+                LayerKind::Dense | LayerKind::Flatten => 0,
+            })
             .fold(0, usize::max)
     }
 
     /// Exact size in bytes of the scratch buffer [`infer`](Self::infer) needs: two activation
-    /// buffers of the largest activation and one convolution patch.
+    /// buffers of the largest activation and one convolution patch. (Parsing bounds each
+    /// activation by 2^20 values and each patch by the weights it multiplies, which lie in the
+    /// file, so the sum cannot overflow; it saturates all the same.)
     pub fn scratch_bytes(&self) -> usize {
-        (2 * self.largest_activation() + self.largest_patch()) * self.variant().activation_bytes()
+        self.largest_activation()
+            .saturating_mul(2)
+            .saturating_add(self.largest_patch())
+            .saturating_mul(self.variant().activation_bytes())
     }
 
     fn section(&self, s: format::Section) -> &'a [u8] {
-        self.bytes
-            .get(s.offset..s.offset + s.len)
-            .unwrap_or_default()
+        s.of(self.bytes)
     }
 
     /// Classifies `image` (one byte per input value, 0..=255, scaled by 1/256 as in training),
@@ -209,7 +205,10 @@ impl<'a> Model<'a> {
         for (index, layer) in self.layers().enumerate() {
             let input = current.get(..layer.input.len()).unwrap_or_default();
             let output = next.get_mut(..layer.output.len()).unwrap_or_default();
-            let (weights, bias) = (self.section(layer.weights), self.section(layer.bias));
+            let (weights, bias) = (
+                self.section(layer.payload.weights),
+                self.section(layer.payload.bias),
+            );
             match layer.kind {
                 LayerKind::Flatten => {
                     observe(index, input);
@@ -235,28 +234,31 @@ impl<'a> Model<'a> {
 
     fn run_i8(&self, image: &[u8], scratch: &mut [i8], probabilities: &mut [f32]) -> usize {
         let (mut current, mut next, patch) = split_scratch(scratch, self.largest_activation());
-        let Some(first) = self.layers().next() else {
-            return 0;
-        };
-        let q = first.input_quant;
+        // Parsing made the first layer take INPUT_QUANTIZATION (scale 1/256), so a pixel's
+        // code is the pixel plus the zero point, exactly, in integers.
         for (x, p) in current.iter_mut().zip(to_hwc(image, self.header.input)) {
-            let code = libm::roundf(f32::from(p) * (1.0 / 256.0) / q.scale) as i32 + q.zero_point;
-            *x = code.clamp(-128, 127) as i8;
+            let code = i32::from(p).saturating_add(INPUT_QUANTIZATION.zero_point);
+            *x = code.clamp(i32::from(i8::MIN), i32::from(i8::MAX)) as i8;
         }
-        let mut out_quant = q;
+        let mut out_quant = INPUT_QUANTIZATION;
         for layer in self.layers() {
-            if layer.kind == LayerKind::Flatten {
-                continue;
-            }
             let input = current.get(..layer.input.len()).unwrap_or_default();
             let output = next.get_mut(..layer.output.len()).unwrap_or_default();
-            let requant = requant(layer, self.section(layer.requant), self.section(layer.lut));
-            let (weights, bias) = (self.section(layer.weights), self.section(layer.bias));
+            let requant = requant(
+                layer,
+                self.section(layer.payload.requant),
+                self.section(layer.payload.lut),
+            );
+            let (weights, bias) = (
+                self.section(layer.payload.weights),
+                self.section(layer.payload.bias),
+            );
             match layer.kind {
+                LayerKind::Flatten => continue,
                 LayerKind::Conv2d => {
                     kernels::conv2d_i8(&conv(layer, weights, bias), &requant, input, patch, output)
                 }
-                _ => kernels::dense_i8(input, weights, bias, &requant, output),
+                LayerKind::Dense => kernels::dense_i8(input, weights, bias, &requant, output),
             }
             out_quant = layer.output_quant;
             core::mem::swap(&mut current, &mut next);
@@ -274,45 +276,32 @@ fn split_scratch<T>(scratch: &mut [T], activation: usize) -> (&mut [T], &mut [T]
     (current, next, patch)
 }
 
-/// The bit patterns of a quantisation, so that chained layers must agree exactly.
-fn bits(q: format::Quantization) -> (u32, i32) {
-    (q.scale.to_bits(), q.zero_point)
-}
-
 fn conv<'a>(layer: &Layer, weights: &'a [u8], bias: &'a [u8]) -> Conv<'a> {
-    let geometry = ConvGeometry {
-        kernel: layer.kernel,
-        stride: layer.stride,
-        pad: layer.pad,
-    };
     Conv {
         input: layer.input,
         output: layer.output,
-        geometry,
+        geometry: layer.geometry,
         weights,
         bias,
     }
 }
 
+/// The requantisation of an int8 layer (its quantisations were validated at parse: the zero
+/// points are int8 codes).
 fn requant<'a>(layer: &Layer, table: &'a [u8], lut: &'a [u8]) -> Requant<'a> {
-    let sigmoid = layer.activation == Activation::Sigmoid;
-    let output_zero = if sigmoid {
-        format::SIGMOID_INPUT.zero_point
-    } else {
-        layer.output_quant.zero_point
+    let code = |zero_point: i32| zero_point.clamp(i32::from(i8::MIN), i32::from(i8::MAX)) as i8;
+    let (output_zero, relu) = match layer.activation {
+        Activation::Sigmoid => (format::SIGMOID_INPUT_ZERO_POINT, false),
+        Activation::Relu => (layer.output_quant.zero_point, true),
+        Activation::Identity => (layer.output_quant.zero_point, false),
     };
-    let floor = if layer.activation == Activation::Relu {
-        output_zero
-    } else {
-        -128
-    };
-    Requant {
+    Requant::new(
         table,
-        input_zero: layer.input_quant.zero_point,
-        output_zero,
-        floor,
+        code(layer.input_quant.zero_point),
+        code(output_zero),
+        relu,
         lut,
-    }
+    )
 }
 
 /// The image bytes (CHW, as stored in MNIST and ONNX) in HWC order.

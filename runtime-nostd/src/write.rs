@@ -1,70 +1,42 @@
-//! The writer (feature `alloc`): builds a model file from layer descriptions. It uses the same
-//! constants and record layout as the parser, so the two cannot drift.
+//! The writer (feature `alloc`): builds a model file from layers. It sets the fields through
+//! the same views the parser reads them with ([`HeaderView`], [`LayerView`]) and checks every
+//! layer with the parser's own rules ([`Layer::check`]) before writing, so a wrong payload is
+//! an error here, not a surprise at parse.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
 
-use crate::crc32::crc32;
+use crate::error::{LayerFault, ParseError};
 use crate::format::{
-    Activation, CRC_START, HEADER_LEN, LAYER_RECORD_LEN, LayerKind, MAGIC, MAX_LAYERS,
-    Quantization, SECTION_ALIGN, Shape, VERSION, Variant,
+    Activation, ConvGeometry, HEADER_LEN, HeaderView, LAYER_RECORD_LEN, Layer, LayerKind,
+    LayerView, MAGIC, MAX_LAYERS, PayloadSection, Quantization, SECTION_ALIGN, Shape, VERSION,
+    Variant, file_crc,
 };
 
-/// One layer to write. Payloads are already in file layout (see FORMAT.md).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerSpec {
-    /// What the layer computes.
-    pub kind: LayerKind,
-    /// Output non-linearity.
-    pub activation: Activation,
-    /// Square kernel side (conv).
-    pub kernel: usize,
-    /// Stride (conv).
-    pub stride: usize,
-    /// Symmetric zero padding (conv).
-    pub pad: usize,
-    /// Input shape.
-    pub input: Shape,
-    /// Output channels or features.
-    pub output_channels: usize,
-    /// Weights: conv OHWI, dense `[out][in]`; f32 little-endian or int8.
-    pub weights: Vec<u8>,
-    /// f32 or i32 little-endian, one per output.
-    pub bias: Vec<u8>,
-    /// int8: per output an i32 multiplier and an i32 shift.
-    pub requant: Vec<u8>,
-    /// int8 sigmoid: 256 output codes.
-    pub lut: Vec<u8>,
-    /// int8: input quantisation.
-    pub input_quant: Quantization,
-    /// int8: output quantisation.
-    pub output_quant: Quantization,
-}
-
-/// Quantisation fields of f32 layers (ignored by the reader).
-pub const NO_QUANTIZATION: Quantization = Quantization {
-    scale: 1.0,
-    zero_point: 0,
-};
+/// A layer to write: the parser's [`Layer`] with its payload bytes (already in file layout,
+/// see FORMAT.md) in place of byte ranges.
+pub type LayerSpec = Layer<Vec<u8>>;
 
 impl LayerSpec {
     /// A flatten layer for an activation of `input` shape.
     pub fn flatten(input: Shape, quant: Quantization) -> Self {
-        LayerSpec {
+        Layer {
             kind: LayerKind::Flatten,
             activation: Activation::Identity,
-            kernel: 0,
-            stride: 0,
-            pad: 0,
+            geometry: ConvGeometry::NONE,
             input,
-            output_channels: input.len(),
-            weights: Vec::new(),
-            bias: Vec::new(),
-            requant: Vec::new(),
-            lut: Vec::new(),
+            output: Shape::vector(input.len()),
+            payload: Default::default(),
             input_quant: quant,
             output_quant: quant,
         }
+    }
+}
+
+impl crate::format::ByteLen for Vec<u8> {
+    fn byte_len(&self) -> usize {
+        self.len()
     }
 }
 
@@ -79,38 +51,54 @@ pub fn i32_bytes(values: &[i32]) -> Vec<u8> {
 }
 
 /// Why a model cannot be written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum WriteError {
     /// No layer, or more than the format allows.
     LayerCount(usize),
-    /// A dimension or size does not fit its field.
-    TooLarge(&'static str),
+    /// A value does not fit its field.
+    TooLarge {
+        /// The field.
+        field: &'static str,
+        /// The value.
+        value: usize,
+    },
+    /// A layer breaks a rule of the format.
+    Layer {
+        /// Layer index.
+        layer: usize,
+        /// The rule.
+        fault: LayerFault,
+    },
+    /// The layers do not chain into a model the parser accepts (shapes or quantisations that
+    /// do not follow from one layer to the next, or a last layer without one value per class).
+    Model(ParseError),
 }
 
-fn align(buffer: &mut Vec<u8>) {
-    while !buffer.len().is_multiple_of(SECTION_ALIGN) {
-        buffer.push(0);
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::LayerCount(n) => write!(f, "{n} layers; a model has 1 to 16"),
+            WriteError::TooLarge { field, value } => {
+                write!(f, "{value} does not fit the {field} field")
+            }
+            WriteError::Layer { layer, fault } => write!(f, "layer {layer}: {fault}"),
+            WriteError::Model(e) => write!(f, "the model would not parse: {e}"),
+        }
     }
 }
 
-fn u16_field(value: usize, what: &'static str) -> Result<[u8; 2], WriteError> {
-    u16::try_from(value)
-        .map(u16::to_le_bytes)
-        .map_err(|_| WriteError::TooLarge(what))
+impl core::error::Error for WriteError {}
+
+fn fit<T: TryFrom<usize>>(value: usize, field: &'static str) -> Result<T, WriteError> {
+    T::try_from(value).map_err(|_| WriteError::TooLarge { field, value })
 }
 
-fn u32_field(value: usize, what: &'static str) -> Result<[u8; 4], WriteError> {
-    u32::try_from(value)
-        .map(u32::to_le_bytes)
-        .map_err(|_| WriteError::TooLarge(what))
+fn align(buffer: &mut Vec<u8>) {
+    buffer.resize(buffer.len().next_multiple_of(SECTION_ALIGN), 0);
 }
 
-fn u8_field(value: usize, what: &'static str) -> Result<u8, WriteError> {
-    u8::try_from(value).map_err(|_| WriteError::TooLarge(what))
-}
-
-/// Appends `payload` at the next aligned offset and returns (offset, length) bytes for a record.
-fn append_section(file: &mut Vec<u8>, payload: &[u8]) -> Result<[u8; 8], WriteError> {
+/// Appends `payload` at the next aligned offset; returns its (offset, length) for a record.
+fn append_section(file: &mut Vec<u8>, payload: &[u8]) -> Result<(u32, u32), WriteError> {
     let offset = if payload.is_empty() {
         0
     } else {
@@ -118,42 +106,39 @@ fn append_section(file: &mut Vec<u8>, payload: &[u8]) -> Result<[u8; 8], WriteEr
         file.len()
     };
     file.extend_from_slice(payload);
-    let mut field = [0u8; 8];
-    field[..4].copy_from_slice(&u32_field(offset, "file offset")?);
-    field[4..].copy_from_slice(&u32_field(payload.len(), "section length")?);
-    Ok(field)
+    Ok((
+        fit(offset, "section offset")?,
+        fit(payload.len(), "section length")?,
+    ))
 }
 
 fn record(file: &mut Vec<u8>, layer: &LayerSpec) -> Result<[u8; LAYER_RECORD_LEN], WriteError> {
-    let mut r = [0u8; LAYER_RECORD_LEN];
-    r[0] = layer.kind as u8;
-    r[1] = layer.activation as u8;
-    r[2] = u8_field(layer.kernel, "kernel")?;
-    r[3] = u8_field(layer.stride, "stride")?;
-    r[4] = u8_field(layer.pad, "pad")?;
-    r[8..10].copy_from_slice(&u16_field(layer.input.channels, "input channels")?);
-    r[10..12].copy_from_slice(&u16_field(layer.input.height, "input height")?);
-    r[12..14].copy_from_slice(&u16_field(layer.input.width, "input width")?);
-    r[14..16].copy_from_slice(&u16_field(layer.output_channels, "output channels")?);
-    r[16..24].copy_from_slice(&append_section(file, &layer.weights)?);
-    r[24..32].copy_from_slice(&append_section(file, &layer.bias)?);
-    r[32..40].copy_from_slice(&append_section(file, &layer.requant)?);
-    r[40..44].copy_from_slice(&layer.input_quant.scale.to_le_bytes());
-    r[44..48].copy_from_slice(&layer.input_quant.zero_point.to_le_bytes());
-    r[48..52].copy_from_slice(&layer.output_quant.scale.to_le_bytes());
-    r[52..56].copy_from_slice(&layer.output_quant.zero_point.to_le_bytes());
-    r[56..64].copy_from_slice(&append_section(file, &layer.lut)?);
-    Ok(r)
-}
-
-/// Copies `bytes` into `file` at `at` (the writer sized `file` for every call it makes).
-fn put(file: &mut [u8], at: usize, bytes: &[u8]) {
-    if let Some(dst) = file.get_mut(at..at + bytes.len()) {
-        dst.copy_from_slice(bytes);
+    let mut view = LayerView::new_unchecked([0u8; LAYER_RECORD_LEN]);
+    view.set_kind(layer.kind);
+    view.set_activation(layer.activation);
+    let g = layer.geometry;
+    view.set_geometry(
+        fit(g.kernel, "kernel")?,
+        fit(g.stride, "stride")?,
+        fit(g.pad, "pad")?,
+    );
+    view.set_input(
+        fit(layer.input.channels, "input channels")?,
+        fit(layer.input.height, "input height")?,
+        fit(layer.input.width, "input width")?,
+    );
+    view.set_output_channels(fit(layer.output.channels, "output channels")?);
+    for section in PayloadSection::ALL {
+        let (offset, len) = append_section(file, layer.payload.get(section))?;
+        view.set_section(section, offset, len);
     }
+    view.set_input_quant(layer.input_quant);
+    view.set_output_quant(layer.output_quant);
+    Ok(view.into_inner())
 }
 
 /// Serialises a model: header, layer table, metadata (`key=value` lines), then the payloads.
+/// Every layer is checked first, and the result is parsed before it is returned.
 pub fn write_model(
     variant: Variant,
     input: Shape,
@@ -164,33 +149,43 @@ pub fn write_model(
     if layers.is_empty() || layers.len() > MAX_LAYERS {
         return Err(WriteError::LayerCount(layers.len()));
     }
+    for (index, layer) in layers.iter().enumerate() {
+        layer.check(variant).map_err(|fault| WriteError::Layer {
+            layer: index,
+            fault,
+        })?;
+    }
     let table_end = HEADER_LEN + layers.len() * LAYER_RECORD_LEN;
     let mut file = alloc::vec![0u8; table_end];
     let text: String = metadata
         .iter()
         .map(|(k, v)| alloc::format!("{k}={v}\n"))
         .collect();
-    let metadata_field = append_section(&mut file, text.as_bytes())?;
+    let (metadata_offset, metadata_len) = append_section(&mut file, text.as_bytes())?;
     for (i, layer) in layers.iter().enumerate() {
-        let r = record(&mut file, layer)?;
+        let bytes = record(&mut file, layer)?;
         let at = HEADER_LEN + i * LAYER_RECORD_LEN;
-        put(&mut file, at, &r);
+        if let Some(slot) = file.get_mut(at..at + LAYER_RECORD_LEN) {
+            slot.copy_from_slice(&bytes);
+        }
     }
     align(&mut file);
-    let len = file.len();
-    let mut header = [0u8; HEADER_LEN];
-    header[..4].copy_from_slice(&MAGIC);
-    header[4..6].copy_from_slice(&VERSION.to_le_bytes());
-    header[6] = variant as u8;
-    header[7] = u8_field(layers.len(), "layer count")?;
-    header[8..12].copy_from_slice(&u32_field(len, "file length")?);
-    header[16..18].copy_from_slice(&u16_field(input.channels, "input channels")?);
-    header[18..20].copy_from_slice(&u16_field(input.height, "input height")?);
-    header[20..22].copy_from_slice(&u16_field(input.width, "input width")?);
-    header[22..24].copy_from_slice(&u16_field(classes, "classes")?);
-    header[24..32].copy_from_slice(&metadata_field);
-    put(&mut file, 0, &header);
-    let crc = crc32(file.get(CRC_START..).unwrap_or_default());
-    put(&mut file, 12, &crc.to_le_bytes());
+    let file_len = fit(file.len(), "file length")?;
+    let mut header = HeaderView::new_unchecked(file.as_mut_slice());
+    header.set_magic(MAGIC);
+    header.set_version(VERSION);
+    header.set_variant(variant);
+    header.set_layer_count(fit(layers.len(), "layer count")?);
+    header.set_file_len(file_len);
+    header.set_input(
+        fit(input.channels, "input channels")?,
+        fit(input.height, "input height")?,
+        fit(input.width, "input width")?,
+    );
+    header.set_classes(fit(classes, "classes")?);
+    header.set_metadata(metadata_offset, metadata_len);
+    let crc = file_crc(&file);
+    HeaderView::new_unchecked(file.as_mut_slice()).set_crc(crc);
+    crate::Model::parse(&file).map_err(WriteError::Model)?;
     Ok(file)
 }

@@ -223,13 +223,8 @@ fn check_conv_i8(case: &ConvCase, x: &[i8], w: &[i8], q: &Int8Params<'_>) {
         weights: &weights,
         bias: &bias_bytes,
     };
-    let requant = Requant {
-        table: &table,
-        input_zero: z_in,
-        output_zero: z_out,
-        floor,
-        lut: &[],
-    };
+    let code = |z: i32| i8::try_from(z).expect("zero points are int8 codes");
+    let requant = Requant::new(&table, code(z_in), code(z_out), relu, &[]);
     let mut patch = vec![0i8; patch_len(&conv)];
     let mut out = vec![0i8; out_shape.len()];
     conv2d_i8(
@@ -301,7 +296,7 @@ proptest! {
         }
         let effective: Vec<i32> = (0..o).map(|j| bi[j] - z_in * wi[j * n..(j + 1) * n].iter().map(|&v| i32::from(v)).sum::<i32>()).collect();
         let table = i32_bytes(&(0..o).flat_map(|_| [m, s]).collect::<Vec<_>>());
-        let requant = Requant { table: &table, input_zero: z_in, output_zero: 0, floor: -128, lut: &[] };
+        let requant = Requant::new(&table, i8::try_from(z_in).unwrap(), 0, false, &[]);
         let weights: Vec<u8> = wi.iter().map(|&v| v as u8).collect();
         let mut codes = vec![0i8; o];
         dense_i8(&xi, &weights, &i32_bytes(&effective), &requant, &mut codes);
@@ -428,4 +423,25 @@ fn requantize_saturates_instead_of_overflowing() {
     assert_eq!(requantize(7, 1 << 30, 100), requantize(7, 1 << 30, 30));
     assert_eq!(quantize_multiplier(0.0), (0, 0));
     assert_eq!(quantize_multiplier(f64::NAN), (0, 0));
+}
+
+proptest! {
+    /// Any int8 zero points, relu or not, any accumulator and table: the output code is in
+    /// range (once, a public `floor` above 127 made `clamp` panic), and a sigmoid table is
+    /// indexed by code + 128.
+    #[test]
+    fn requantisation_codes_stay_in_range_for_any_parameters(
+        input_zero: i8, output_zero: i8, relu: bool, acc: i32, bias: i32,
+        multiplier in 0i32..=i32::MAX, shift in -40i32..40,
+    ) {
+        let table = i32_bytes(&[multiplier, shift]);
+        let plain = Requant::new(&table, input_zero, output_zero, relu, &[]);
+        let code = plain.code(0, acc, bias);
+        let floor = if relu { output_zero } else { i8::MIN };
+        prop_assert!(code >= floor, "{code} below {floor}");
+        let lut: Vec<u8> = (0..=255u8).map(|i| i.wrapping_add(1)).collect();
+        let looked_up = Requant::new(&table, input_zero, output_zero, relu, &lut).code(0, acc, bias);
+        prop_assert_eq!(looked_up, (code as u8 ^ 0x80).wrapping_add(1) as i8);
+        prop_assert_eq!(plain.input_zero(), input_zero);
+    }
 }

@@ -4,9 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use runtime_nostd::format::{Activation, LayerKind, Shape, Variant};
-use runtime_nostd::write::{LayerSpec, NO_QUANTIZATION, f32_bytes, write_model};
-use runtime_nostd::{InferError, Model, ParseError, shipped};
+use runtime_nostd::format::{
+    self, Activation, ConvGeometry, HeaderView, Layer, LayerKind, LayerView, NO_QUANTIZATION,
+    Payload, PayloadSection, Shape, Variant, header, layer_record,
+};
+use runtime_nostd::write::{LayerSpec, WriteError, f32_bytes, write_model};
+use runtime_nostd::{InferError, LayerFault, Model, ParseError, SectionFault, shipped};
 
 fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
@@ -22,41 +25,56 @@ fn read(name: &str) -> Vec<u8> {
     })
 }
 
-/// A tiny valid f32 model: 1x2x2 input, flatten, dense 4 -> 3.
-fn tiny() -> Vec<u8> {
-    let input = Shape {
-        channels: 1,
-        height: 2,
-        width: 2,
-    };
-    let dense = LayerSpec {
+/// The dense layer of [`tiny`]: 4 -> 3.
+fn tiny_dense() -> LayerSpec {
+    Layer {
         kind: LayerKind::Dense,
         activation: Activation::Identity,
-        kernel: 0,
-        stride: 0,
-        pad: 0,
-        input: Shape {
-            channels: 4,
-            height: 1,
-            width: 1,
+        geometry: ConvGeometry::NONE,
+        input: Shape::vector(4),
+        output: Shape::vector(3),
+        payload: Payload {
+            weights: f32_bytes(&[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]),
+            bias: f32_bytes(&[0.0, 0.0, 0.5]),
+            ..Payload::default()
         },
-        output_channels: 3,
-        weights: f32_bytes(&[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]),
-        bias: f32_bytes(&[0.0, 0.0, 0.5]),
-        requant: vec![],
-        lut: vec![],
         input_quant: NO_QUANTIZATION,
         output_quant: NO_QUANTIZATION,
-    };
-    let layers = [LayerSpec::flatten(input, NO_QUANTIZATION), dense];
-    write_model(Variant::F32, input, 3, &[("stage", "tiny".into())], &layers).unwrap()
+    }
+}
+
+const TINY_INPUT: Shape = Shape {
+    channels: 1,
+    height: 2,
+    width: 2,
+};
+
+/// A tiny valid f32 model: 1x2x2 input, flatten, dense 4 -> 3.
+fn tiny() -> Vec<u8> {
+    let layers = [
+        LayerSpec::flatten(TINY_INPUT, NO_QUANTIZATION),
+        tiny_dense(),
+    ];
+    write_model(
+        Variant::F32,
+        TINY_INPUT,
+        3,
+        &[("stage", "tiny".into())],
+        &layers,
+    )
+    .unwrap()
 }
 
 /// Rewrites the CRC so a deliberate change reaches the checks behind it.
 fn with_crc(mut bytes: Vec<u8>) -> Vec<u8> {
-    let crc = runtime_nostd::crc32::crc32(&bytes[16..]);
-    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+    let crc = format::file_crc(&bytes);
+    HeaderView::new_unchecked(&mut bytes[..]).set_crc(crc);
     bytes
+}
+
+/// Where layer `index`'s record starts.
+fn record_at(index: usize) -> usize {
+    format::HEADER_LEN + index * format::LAYER_RECORD_LEN
 }
 
 #[test]
@@ -83,6 +101,7 @@ fn tiny_model_infers_what_its_weights_say() {
 fn each_kind_of_damage_has_its_own_error() {
     let good = tiny();
     let parse = |b: &[u8]| Model::parse(b).map(|_| ()).unwrap_err();
+    let header_byte = |field: format::Field| field.start;
     assert!(matches!(
         parse(&good[..10]),
         ParseError::TooShort {
@@ -91,16 +110,16 @@ fn each_kind_of_damage_has_its_own_error() {
         }
     ));
     let mut b = good.clone();
-    b[0] = b'X';
+    b[header::MAGIC.start] = b'X';
     assert_eq!(parse(&b), ParseError::BadMagic);
     let mut b = good.clone();
-    b[4] = 2;
+    b[header_byte(header::VERSION)] = 2;
     assert_eq!(parse(&b), ParseError::UnsupportedVersion(2));
     let mut b = good.clone();
-    b[6] = 9;
+    b[header::VARIANT] = 9;
     assert_eq!(parse(&b), ParseError::UnknownVariant(9));
     let mut b = good.clone();
-    b[7] = 0;
+    b[header::LAYER_COUNT] = 0;
     assert_eq!(parse(&b), ParseError::BadLayerCount(0));
     assert!(matches!(
         parse(&good[..good.len() - 16]),
@@ -111,15 +130,15 @@ fn each_kind_of_damage_has_its_own_error() {
     b[last] ^= 1;
     assert!(matches!(parse(&b), ParseError::CrcMismatch { .. }));
     // Past the CRC: field-level checks.
-    let layer1 = 32 + 64;
+    let dense = record_at(1);
     let mut b = good.clone();
-    b[layer1] = 7;
+    b[dense + layer_record::KIND] = 7;
     assert_eq!(
         parse(&with_crc(b)),
         ParseError::UnknownLayerKind { layer: 1, kind: 7 }
     );
     let mut b = good.clone();
-    b[layer1 + 1] = 9;
+    b[dense + layer_record::ACTIVATION] = 9;
     assert_eq!(
         parse(&with_crc(b)),
         ParseError::UnknownActivation {
@@ -128,31 +147,173 @@ fn each_kind_of_damage_has_its_own_error() {
         }
     );
     let mut b = good.clone();
-    b[layer1 + 8] = 5; // dense declares 5 inputs, flatten gives 4
+    b[dense + layer_record::INPUT_CHANNELS.start] = 5; // dense declares 5 inputs, flatten gives 4
     assert!(matches!(
         parse(&with_crc(b)),
         ParseError::ShapeMismatch { layer: 1, .. }
     ));
+    let weights = dense + PayloadSection::Weights.field().start;
     let mut b = good.clone();
-    b[layer1 + 20] = 44; // weights length 48 -> 44
+    b[weights + 4] = 44; // weights length 48 -> 44
+    assert_eq!(
+        parse(&with_crc(b)),
+        ParseError::BadLayer {
+            layer: 1,
+            fault: LayerFault::PayloadSize {
+                section: PayloadSection::Weights,
+                expected: 48,
+                found: 44
+            }
+        }
+    );
+    let mut b = good.clone();
+    b[weights] += 4; // weights offset no longer 16-aligned
     assert!(matches!(
         parse(&with_crc(b)),
-        ParseError::BadSection { layer: Some(1), .. }
+        ParseError::BadSection {
+            layer: 1,
+            section: PayloadSection::Weights,
+            fault: SectionFault::Misaligned,
+            ..
+        }
     ));
     let mut b = good.clone();
-    b[layer1 + 16] += 4; // weights offset no longer 16-aligned
-    assert!(matches!(
-        parse(&with_crc(b)),
-        ParseError::BadSection { layer: Some(1), .. }
-    ));
-    let mut b = good.clone();
-    b[22] = 4; // 4 classes, the last layer gives 3
+    b[header::CLASSES.start] = 4; // 4 classes, the last layer gives 3
     assert_eq!(
         parse(&with_crc(b)),
         ParseError::BadOutput {
             values: 3,
             classes: 4
         }
+    );
+    // Every error reads as a sentence that names what is wrong.
+    let message = parse(&good[..10]).to_string();
+    assert_eq!(message, "truncated: 10 bytes, the model needs at least 32");
+}
+
+#[test]
+fn reserved_bytes_and_the_length_rule_are_checked() {
+    let good = tiny();
+    let mut b = good.clone();
+    b[record_at(1) + layer_record::RESERVED.start] = 1;
+    assert_eq!(
+        Model::parse(&with_crc(b)).map(|_| ()),
+        Err(ParseError::BadLayer {
+            layer: 1,
+            fault: LayerFault::ReservedNotZero
+        })
+    );
+    // Eight trailing bytes, declared in the header and covered by the CRC.
+    let mut b = good.clone();
+    b.extend_from_slice(&[0; 8]);
+    let len = u32::try_from(b.len()).unwrap();
+    HeaderView::new_unchecked(&mut b[..]).set_file_len(len);
+    assert_eq!(
+        Model::parse(&with_crc(b)).map(|_| ()),
+        Err(ParseError::LengthNotAligned {
+            len: good.len() + 8
+        })
+    );
+    // A dense layer with a kernel.
+    let mut b = good.clone();
+    b[record_at(1) + layer_record::KERNEL] = 3;
+    assert_eq!(
+        Model::parse(&with_crc(b)).map(|_| ()),
+        Err(ParseError::BadLayer {
+            layer: 1,
+            fault: LayerFault::GeometryOnNonConv
+        })
+    );
+}
+
+#[test]
+fn the_writer_refuses_what_the_parser_would() {
+    let write =
+        |layers: &[LayerSpec]| write_model(Variant::F32, TINY_INPUT, 3, &[], layers).map(|_| ());
+    let flatten = LayerSpec::flatten(TINY_INPUT, NO_QUANTIZATION);
+    let mut short = tiny_dense();
+    short.payload.weights.truncate(44);
+    assert_eq!(
+        write(&[flatten.clone(), short]),
+        Err(WriteError::Layer {
+            layer: 1,
+            fault: LayerFault::PayloadSize {
+                section: PayloadSection::Weights,
+                expected: 48,
+                found: 44
+            }
+        })
+    );
+    let mut wide = tiny_dense();
+    wide.output = Shape::vector(3);
+    wide.input = Shape::vector(5);
+    assert!(matches!(
+        write(&[flatten.clone(), wide]),
+        Err(WriteError::Layer { layer: 1, .. })
+    ));
+    // Layers fine on their own that do not chain: the parser's error, at export.
+    assert!(matches!(
+        write(&[tiny_dense()]),
+        Err(WriteError::Model(ParseError::ShapeMismatch {
+            layer: 0,
+            ..
+        }))
+    ));
+    assert_eq!(write(&[]), Err(WriteError::LayerCount(0)));
+    let message = write(&[flatten, {
+        let mut d = tiny_dense();
+        d.payload.bias.clear();
+        d
+    }])
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        message,
+        "layer 1: its biases are 0 bytes, the format requires 12"
+    );
+}
+
+/// A conv whose input shape multiplies past 2^32 (4097 x 1024 x 1024), which a 32-bit `usize`
+/// would wrap to exactly 2^20 values, within the format's limit; an 8x8 stride-8 kernel makes
+/// 128 x 128 = 16,384 classes of it, so without checked sizes it parses on a 32-bit target. It
+/// must be refused on every target. Written by hand through the views (the writer refuses it).
+#[test]
+fn shapes_past_the_address_space_are_refused_on_every_target() {
+    let input = (4097u16, 1024u16, 1024u16);
+    let weights_len = 8 * 8 * 4097 * 4;
+    let mut file = vec![0u8; record_at(1)];
+    let payload_at = file.len().next_multiple_of(16);
+    file.resize(payload_at + weights_len + 16, 0);
+    let mut h = HeaderView::new_unchecked(&mut file[..]);
+    h.set_magic(format::MAGIC);
+    h.set_version(format::VERSION);
+    h.set_variant(Variant::F32);
+    h.set_layer_count(1);
+    h.set_input(input.0, input.1, input.2);
+    h.set_classes(128 * 128);
+    let mut r = LayerView::new_unchecked(&mut file[record_at(0)..record_at(1)]);
+    r.set_kind(LayerKind::Conv2d);
+    r.set_activation(Activation::Identity);
+    r.set_geometry(8, 8, 0);
+    r.set_input(input.0, input.1, input.2);
+    r.set_output_channels(1);
+    r.set_section(
+        PayloadSection::Weights,
+        payload_at as u32,
+        weights_len as u32,
+    );
+    r.set_section(PayloadSection::Bias, (payload_at + weights_len) as u32, 4);
+    let len = u32::try_from(file.len().next_multiple_of(16)).unwrap();
+    file.resize(len as usize, 0);
+    HeaderView::new_unchecked(&mut file[..]).set_file_len(len);
+    let file = with_crc(file);
+    assert!(
+        matches!(
+            Model::parse(&file),
+            Err(ParseError::BadInputShape | ParseError::BadLayer { .. })
+        ),
+        "{:?}",
+        Model::parse(&file).map(|m| m.scratch_bytes())
     );
 }
 
@@ -255,21 +416,56 @@ fn parse_and_run(bytes: &[u8]) {
     }
 }
 
+/// Truncation lengths to try: all of a small file; for a large one every header and record
+/// boundary, the section starts, and a stride through the rest (each parse checks the CRC of
+/// what is left, so all lengths of a 357 KB file would take minutes).
+fn truncations(file: &[u8]) -> Vec<usize> {
+    if file.len() <= 8192 {
+        return (0..file.len()).collect();
+    }
+    let mut lengths: Vec<usize> = (0..record_at(format::MAX_LAYERS) + 1).collect();
+    if let Ok(model) = Model::parse(file) {
+        for layer in model.layers() {
+            for section in PayloadSection::ALL {
+                let s = layer.payload.get(section);
+                lengths.extend([s.offset, s.offset + 1, s.offset + s.len.saturating_sub(1)]);
+            }
+        }
+    }
+    lengths.extend((0..file.len()).step_by(4099));
+    lengths.retain(|&l| l < file.len());
+    lengths
+}
+
 #[test]
 fn truncations_and_mutations_never_panic() {
-    for name in ["dense1.i8.mnef", "dense1.f32.mnef", "dense-sigmoid.i8.mnef"] {
+    // Dense and conv models in both variants; the conv files cost a full inference per
+    // surviving mutation, so they get fewer.
+    for (name, mutations) in [
+        ("dense1.i8.mnef", 3000),
+        ("dense1.f32.mnef", 3000),
+        ("dense-sigmoid.i8.mnef", 3000),
+        ("cnn-bn.i8.mnef", 300),
+        ("cnn-bn.f32.mnef", 100),
+    ] {
         let good = read(name);
-        for len in 0..good.len() {
+        for len in truncations(&good) {
             assert!(
                 Model::parse(&good[..len]).is_err(),
                 "{name} truncated to {len} parsed"
             );
         }
         let mut next = rng(len_seed(name));
-        for _ in 0..3000 {
+        for _ in 0..mutations {
             let mut b = good.clone();
             for _ in 0..1 + next() % 4 {
-                let at = (next() % b.len() as u64) as usize;
+                // Mostly the header and records, where a byte changes the most.
+                let span = if next().is_multiple_of(2) {
+                    record_at(format::MAX_LAYERS).min(b.len())
+                } else {
+                    b.len()
+                };
+                let at = (next() % span as u64) as usize;
                 b[at] = next() as u8;
             }
             // Half the time, fix the CRC so the mutation reaches the deeper checks and the kernels.
@@ -290,15 +486,34 @@ fn len_seed(name: &str) -> u64 {
 }
 
 #[test]
-fn int8_quantization_must_chain() {
+fn int8_quantization_must_chain_from_the_formats_input() {
     let bytes = read("dense1.i8.mnef");
-    // Layer 1 (dense) input scale at record offset 40: change it so it no longer matches.
+    let quant_at = |layer| record_at(layer) + layer_record::INPUT_QUANT.start;
+    // Layer 1 (dense): its input scale no longer matches the flatten's output.
     let mut b = bytes.clone();
-    let at = 32 + 64 + 40;
+    let at = quant_at(1);
     let scale = f32::from_le_bytes(b[at..at + 4].try_into().unwrap()) * 2.0;
     b[at..at + 4].copy_from_slice(&scale.to_le_bytes());
     assert_eq!(
         Model::parse(&with_crc(b)).map(|_| ()),
         Err(ParseError::QuantizationMismatch { layer: 1 })
+    );
+    // The first layer with a crafted input quantisation (a scale that makes pixel codes
+    // overflow an i32, zero point 127): refused, so inference never computes it.
+    let mut b = bytes.clone();
+    for layer in [0, 1] {
+        let mut record = LayerView::new_unchecked(&mut b[record_at(layer)..record_at(layer + 1)]);
+        let crafted = format::Quantization {
+            scale: 1e-30,
+            zero_point: 127,
+        };
+        record.set_input_quant(crafted);
+        if layer == 0 {
+            record.set_output_quant(crafted);
+        }
+    }
+    assert_eq!(
+        Model::parse(&with_crc(b)).map(|_| ()),
+        Err(ParseError::InputQuantization)
     );
 }

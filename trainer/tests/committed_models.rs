@@ -35,3 +35,35 @@ fn every_committed_stage_reproduces_its_recorded_accuracy() {
         assert_eq!(recorded.params, params, "{stage}");
     }
 }
+
+/// The flat files in `models/` are what the exporter makes of the committed weights today, byte
+/// for byte: a change to folding, layouts, quantisation or the writer shows up here, and the
+/// files are re-exported (`cargo run -p trainer --release -- export`) with the reason stated.
+#[test]
+fn re_exporting_every_stage_gives_the_committed_flat_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let train = Mnist::load(&root.join("data/mnist"), Split::Train, Checksum::Verify).unwrap();
+    let device = Device::flex();
+    for stage in Stage::ALL {
+        let dir = StageDir::new(&root.join("models"), stage);
+        let metrics = dir.load_metrics().unwrap_or_else(|e| panic!("{e}"));
+        let model = dir.load_model(&device).unwrap_or_else(|e| panic!("{e}"));
+        let (f32_file, i8_file) = trainer::export::flat_files(&model, &metrics, &train)
+            .unwrap_or_else(|e| panic!("{stage}: {e}"));
+        for (variant, made) in [("f32", f32_file), ("i8", i8_file)] {
+            let path = dir.flat(variant);
+            let committed =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let first_difference = committed.iter().zip(&made).position(|(a, b)| a != b);
+            assert!(
+                committed == made,
+                "{}: the exporter now writes {} bytes, the committed file has {} (first difference at byte {:?}); \
+                 re-export with `cargo run -p trainer --release -- export` if the change is meant",
+                path.display(),
+                made.len(),
+                committed.len(),
+                first_difference
+            );
+        }
+    }
+}

@@ -15,7 +15,7 @@
 use core::cell::RefCell;
 
 use app::session::Session;
-use app::touch::{Calibration, Xpt2046};
+use app::touch::{Calibration, CalibrationError, Xpt2046};
 use app::ui;
 use defmt::{error, info, warn};
 use embassy_embedded_hal::shared_bus::blocking::spi::SpiDeviceWithConfig;
@@ -87,10 +87,7 @@ async fn main(_spawner: Spawner) {
     let mut session = match Session::new() {
         Ok(session) => session,
         Err(e) => {
-            error!(
-                "the embedded model does not parse: {}",
-                defmt::Debug2Format(&e)
-            );
+            error!("the embedded model does not parse: {}", e);
             return;
         }
     };
@@ -129,7 +126,7 @@ async fn main(_spawner: Spawner) {
         let update = match session.step(point, &mut now_us) {
             Ok(update) => update,
             Err(e) => {
-                error!("inference refused: {}", defmt::Debug2Format(&e));
+                error!("inference refused: {}", e);
                 continue;
             }
         };
@@ -188,11 +185,8 @@ where
             );
             calibration
         }
-        Err(e) => {
-            warn!(
-                "calibration failed ({}), keeping the default",
-                defmt::Debug2Format(&e)
-            );
+        Err(CalibrationError::Collinear) => {
+            warn!("calibration failed (the three touches lie on a line), keeping the default");
             Calibration::PICO_RESTOUCH_2_8
         }
     }

@@ -2,12 +2,13 @@
 //! also run inference without panicking. Each input is tried as it is and with its CRC field
 //! recomputed, so mutations reach the checks behind the checksum and the kernels.
 //!
-//! `cargo +nightly fuzz run parse fuzz/corpus/parse fuzz/seeds/parse` (from runtime-nostd/)
+//! `scripts/fuzz.sh SECONDS` runs it, seeded with the committed models (dense and conv, f32
+//! and int8).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use runtime_nostd::Model;
-use runtime_nostd::crc32::crc32;
+use runtime_nostd::format::{HEADER_LEN, HeaderView, file_crc};
 
 fn parse_and_run(data: &[u8]) {
     let Ok(model) = Model::parse(data) else {
@@ -29,10 +30,10 @@ fn parse_and_run(data: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     parse_and_run(data);
-    if data.len() >= 16 {
+    if data.len() >= HEADER_LEN {
         let mut fixed = data.to_vec();
-        let crc = crc32(&fixed[16..]);
-        fixed[12..16].copy_from_slice(&crc.to_le_bytes());
+        let crc = file_crc(&fixed);
+        HeaderView::new_unchecked(&mut fixed[..]).set_crc(crc);
         parse_and_run(&fixed);
     }
 });

@@ -9,20 +9,53 @@
 //! The files are written with `runtime_nostd::write`, the same definitions the reader parses.
 
 use runtime_nostd::format::{
-    self, Activation as FlatActivation, LayerKind, Quantization, SIGMOID_INPUT, SIGMOID_OUTPUT,
-    Shape, Variant,
+    Activation as FlatActivation, ConvGeometry, INPUT_QUANTIZATION, Layer as FlatLayer, LayerKind,
+    NO_QUANTIZATION, Payload, Quantization, SIGMOID_INPUT_ZERO_POINT, SIGMOID_OUTPUT, Shape,
+    Variant,
 };
 use runtime_nostd::kernels::quantize_multiplier;
-use runtime_nostd::write::{LayerSpec, NO_QUANTIZATION, f32_bytes, i32_bytes, write_model};
+use runtime_nostd::write::{LayerSpec, WriteError, f32_bytes, i32_bytes, write_model};
+use runtime_nostd::{InferError, ParseError};
 
 use super::layers::{Activation, BatchNormParams, Layer};
 use crate::data::{CLASSES, IMAGE_SIDE, Mnist};
 
-/// Quantisation of the model input: pixels / 256 with codes `pixel - 128`, exact.
-pub const INPUT_QUANT: Quantization = Quantization {
-    scale: 1.0 / 256.0,
-    zero_point: -128,
-};
+/// Why a flat file could not be made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FlatExportError {
+    /// The writer refused the layers.
+    Write(WriteError),
+    /// The f32 file, read back for calibration, does not parse.
+    Parse(ParseError),
+    /// Calibration inference failed.
+    Infer(InferError),
+}
+
+impl std::fmt::Display for FlatExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlatExportError::Write(e) => write!(f, "cannot write the flat file: {e}"),
+            FlatExportError::Parse(e) => write!(f, "the f32 flat file does not parse: {e}"),
+            FlatExportError::Infer(e) => write!(f, "calibration inference failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FlatExportError {}
+
+impl From<WriteError> for FlatExportError {
+    fn from(e: WriteError) -> Self {
+        FlatExportError::Write(e)
+    }
+}
+/// The name of a variant in file names (`<stage>.<name>.mnef`) and metadata.
+pub const fn variant_name(variant: Variant) -> &'static str {
+    match variant {
+        Variant::F32 => "f32",
+        Variant::Int8 => "i8",
+    }
+}
+
 /// Training images the int8 calibration runs through the f32 model.
 pub const CALIBRATION_IMAGES: usize = 2000;
 
@@ -34,8 +67,8 @@ pub struct FoldedLayer {
     pub kind: LayerKind,
     /// Output non-linearity.
     pub activation: FlatActivation,
-    /// (kernel, stride, pad) for convs.
-    pub geometry: (usize, usize, usize),
+    /// Kernel, stride and padding (convs), or none.
+    pub geometry: ConvGeometry,
     /// Input shape.
     pub input: Shape,
     /// Output shape.
@@ -143,7 +176,7 @@ pub fn fold_layers(layers: &[Layer]) -> Vec<FoldedLayer> {
                 (
                     LayerKind::Flatten,
                     Activation::Identity,
-                    (0, 0, 0),
+                    ConvGeometry::NONE,
                     output,
                     vec![],
                     vec![],
@@ -159,7 +192,12 @@ pub fn fold_layers(layers: &[Layer]) -> Vec<FoldedLayer> {
                 activation,
             } => {
                 let (out, k) = (weight.dims[0], weight.dims[2]);
-                let side = |s| format::conv_output_side(s, k, *stride, *pad).unwrap_or(0);
+                let geometry = ConvGeometry {
+                    kernel: k,
+                    stride: *stride,
+                    pad: *pad,
+                };
+                let side = |s| geometry.output_side(s).unwrap_or(0);
                 let output = Shape {
                     channels: out,
                     height: side(shape.height),
@@ -169,7 +207,7 @@ pub fn fold_layers(layers: &[Layer]) -> Vec<FoldedLayer> {
                 (
                     LayerKind::Conv2d,
                     *activation,
-                    (k, *stride, *pad),
+                    geometry,
                     output,
                     w,
                     bias.clone().unwrap_or(vec![0.0; out]),
@@ -197,7 +235,7 @@ pub fn fold_layers(layers: &[Layer]) -> Vec<FoldedLayer> {
                 (
                     LayerKind::Dense,
                     *activation,
-                    (0, 0, 0),
+                    ConvGeometry::NONE,
                     output,
                     w,
                     bias.clone().unwrap_or(vec![0.0; out]),
@@ -223,22 +261,21 @@ pub fn fold_layers(layers: &[Layer]) -> Vec<FoldedLayer> {
     folded
 }
 
-fn spec(layer: &FoldedLayer) -> LayerSpec {
-    let (kernel, stride, pad) = layer.geometry;
-    LayerSpec {
+/// The layer to write with `payload` (f32 files: quantisation fields unused).
+fn spec(
+    layer: &FoldedLayer,
+    payload: Payload<Vec<u8>>,
+    quant: (Quantization, Quantization),
+) -> LayerSpec {
+    FlatLayer {
         kind: layer.kind,
         activation: layer.activation,
-        kernel,
-        stride,
-        pad,
+        geometry: layer.geometry,
         input: layer.input,
-        output_channels: layer.output.channels,
-        weights: vec![],
-        bias: vec![],
-        requant: vec![],
-        lut: vec![],
-        input_quant: NO_QUANTIZATION,
-        output_quant: NO_QUANTIZATION,
+        output: layer.output,
+        payload,
+        input_quant: quant.0,
+        output_quant: quant.1,
     }
 }
 
@@ -251,26 +288,54 @@ fn input_shape() -> Shape {
 }
 
 /// The f32 flat file of the folded layers.
-pub fn write_f32(layers: &[FoldedLayer], metadata: &[(&str, String)]) -> Result<Vec<u8>, String> {
+pub fn write_f32(
+    layers: &[FoldedLayer],
+    metadata: &[(&str, String)],
+) -> Result<Vec<u8>, FlatExportError> {
     let specs: Vec<LayerSpec> = layers
         .iter()
         .map(|l| match l.kind {
             LayerKind::Flatten => LayerSpec::flatten(l.input, NO_QUANTIZATION),
-            _ => LayerSpec {
-                weights: f32_bytes(&l.weights),
-                bias: f32_bytes(&l.bias),
-                ..spec(l)
-            },
+            LayerKind::Conv2d | LayerKind::Dense => {
+                let payload = Payload {
+                    weights: f32_bytes(&l.weights),
+                    bias: f32_bytes(&l.bias),
+                    ..Payload::default()
+                };
+                spec(l, payload, (NO_QUANTIZATION, NO_QUANTIZATION))
+            }
         })
         .collect();
-    write_model(Variant::F32, input_shape(), CLASSES, metadata, &specs)
-        .map_err(|e| format!("{e:?}"))
+    Ok(write_model(
+        Variant::F32,
+        input_shape(),
+        CLASSES,
+        metadata,
+        &specs,
+    )?)
 }
 
-/// Per layer, the (min, max) of its output over the calibration images, from the f32 flat model.
-pub fn calibrate(f32_file: &[u8], images: &Mnist) -> Result<Vec<(f32, f32)>, String> {
-    let model = runtime_nostd::Model::parse(f32_file).map_err(|e| format!("{e:?}"))?;
-    let mut ranges = vec![(0.0f32, 0.0f32); model.layers().count()];
+/// What calibration learns about one layer over the calibration images.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerStats {
+    /// (min, max) of the layer's output.
+    pub range: (f32, f32),
+    /// Sigmoid layers: every pre-activation value seen (recovered from the output, clamped to
+    /// +-16, where an f32 sigmoid saturates), for choosing their quantisation.
+    pub pre_activations: Vec<f32>,
+}
+
+/// Per layer, what the f32 flat model's outputs look like over the calibration images.
+pub fn calibrate(f32_file: &[u8], images: &Mnist) -> Result<Vec<LayerStats>, FlatExportError> {
+    let model = runtime_nostd::Model::parse(f32_file).map_err(FlatExportError::Parse)?;
+    let sigmoid: Vec<bool> = model
+        .layers()
+        .map(|l| match l.activation {
+            FlatActivation::Sigmoid => true,
+            FlatActivation::Identity | FlatActivation::Relu => false,
+        })
+        .collect();
+    let mut stats = vec![LayerStats::default(); sigmoid.len()];
     let mut scratch = vec![0u32; model.scratch_bytes().div_ceil(4)];
     let mut probabilities = [0.0; CLASSES];
     for i in 0..images.len() {
@@ -281,16 +346,21 @@ pub fn calibrate(f32_file: &[u8], images: &Mnist) -> Result<Vec<(f32, f32)>, Str
                 bytes,
                 &mut probabilities,
                 &mut |layer, values| {
-                    let range = &mut ranges[layer];
+                    let layer_stats = &mut stats[layer];
                     for &v in values {
-                        range.0 = range.0.min(v);
-                        range.1 = range.1.max(v);
+                        layer_stats.range.0 = layer_stats.range.0.min(v);
+                        layer_stats.range.1 = layer_stats.range.1.max(v);
+                    }
+                    if sigmoid[layer] {
+                        let logit = |y: f32| (f64::from(y) / (1.0 - f64::from(y))).ln() as f32;
+                        let pre = values.iter().map(|&y| logit(y).clamp(-16.0, 16.0));
+                        layer_stats.pre_activations.extend(pre);
                     }
                 },
             )
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(FlatExportError::Infer)?;
     }
-    Ok(ranges)
+    Ok(stats)
 }
 
 /// Asymmetric int8 quantisation covering `[min, max]` (and 0, so zero padding is exact).
@@ -301,29 +371,69 @@ pub fn activation_quant(min: f32, max: f32) -> Quantization {
     Quantization { scale, zero_point }
 }
 
-/// The 256-entry sigmoid table: code `c` of [`SIGMOID_INPUT`] to its code in [`SIGMOID_OUTPUT`].
-pub fn sigmoid_lut() -> Vec<u8> {
+/// The 256-entry sigmoid table of a pre-activation quantisation `scale` (zero point 0): code
+/// `c` to the [`SIGMOID_OUTPUT`] code of `sigmoid(c * scale)`.
+pub fn sigmoid_lut(scale: f32) -> Vec<u8> {
     (-128i32..128)
-        .map(|c| {
-            let x = f64::from(c) * f64::from(SIGMOID_INPUT.scale);
-            let y = 1.0 / (1.0 + (-x).exp());
-            let q =
-                (y / f64::from(SIGMOID_OUTPUT.scale)).round() as i32 + SIGMOID_OUTPUT.zero_point;
-            q.clamp(-128, 127) as i8 as u8
-        })
+        .map(|c| sigmoid_code(f64::from(c) * f64::from(scale)) as u8)
         .collect()
 }
 
-/// Quantises one folded layer given its input quantisation and calibrated output range.
-fn quantize_layer(layer: &FoldedLayer, input_quant: Quantization, range: (f32, f32)) -> LayerSpec {
+fn sigmoid_code(x: f64) -> i8 {
+    let y = 1.0 / (1.0 + (-x).exp());
+    let q = (y / f64::from(SIGMOID_OUTPUT.scale)).round() as i32 + SIGMOID_OUTPUT.zero_point;
+    q.clamp(-128, 127) as i8
+}
+
+/// The pre-activation scale of an int8 sigmoid layer (zero point 0): of the scales that cover
+/// +-1 to +-32 in quarter-octave steps, the one whose 256-code table gives the smallest mean
+/// squared output error over the calibration pre-activations. A wide range costs resolution
+/// where the sigmoid is steep, a narrow one clips: the data decides (the format's first
+/// exporter fixed 1/16, +-8).
+pub fn sigmoid_input_scale(pre_activations: &[f32]) -> f32 {
+    let error = |scale: f32| -> f64 {
+        let table = sigmoid_lut(scale);
+        pre_activations
+            .iter()
+            .map(|&x| {
+                let code = (f64::from(x) / f64::from(scale))
+                    .round()
+                    .clamp(-128.0, 127.0) as i32;
+                let out = (table[(code + 128) as usize] as i8 as i32 - SIGMOID_OUTPUT.zero_point)
+                    as f64
+                    * f64::from(SIGMOID_OUTPUT.scale);
+                let exact = 1.0 / (1.0 + (-f64::from(x)).exp());
+                (out - exact).powi(2)
+            })
+            .sum()
+    };
+    (8..=28)
+        .map(|k| 2f32.powf(-(k as f32) / 4.0))
+        .map(|scale| (scale, error(scale)))
+        .fold((1.0 / 16.0, f64::INFINITY), |best, (scale, e)| {
+            if e < best.1 { (scale, e) } else { best }
+        })
+        .0
+}
+
+/// Quantises one folded layer given its input quantisation and calibration.
+fn quantize_layer(layer: &FoldedLayer, input_quant: Quantization, stats: &LayerStats) -> LayerSpec {
     let outputs = layer.output.channels;
     let per_output = layer.weights.len() / outputs.max(1);
-    let sigmoid = layer.activation == FlatActivation::Sigmoid;
-    let (output_quant, target) = if sigmoid {
-        (SIGMOID_OUTPUT, SIGMOID_INPUT)
-    } else {
-        let q = activation_quant(range.0, range.1);
-        (q, q)
+    // What the accumulator is requantised to, the output's quantisation, the sigmoid table.
+    let (target, output_quant, lut) = match layer.activation {
+        FlatActivation::Sigmoid => {
+            let scale = sigmoid_input_scale(&stats.pre_activations);
+            let pre = Quantization {
+                scale,
+                zero_point: SIGMOID_INPUT_ZERO_POINT,
+            };
+            (pre, SIGMOID_OUTPUT, sigmoid_lut(scale))
+        }
+        FlatActivation::Identity | FlatActivation::Relu => {
+            let q = activation_quant(stats.range.0, stats.range.1);
+            (q, q, vec![])
+        }
     };
     let (mut weights, mut bias, mut requant) = (Vec::new(), Vec::new(), Vec::new());
     for (row, &b) in layer.weights.chunks(per_output.max(1)).zip(&layer.bias) {
@@ -347,15 +457,13 @@ fn quantize_layer(layer: &FoldedLayer, input_quant: Quantization, range: (f32, f
         let (multiplier, shift) = quantize_multiplier(bias_scale / f64::from(target.scale));
         requant.extend([multiplier, shift]);
     }
-    LayerSpec {
+    let payload = Payload {
         weights,
         bias: i32_bytes(&bias),
         requant: i32_bytes(&requant),
-        lut: if sigmoid { sigmoid_lut() } else { vec![] },
-        input_quant,
-        output_quant,
-        ..spec(layer)
-    }
+        lut,
+    };
+    spec(layer, payload, (input_quant, output_quant))
 }
 
 /// The int8 flat file: calibrates on `calibration` through the f32 file, then quantises.
@@ -364,18 +472,23 @@ pub fn write_int8(
     f32_file: &[u8],
     calibration: &Mnist,
     metadata: &[(&str, String)],
-) -> Result<Vec<u8>, String> {
-    let ranges = calibrate(f32_file, calibration)?;
-    let mut quant = INPUT_QUANT;
+) -> Result<Vec<u8>, FlatExportError> {
+    let stats = calibrate(f32_file, calibration)?;
+    let mut quant = INPUT_QUANTIZATION;
     let mut specs = Vec::new();
-    for (layer, &range) in layers.iter().zip(&ranges) {
+    for (layer, layer_stats) in layers.iter().zip(&stats) {
         let spec = match layer.kind {
             LayerKind::Flatten => LayerSpec::flatten(layer.input, quant),
-            _ => quantize_layer(layer, quant, range),
+            LayerKind::Conv2d | LayerKind::Dense => quantize_layer(layer, quant, layer_stats),
         };
         quant = spec.output_quant;
         specs.push(spec);
     }
-    write_model(Variant::Int8, input_shape(), CLASSES, metadata, &specs)
-        .map_err(|e| format!("{e:?}"))
+    Ok(write_model(
+        Variant::Int8,
+        input_shape(),
+        CLASSES,
+        metadata,
+        &specs,
+    )?)
 }

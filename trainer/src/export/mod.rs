@@ -36,11 +36,51 @@ pub fn export_stage(
             .map_err(|e| write_error(&path, e.to_string()))?;
         written.push(path);
     }
-    let folded = flat::fold_layers(&layers);
-    let metadata = |variant: &str| {
+    let (f32_path, i8_path) = (dir.flat("f32"), dir.flat("i8"));
+    let (f32_file, i8_file) = flat_files(model, metrics, calibration).map_err(|e| {
+        let path = match e.variant {
+            runtime_nostd::Variant::F32 => &f32_path,
+            runtime_nostd::Variant::Int8 => &i8_path,
+        };
+        write_error(path, e.to_string())
+    })?;
+    for (path, bytes) in [(f32_path, f32_file), (i8_path, i8_file)] {
+        std::fs::write(&path, bytes).map_err(|e| write_error(&path, e.to_string()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// A flat file that could not be made, and which one.
+#[derive(Debug)]
+pub struct FlatFileError {
+    /// The file's variant.
+    pub variant: runtime_nostd::Variant,
+    /// Why.
+    pub error: flat::FlatExportError,
+}
+
+impl std::fmt::Display for FlatFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for FlatFileError {}
+
+/// The bytes of a stage's two flat files, f32 and int8 (calibrated on the first
+/// [`flat::CALIBRATION_IMAGES`] of `calibration`), exactly as [`export_stage`] writes them.
+pub fn flat_files(
+    model: &crate::model::Model,
+    metrics: &crate::artifacts::StageMetrics,
+    calibration: &crate::data::Mnist,
+) -> Result<(Vec<u8>, Vec<u8>), FlatFileError> {
+    use runtime_nostd::Variant;
+    let folded = flat::fold_layers(&layers::inference_layers(model));
+    let metadata = |variant: Variant| {
         vec![
             ("stage", metrics.stage.clone()),
-            ("variant", variant.to_string()),
+            ("variant", flat::variant_name(variant).to_string()),
             (
                 "trainer_test_accuracy",
                 format!("{:.4}", metrics.test_accuracy),
@@ -52,21 +92,16 @@ pub fn export_stage(
             ("project_version", env!("CARGO_PKG_VERSION").to_string()),
         ]
     };
-    let f32_path = dir.flat("f32");
+    let failed = |variant| move |error| FlatFileError { variant, error };
     let f32_file =
-        flat::write_f32(&folded, &metadata("f32")).map_err(|e| write_error(&f32_path, e))?;
-    let i8_path = dir.flat("i8");
-    let mut i8_metadata = metadata("i8");
+        flat::write_f32(&folded, &metadata(Variant::F32)).map_err(failed(Variant::F32))?;
+    let mut i8_metadata = metadata(Variant::Int8);
     i8_metadata.push((
         "calibration",
         format!("first {} training images", flat::CALIBRATION_IMAGES),
     ));
     let calibration = calibration.truncated(flat::CALIBRATION_IMAGES);
     let i8_file = flat::write_int8(&folded, &f32_file, &calibration, &i8_metadata)
-        .map_err(|e| write_error(&i8_path, e))?;
-    for (path, bytes) in [(f32_path, f32_file), (i8_path, i8_file)] {
-        std::fs::write(&path, bytes).map_err(|e| write_error(&path, e.to_string()))?;
-        written.push(path);
-    }
-    Ok(written)
+        .map_err(failed(Variant::Int8))?;
+    Ok((f32_file, i8_file))
 }
