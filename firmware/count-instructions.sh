@@ -5,6 +5,8 @@
 # but ships no plugins, so this builds tests/plugin/insn.c from the Debian source package of the
 # installed QEMU (needs deb-src access, gcc and libglib2.0-dev, installed here when missing).
 set -euo pipefail
+# A failure inside $(...) must stop the script too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")"
 work=${MNIST_EDGE_PLUGIN_DIR:-target/qemu-plugin}
 mkdir -p "$work"
@@ -28,10 +30,16 @@ fi
 count() {
   MNIST_EDGE_VARIANT=$1 MNIST_EDGE_INFERENCES=$2 \
     cargo build -q --release -p qemu --bin inference-count --target thumbv8m.main-none-eabihf
-  qemu-system-arm -M mps2-an505 -nographic -monitor none -serial none \
+  local insns
+  insns=$(qemu-system-arm -M mps2-an505 -nographic -monitor none -serial none \
     -semihosting-config enable=on,target=native -plugin "$plugin",inline=on -d plugin \
     -kernel target/thumbv8m.main-none-eabihf/release/inference-count 2>&1 >/dev/null |
-    sed -n 's/^insns: //p'
+    sed -n 's/^insns: //p')
+  if ! [[ "$insns" =~ ^[0-9]+$ ]]; then
+    echo "count-instructions.sh: QEMU's insn plugin gave no count for $1 x $2 (got '${insns}')" >&2
+    return 1
+  fi
+  echo "$insns"
 }
 for variant in i8 f32; do
   one=$(count "$variant" 1)

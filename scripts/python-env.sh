@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
 if [ ! -x "$venv/bin/python" ]; then
+  # A stock Debian ships python3 without the venv module's ensurepip (package python3-venv).
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-venv
+  fi
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
