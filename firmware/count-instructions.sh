@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Counts Cortex-M33 instructions per cnn-bn inference (int8 and f32) under QEMU mps2-an505 with
-# the TCG `insn` plugin: each variant is built to run 1 and 11 inferences, and
-# (count(11) - count(1)) / 10 is one inference without start-up. Debian's QEMU accepts -plugin
+# Counts instructions per cnn-bn inference under QEMU mps2-an505 (Cortex-M33) with the TCG
+# `insn` plugin: int8 with the DSP kernels, int8 with the portable kernels (their peer: the
+# ratio is the DSP kernels' gain) and f32 (hardware FPU), built for the M33; and int8
+# built for thumbv6m, the Cortex-M0+'s instruction set (the original Pico's RP2040), without the
+# DSP kernels. QEMU has no M0+ machine with room for the model, so the M33 runs that code: the
+# count is what an M0+ executes, instruction for instruction; its cycles differ (see README).
+# Each build runs 1 and 11 inferences, and (count(11) - count(1)) / 10 is one inference without
+# start-up. Debian's QEMU accepts -plugin
 # but ships no plugins, so this builds tests/plugin/insn.c from the Debian source package of the
 # installed QEMU (needs deb-src access, gcc and libglib2.0-dev, installed here when missing).
 set -euo pipefail
@@ -28,21 +33,31 @@ if [ ! -f "$plugin" ]; then
     "$src/tests/plugin/insn.c" -o "$plugin" $(pkg-config --libs glib-2.0)
 fi
 count() {
-  MNIST_EDGE_VARIANT=$1 MNIST_EDGE_INFERENCES=$2 \
-    cargo build -q --release -p qemu --bin inference-count --target thumbv8m.main-none-eabihf
+  local variant=$1 inferences=$2 target=$3
+  shift 3
+  MNIST_EDGE_VARIANT=$variant MNIST_EDGE_INFERENCES=$inferences \
+    cargo build -q --release -p qemu --bin inference-count --target "$target" "$@"
   local insns
   insns=$(qemu-system-arm -M mps2-an505 -nographic -monitor none -serial none \
     -semihosting-config enable=on,target=native -plugin "$plugin",inline=on -d plugin \
-    -kernel target/thumbv8m.main-none-eabihf/release/inference-count 2>&1 >/dev/null |
+    -kernel "target/$target/release/inference-count" 2>&1 >/dev/null |
     sed -n 's/^insns: //p')
   if ! [[ "$insns" =~ ^[0-9]+$ ]]; then
-    echo "count-instructions.sh: QEMU's insn plugin gave no count for $1 x $2 (got '${insns}')" >&2
+    echo "count-instructions.sh: QEMU's insn plugin gave no count for $variant x $inferences ($target) (got '${insns}')" >&2
     return 1
   fi
   echo "$insns"
 }
-for variant in i8 f32; do
-  one=$(count "$variant" 1)
-  eleven=$(count "$variant" 11)
-  echo "cnn-bn $variant: $(( (eleven - one) / 10 )) instructions/inference (Cortex-M33, QEMU TCG)"
-done
+per_inference() {
+  local one eleven
+  one=$(count "$1" 1 "${@:2}")
+  eleven=$(count "$1" 11 "${@:2}")
+  echo $(( (eleven - one) / 10 ))
+}
+m33=thumbv8m.main-none-eabihf
+dsp=$(per_inference i8 "$m33")
+portable=$(per_inference i8 "$m33" --no-default-features)
+echo "cnn-bn i8: $dsp instructions/inference (Cortex-M33, DSP kernels, QEMU TCG)"
+echo "cnn-bn i8 portable: $portable instructions/inference (Cortex-M33, portable kernels: $(awk -v a="$portable" -v b="$dsp" 'BEGIN { printf "%.2f", a / b }')x the DSP count)"
+echo "cnn-bn f32: $(per_inference f32 "$m33") instructions/inference (Cortex-M33, QEMU TCG)"
+echo "cnn-bn i8 thumbv6m: $(per_inference i8 thumbv6m-none-eabi --no-default-features) instructions/inference (Cortex-M0+ code on the M33, QEMU TCG)"

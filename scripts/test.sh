@@ -37,6 +37,11 @@ all_checks() {
   for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
     cargo build -p runtime-nostd --release --target "$target"
   done
+  # The DSP kernels (inline assembly): Armv7E-M has the extension in its baseline; the bare
+  # Armv8-M Mainline target does not, the Cortex-M33 does (as firmware/.cargo/config.toml says).
+  cargo clippy -p runtime-nostd --release --target thumbv7em-none-eabihf --features arm-dsp -- -D warnings
+  RUSTFLAGS="-C target-cpu=cortex-m33" cargo clippy -p runtime-nostd --release \
+    --target thumbv8m.main-none-eabihf --features arm-dsp -- -D warnings
 
   step "tests"
   cargo test --workspace --release

@@ -17,6 +17,13 @@ fn main() {
              `--no-default-features --features rp2040` (Pico)"
         ),
     };
+    if chip("RP2040") && chip("MODEL_IN_RAM") {
+        panic!(
+            "pico2: the `model-in-ram` feature needs the RP2350's 512 KB of SRAM; the RP2040's \
+             264 KB cannot hold the model besides the program (build the Pico with \
+             `--no-default-features --features rp2040`)"
+        );
+    }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::copy(memory, out.join("memory.x")).expect("the memory layouts are next to build.rs");
     println!("cargo:rustc-link-search={}", out.display());

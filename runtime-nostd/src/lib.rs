@@ -17,7 +17,9 @@
 //! # Ok::<(), runtime_nostd::ParseError>(())
 //! ```
 #![no_std]
-#![forbid(unsafe_code)]
+// Unsafe code is denied everywhere but `kernels::arm_dsp` (inline assembly, feature `arm-dsp`),
+// which allows it for its SAFETY-commented blocks.
+#![deny(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(

@@ -7,6 +7,10 @@ use crate::format::{
 };
 use crate::kernels::{self, Conv, Requant};
 
+/// Bytes the int8 scratch keeps spare so its lanes can start on a word boundary whatever the
+/// caller's alignment.
+const LANE_ALIGN_SLACK: usize = 3;
+
 /// A validated model, reading its weights in place from the file bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct Model<'a> {
@@ -123,15 +127,34 @@ impl<'a> Model<'a> {
             .fold(0, usize::max)
     }
 
+    /// Words of widened int8 lanes the largest layer needs (see `kernels::arm_dsp`).
+    fn largest_lanes(&self) -> usize {
+        self.layers()
+            .map(|l| match l.kind {
+                LayerKind::Conv2d => kernels::conv_lane_words(&conv(l, &[], &[])),
+                LayerKind::Dense => kernels::dense_lane_words(l.input.len()),
+                LayerKind::Flatten => 0,
+            })
+            .fold(0, usize::max)
+    }
+
     /// Exact size in bytes of the scratch buffer [`infer`](Self::infer) needs: two activation
-    /// buffers of the largest activation and one convolution patch. (Parsing bounds each
-    /// activation by 2^20 values and each patch by the weights it multiplies, which lie in the
-    /// file, so the sum cannot overflow; it saturates all the same.)
+    /// buffers of the largest activation and one convolution patch; for int8 models also the
+    /// widened lanes of the DSP kernels (4-byte words, 3 bytes of slack to align them), on every
+    /// target alike. (Parsing bounds each activation by 2^20 values and each patch by the
+    /// weights it multiplies, which lie in the file, so the sum cannot overflow; it saturates
+    /// all the same.)
     pub fn scratch_bytes(&self) -> usize {
-        self.largest_activation()
-            .saturating_mul(2)
-            .saturating_add(self.largest_patch())
-            .saturating_mul(self.variant().activation_bytes())
+        let activations = self.largest_activation().saturating_mul(2);
+        match self.variant() {
+            Variant::F32 => activations
+                .saturating_add(self.largest_patch())
+                .saturating_mul(4),
+            Variant::Int8 => activations
+                .saturating_add(self.largest_patch())
+                .saturating_add(self.largest_lanes().saturating_mul(4))
+                .saturating_add(LANE_ALIGN_SLACK),
+        }
     }
 
     fn section(&self, s: format::Section) -> &'a [u8] {
@@ -185,8 +208,11 @@ impl<'a> Model<'a> {
                 Ok(self.run_f32(image, values, probabilities, observe))
             }
             Variant::Int8 => {
-                let codes = bytemuck::cast_slice_mut::<u8, i8>(scratch);
-                Ok(self.run_i8(image, codes, probabilities))
+                let values = 2 * self.largest_activation() + self.largest_patch();
+                let (codes, rest) = scratch.split_at_mut(values.min(scratch.len()));
+                let lanes = bytemuck::pod_align_to_mut::<u8, u32>(rest).1;
+                let codes = bytemuck::cast_slice_mut::<u8, i8>(codes);
+                Ok(self.run_i8(image, codes, lanes, probabilities))
             }
         }
     }
@@ -232,7 +258,13 @@ impl<'a> Model<'a> {
         softmax(logits.iter().copied(), probabilities)
     }
 
-    fn run_i8(&self, image: &[u8], scratch: &mut [i8], probabilities: &mut [f32]) -> usize {
+    fn run_i8(
+        &self,
+        image: &[u8],
+        scratch: &mut [i8],
+        lanes: &mut [u32],
+        probabilities: &mut [f32],
+    ) -> usize {
         let (mut current, mut next, patch) = split_scratch(scratch, self.largest_activation());
         // Parsing made the first layer take INPUT_QUANTIZATION (scale 1/256), so a pixel's
         // code is the pixel plus the zero point, exactly, in integers.
@@ -256,9 +288,12 @@ impl<'a> Model<'a> {
             match layer.kind {
                 LayerKind::Flatten => continue,
                 LayerKind::Conv2d => {
-                    kernels::conv2d_i8(&conv(layer, weights, bias), &requant, input, patch, output)
+                    let conv = conv(layer, weights, bias);
+                    kernels::conv2d_i8(&conv, &requant, input, patch, lanes, output);
                 }
-                LayerKind::Dense => kernels::dense_i8(input, weights, bias, &requant, output),
+                LayerKind::Dense => {
+                    kernels::dense_i8(input, weights, bias, &requant, lanes, output);
+                }
             }
             out_quant = layer.output_quant;
             core::mem::swap(&mut current, &mut next);

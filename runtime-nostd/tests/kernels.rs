@@ -5,8 +5,9 @@
 use proptest::prelude::*;
 use runtime_nostd::format::{Activation, Shape};
 use runtime_nostd::kernels::{
-    Conv, ConvGeometry, Requant, conv2d_f32, conv2d_i8, dense_f32, dense_i8, dot_i8_lanes,
-    dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled, patch_len, quantize_multiplier, requantize,
+    Conv, ConvGeometry, Requant, conv_lane_words, conv2d_f32, conv2d_i8, dense_f32, dense_i8,
+    dense_lane_words, dot_i8_lanes, dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled, patch_len,
+    quantize_multiplier, requantize,
 };
 
 #[derive(Debug, Clone)]
@@ -226,12 +227,14 @@ fn check_conv_i8(case: &ConvCase, x: &[i8], w: &[i8], q: &Int8Params<'_>) {
     let code = |z: i32| i8::try_from(z).expect("zero points are int8 codes");
     let requant = Requant::new(&table, code(z_in), code(z_out), relu, &[]);
     let mut patch = vec![0i8; patch_len(&conv)];
+    let mut lanes = vec![0u32; conv_lane_words(&conv)];
     let mut out = vec![0i8; out_shape.len()];
     conv2d_i8(
         &conv,
         &requant,
         &chw_to_hwc(x, case.input),
         &mut patch,
+        &mut lanes,
         &mut out,
     );
     assert_eq!(out, chw_to_hwc(&expected, out_shape), "{case:?}");
@@ -299,7 +302,8 @@ proptest! {
         let requant = Requant::new(&table, i8::try_from(z_in).unwrap(), 0, false, &[]);
         let weights: Vec<u8> = wi.iter().map(|&v| v as u8).collect();
         let mut codes = vec![0i8; o];
-        dense_i8(&xi, &weights, &i32_bytes(&effective), &requant, &mut codes);
+        let mut lanes = vec![0u32; dense_lane_words(n)];
+        dense_i8(&xi, &weights, &i32_bytes(&effective), &requant, &mut lanes, &mut codes);
         for j in 0..o {
             let acc: i32 = (0..n).map(|i| (i32::from(xi[i]) - z_in) * i32::from(wi[j * n + i])).sum::<i32>() + bi[j];
             prop_assert_eq!(i32::from(codes[j]), requantize(acc, m, s).clamp(-128, 127));
@@ -443,5 +447,27 @@ proptest! {
         let looked_up = Requant::new(&table, input_zero, output_zero, relu, &lut).code(0, acc, bias);
         prop_assert_eq!(looked_up, (code as u8 ^ 0x80).wrapping_add(1) as i8);
         prop_assert_eq!(plain.input_zero(), input_zero);
+    }
+}
+
+proptest! {
+    /// A channel's decoded scale and the output code are the one rounding rule, bit for bit: `requantize`,
+    /// plus the zero point with saturation, clamped from the floor, through the table.
+    #[test]
+    fn channel_requantisation_is_the_rounding_rule(
+        input_zero: i8, output_zero: i8, relu: bool, acc: i32, bias: i32, with_lut: bool,
+        multiplier in prop_oneof![0i32..=i32::MAX, (1i32 << 30)..=i32::MAX], shift in -80i32..80,
+    ) {
+        let table = i32_bytes(&[multiplier, shift]);
+        let lut: Vec<u8> = (0..=255u8).map(|i| i.wrapping_mul(7)).collect();
+        let lut: &[u8] = if with_lut { &lut } else { &[] };
+        let requant = Requant::new(&table, input_zero, output_zero, relu, lut);
+        let floor = if relu { i32::from(output_zero) } else { -128 };
+        let code = requantize(acc.wrapping_add(bias), multiplier, shift)
+            .saturating_add(i32::from(output_zero))
+            .clamp(floor, 127) as i8;
+        let expected = if with_lut { lut[(code as u8 ^ 0x80) as usize] as i8 } else { code };
+        prop_assert_eq!(requant.output_code(requant.scale(0, bias).scaled(acc)), expected);
+        prop_assert_eq!(requant.code(0, acc, bias), expected);
     }
 }

@@ -3,8 +3,17 @@
 use runtime_nostd::shipped::CNN_BN_I8_SCRATCH_BYTES;
 use runtime_nostd::{InferError, Model, ParseError, Scratch};
 
+/// The model file the firmware ships.
+macro_rules! model_file {
+    () => {
+        include_bytes!("../../../models/cnn-bn.i8.mnef")
+    };
+}
+
 /// The model the firmware ships: `models/cnn-bn.i8.mnef`.
-pub static MODEL: &[u8] = include_bytes!("../../../models/cnn-bn.i8.mnef");
+pub static MODEL: &[u8] = model_file!();
+/// Its size in bytes, for a copy in RAM sized at compile time.
+pub const MODEL_BYTES: usize = model_file!().len();
 
 /// What the recognizer saw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,7 +40,7 @@ impl Prediction {
     }
 }
 
-/// The parsed model and its scratch memory (about 20 KB, sized by the shipped-model constant).
+/// The parsed model and its scratch memory (about 26 KB, sized by the shipped-model constant).
 pub struct Recognizer {
     model: Model<'static>,
     scratch: Scratch<CNN_BN_I8_SCRATCH_BYTES>,
@@ -40,8 +49,14 @@ pub struct Recognizer {
 impl Recognizer {
     /// Parses the embedded model (checking its CRC and every field).
     pub fn new() -> Result<Self, ParseError> {
+        Self::with_model(MODEL)
+    }
+
+    /// Parses `model` (checking its CRC and every field): the embedded model's bytes wherever
+    /// they were copied.
+    pub fn with_model(model: &'static [u8]) -> Result<Self, ParseError> {
         Ok(Recognizer {
-            model: Model::parse(MODEL)?,
+            model: Model::parse(model)?,
             scratch: Scratch::new(),
         })
     }

@@ -21,7 +21,7 @@ use runtime_nostd::{InferError, ParseError};
 
 use crate::canvas::Canvas;
 use crate::preprocess::{DIGIT_SIDE, to_mnist};
-use crate::recognizer::{Prediction, Recognizer};
+use crate::recognizer::{MODEL, Prediction, Recognizer};
 use crate::ui::{Screen, canvas_point, is_clear};
 
 /// How long the finger must stay off the screen before the drawing is recognised.
@@ -66,9 +66,15 @@ enum Drawing {
 impl Session {
     /// A blank screen; parses the embedded model.
     pub fn new() -> Result<Self, ParseError> {
+        Self::with_model(MODEL)
+    }
+
+    /// A blank screen; parses `model`: the embedded model's bytes, copied where they are read
+    /// fastest (the Pico 2 copies them to SRAM, out of the flash cache's way).
+    pub fn with_model(model: &'static [u8]) -> Result<Self, ParseError> {
         Ok(Session {
             canvas: Canvas::new(),
-            recognizer: Recognizer::new()?,
+            recognizer: Recognizer::with_model(model)?,
             digit: None,
             prediction: None,
             inference_us: None,

@@ -37,6 +37,26 @@ const DISPLAY_SPI_HZ: u32 = 40_000_000;
 /// How often the touch panel is polled.
 const POLL: Duration = Duration::from_millis(app::session::POLL_MS);
 
+/// The model's bytes where inference reads them: copied to SRAM with `model-in-ram` (the Pico
+/// 2's default), in flash otherwise.
+#[cfg(feature = "model-in-ram")]
+fn model_bytes() -> &'static [u8] {
+    use static_cell::ConstStaticCell;
+    // Zero-initialised, so it sits in .bss: no second copy in flash, and the copy below is the
+    // only write.
+    static MODEL_IN_RAM: ConstStaticCell<[u8; app::recognizer::MODEL_BYTES]> =
+        ConstStaticCell::new([0; app::recognizer::MODEL_BYTES]);
+    let ram = MODEL_IN_RAM.take();
+    ram.copy_from_slice(app::recognizer::MODEL);
+    ram
+}
+
+/// The model's bytes where inference reads them: in flash, through the XIP cache.
+#[cfg(not(feature = "model-in-ram"))]
+fn model_bytes() -> &'static [u8] {
+    app::recognizer::MODEL
+}
+
 #[embassy_executor::main]
 async fn main(_spawner: Spawner) {
     let p = embassy_rp::init(Default::default());
@@ -84,7 +104,7 @@ async fn main(_spawner: Spawner) {
     };
     let mut touch = Xpt2046::new(touch_spi);
 
-    let mut session = match Session::new() {
+    let mut session = match Session::with_model(model_bytes()) {
         Ok(session) => session,
         Err(e) => {
             error!("the embedded model does not parse: {}", e);
