@@ -5,54 +5,14 @@
 //!
 //! `cargo run -p runtime-nostd --example host_check` (quick in a dev build too: the workspace
 //! optimises this crate in dev builds). The full comparison, all 10,000 test digits of every
-//! stage against the trainer's burn model, is `cargo run -p tests --release --bin host_check`.
+//! stage against the trainer's burn model, is `cargo run -p cross-check --release --bin host_check`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use mnist_files::Golden;
 use runtime_nostd::{Model, Variant};
-
-/// The golden vectors: pixels, labels and the trainer's cnn-bn probabilities.
-struct Golden {
-    pixels: Vec<Vec<u8>>,
-    labels: Vec<usize>,
-    probabilities: Vec<Vec<f64>>,
-}
-
-fn read_golden(path: &Path) -> Result<Golden, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "{}: {e}; regenerate it with `cargo run -p tests --release --bin golden`",
-            path.display()
-        )
-    })?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let rows = |key: &str| -> Result<Vec<serde_json::Value>, String> {
-        json[key]
-            .as_array()
-            .cloned()
-            .ok_or(format!("{}: no `{key}` array", path.display()))
-    };
-    let numbers = |v: &serde_json::Value| -> Vec<f64> {
-        v.as_array()
-            .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
-            .unwrap_or_default()
-    };
-    Ok(Golden {
-        pixels: rows("pixels")?
-            .iter()
-            .map(|p| numbers(p).iter().map(|&v| v as u8).collect())
-            .collect(),
-        labels: rows("labels")?
-            .iter()
-            .filter_map(serde_json::Value::as_u64)
-            .map(|l| l as usize)
-            .collect(),
-        probabilities: rows("probabilities")?.iter().map(numbers).collect(),
-    })
-}
 
 /// One model over the golden digits: its answers and probabilities.
 fn classify(model: &Model<'_>, golden: &Golden) -> Result<Vec<(usize, Vec<f32>)>, String> {
@@ -81,7 +41,7 @@ fn check(path: &Path, golden: &Golden) -> Result<String, String> {
     let correct = results
         .iter()
         .zip(&golden.labels)
-        .filter(|((class, _), label)| class == *label)
+        .filter(|((class, _), label)| *class == usize::from(**label))
         .count();
     let mut line = format!(
         "| {name} | {correct}/{} | {} | {us:.0} |",
@@ -89,20 +49,18 @@ fn check(path: &Path, golden: &Golden) -> Result<String, String> {
         model.scratch_bytes()
     );
     if model.metadata_value("stage") == Some("cnn-bn") {
-        let reference = |i: usize| -> usize {
-            let p = &golden.probabilities[i];
-            (0..p.len()).fold(0, |best, c| if p[c] > p[best] { c } else { best })
-        };
-        let same = (0..results.len())
-            .filter(|&i| results[i].0 == reference(i))
+        let same = results
+            .iter()
+            .zip(&golden.predictions)
+            .filter(|((class, _), reference)| *class == usize::from(**reference))
             .count();
         match model.variant() {
             Variant::F32 => {
                 let worst = results
                     .iter()
                     .zip(&golden.probabilities)
-                    .flat_map(|((_, p), q)| p.iter().zip(q).map(|(a, b)| (f64::from(*a) - b).abs()))
-                    .fold(0.0, f64::max);
+                    .flat_map(|((_, p), q)| p.iter().zip(q).map(|(a, b)| (a - b).abs()))
+                    .fold(0.0, f32::max);
                 if worst > 1e-4 || same != results.len() {
                     return Err(format!(
                         "{name}: max |diff| {worst:.1e} against the golden outputs (limit 1e-4), same answer on {same}/{}",
@@ -129,7 +87,7 @@ fn check(path: &Path, golden: &Golden) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let golden = match read_golden(&root.join("tests/golden/cnn-bn.json")) {
+    let golden = match Golden::read(&Golden::path(&root, "cnn-bn")) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("host_check: {e}");
@@ -170,7 +128,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "host_check: {} files, {} failed (the full check: cargo run -p tests --release --bin host_check)",
+        "host_check: {} files, {} failed (the full check: cargo run -p cross-check --release --bin host_check)",
         files.len(),
         failed
     );

@@ -173,6 +173,20 @@ coded_enum! {
 }
 
 impl Variant {
+    /// Its name in file names (`<stage>.<name>.mnef`), the trainer's metadata and the tools'
+    /// arguments: `f32` or `i8`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Variant::F32 => "f32",
+            Variant::Int8 => "i8",
+        }
+    }
+
+    /// The variant with that [`name`](Self::name), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Variant::ALL.iter().copied().find(|v| v.name() == name)
+    }
+
     /// Bytes per activation value.
     pub const fn activation_bytes(self) -> usize {
         match self {

@@ -38,7 +38,6 @@ pub mod error;
 pub mod format;
 pub mod kernels;
 mod model;
-pub mod shipped;
 #[cfg(feature = "alloc")]
 pub mod write;
 

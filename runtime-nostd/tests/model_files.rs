@@ -1,15 +1,17 @@
-//! The parser against real and broken files: every shipped model parses with its documented
-//! scratch size, each kind of damage gets its own error, and no truncation or mutation of a
-//! valid file makes the parser or the inference panic.
+//! The parser against real and broken files: every committed model parses, names its stage and
+//! variant as its file name does and runs in exactly its scratch size, each kind of damage gets
+//! its own error, and no truncation or mutation of a valid file makes the parser or the inference
+//! panic.
 
 use std::path::{Path, PathBuf};
 
+use mnist_files::Golden;
 use runtime_nostd::format::{
     self, Activation, ConvGeometry, HeaderView, Layer, LayerKind, LayerView, NO_QUANTIZATION,
     Payload, PayloadSection, Shape, Variant, header, layer_record,
 };
 use runtime_nostd::write::{LayerSpec, WriteError, f32_bytes, write_model};
-use runtime_nostd::{InferError, LayerFault, Model, ParseError, SectionFault, shipped};
+use runtime_nostd::{InferError, LayerFault, Model, ParseError, SectionFault};
 
 fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
@@ -352,46 +354,69 @@ fn inference_checks_its_buffers() {
     );
 }
 
+/// Every committed `<stage>.<variant>.mnef`.
+fn committed_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(models())
+        .unwrap_or_else(|e| panic!("{}: {e}", models().display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "mnef"))
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
-fn shipped_models_parse_with_their_documented_scratch_sizes() {
-    for (stage, f32_scratch, i8_scratch) in shipped::SCRATCH_BYTES {
-        for (variant, expected) in [("f32", f32_scratch), ("i8", i8_scratch)] {
-            let bytes = read(&format!("{stage}.{variant}.mnef"));
-            let model = Model::parse(&bytes).unwrap_or_else(|e| panic!("{stage} {variant}: {e:?}"));
-            assert_eq!(model.scratch_bytes(), expected, "{stage} {variant}");
-            assert_eq!(model.metadata_value("stage"), Some(stage));
-        }
+fn committed_models_parse_say_what_they_are_and_run_in_their_scratch_size() {
+    let files = committed_files();
+    assert!(
+        files.len() >= 2,
+        "no models in {}; run `cargo run -p trainer --release -- export`",
+        models().display()
+    );
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&path).unwrap();
+        let model = Model::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (stage, variant) = name
+            .strip_suffix(".mnef")
+            .and_then(|n| n.rsplit_once('.'))
+            .unwrap_or_else(|| panic!("{name}: not <stage>.<variant>.mnef"));
+        assert_eq!(model.metadata_value("stage"), Some(stage), "{name}");
+        assert_eq!(model.variant().name(), variant, "{name}");
+        assert_eq!(Variant::from_name(variant), Some(model.variant()), "{name}");
+        let needed = model.scratch_bytes();
+        let mut scratch = vec![0u32; needed.div_ceil(4) + 1];
+        let scratch = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);
+        let image = vec![128u8; model.input_shape().len()];
+        let mut p = vec![0.0f32; model.classes()];
+        assert!(
+            model.infer(&image, &mut scratch[..needed], &mut p).is_ok(),
+            "{name}"
+        );
+        assert_eq!(
+            model.infer(&image, &mut scratch[..needed - 1], &mut p),
+            Err(InferError::ScratchTooSmall {
+                given: needed - 1,
+                needed
+            }),
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn f32_cnn_bn_reproduces_the_golden_vectors() {
-    let golden: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/cnn-bn.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let golden = Golden::read(&Golden::path(&root, "cnn-bn")).unwrap_or_else(|e| panic!("{e}"));
     let bytes = read("cnn-bn.f32.mnef");
     let model = Model::parse(&bytes).unwrap();
-    let mut scratch = runtime_nostd::Scratch::<{ shipped::CNN_BN_F32_SCRATCH_BYTES }>::new();
-    for (pixels, expected) in golden["pixels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(golden["probabilities"].as_array().unwrap())
-    {
-        let image: Vec<u8> = pixels
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as u8)
-            .collect();
+    let mut scratch = vec![0u32; model.scratch_bytes().div_ceil(4)];
+    let scratch = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);
+    for (image, expected) in golden.pixels.iter().zip(&golden.probabilities) {
         let mut p = [0.0f32; 10];
-        model.infer(&image, scratch.as_mut_bytes(), &mut p).unwrap();
-        for (got, want) in p.iter().zip(expected.as_array().unwrap()) {
-            assert!((f64::from(*got) - want.as_f64().unwrap()).abs() <= 1e-4);
+        model.infer(image, scratch, &mut p).unwrap();
+        for (got, want) in p.iter().zip(expected) {
+            assert!((got - want).abs() <= 1e-4);
         }
     }
 }

@@ -4,12 +4,13 @@
 //! measures each engine; a summary at the end times them once more back to back and prints
 //! images/s and the ratio of each to runtime-nostd int8.
 //!
-//! `cargo bench -p tests --bench inference` (ONNX Runtime comes from the .venv of
+//! `cargo bench -p cross-check --bench inference` (ONNX Runtime comes from the .venv of
 //! scripts/python-env.sh or ORT_DYLIB_PATH).
 
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use runtime_nostd::Variant;
 use trainer::artifacts::StageDir;
 use trainer::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use trainer::stages::Stage;
@@ -19,9 +20,9 @@ const DIGITS: usize = 64;
 
 type Engine = (String, Box<dyn FnMut(usize) -> usize>);
 
-fn runtime_nostd(variant: &str) -> Engine {
+fn runtime_nostd(variant: Variant) -> Engine {
     let bytes = std::fs::read(
-        StageDir::new(&tests::root().join("models"), Stage::CnnBatchNorm).flat(variant),
+        StageDir::new(&cross_check::root().join("models"), Stage::named("cnn-bn")).flat(variant),
     )
     .expect("export the flat models: cargo run -p trainer --release -- export");
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
@@ -31,22 +32,22 @@ fn runtime_nostd(variant: &str) -> Engine {
     let run = move |i: usize| {
         let scratch = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);
         model
-            .infer(tests::test_set().image(i), scratch, &mut p)
+            .infer(cross_check::test_set().image(i), scratch, &mut p)
             .expect("inference")
     };
-    (format!("runtime-nostd {variant}"), Box::new(run))
+    (format!("runtime-nostd {}", variant.name()), Box::new(run))
 }
 
 fn tract() -> Engine {
     use tract_onnx::prelude::*;
     let plan = tract_onnx::onnx()
-        .model_for_path(tests::onnx_path(Stage::CnnBatchNorm))
+        .model_for_path(cross_check::onnx_path(Stage::named("cnn-bn")))
         .and_then(|m| m.with_input_fact(0, f32::fact([1, 1, IMAGE_SIDE, IMAGE_SIDE]).into()))
         .and_then(|m| m.into_optimized())
         .and_then(|m| m.into_runnable())
         .expect("tract loads the model");
     let run = move |i: usize| {
-        let x = &tests::test_pixels()[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS];
+        let x = &cross_check::test_pixels()[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS];
         let input = Tensor::from_shape(&[1, 1, IMAGE_SIDE, IMAGE_SIDE], x).expect("shape");
         plan.run(tvec!(input.into())).expect("tract runs").len()
     };
@@ -57,19 +58,19 @@ fn onnxruntime() -> Engine {
     use ort::session::Session;
     use ort::session::builder::GraphOptimizationLevel;
     let session = || -> Result<Session, String> {
-        let env = tests::ort_environment()?;
+        let env = cross_check::ort_environment()?;
         let builder = Session::builder(env).map_err(|e| e.to_string())?;
         let builder = builder
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| e.to_string())?;
         let mut builder = builder.with_intra_threads(1).map_err(|e| e.to_string())?;
         builder
-            .commit_from_file(tests::onnx_path(Stage::CnnBatchNorm))
+            .commit_from_file(cross_check::onnx_path(Stage::named("cnn-bn")))
             .map_err(|e| e.to_string())
     };
     let mut session = session().unwrap_or_else(|e| panic!("onnxruntime: {e}"));
     let run = move |i: usize| {
-        let x = tests::test_pixels()[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].to_vec();
+        let x = cross_check::test_pixels()[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].to_vec();
         let input = ort::value::Tensor::from_array(([1usize, 1, IMAGE_SIDE, IMAGE_SIDE], x))
             .expect("tensor");
         let out = session
@@ -96,8 +97,8 @@ fn throughput(run: &mut dyn FnMut(usize) -> usize, seconds: f64) -> f64 {
 
 fn bench(c: &mut Criterion) {
     let mut engines = vec![
-        runtime_nostd("i8"),
-        runtime_nostd("f32"),
+        runtime_nostd(Variant::Int8),
+        runtime_nostd(Variant::F32),
         tract(),
         onnxruntime(),
     ];

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use burn::tensor::Device;
+use mnist_files::Golden;
 use trainer::artifacts::StageDir;
-use trainer::data::{CLASSES, Checksum, IMAGE_PIXELS, IMAGE_SIDE, Mnist, Split};
+use trainer::data::{CLASSES, Checksum, IMAGE_PIXELS, IMAGE_SIDE, Mnist, Split, scaled_pixels};
 use trainer::stages::Stage;
 use trainer::train::{argmax, evaluate};
 
@@ -42,7 +43,7 @@ pub fn test_pixels() -> &'static [f32] {
     static PIXELS: OnceLock<Vec<f32>> = OnceLock::new();
     PIXELS.get_or_init(|| {
         let all: Vec<usize> = (0..test_set().len()).collect();
-        test_set().scaled_pixels(&all)
+        scaled_pixels(test_set(), &all)
     })
 }
 
@@ -232,18 +233,16 @@ pub fn python_onnx_check(paths: &[PathBuf]) -> Result<String, String> {
 /// Test-set indices of the golden vectors: the first 64 test digits.
 pub const GOLDEN_INDICES: std::ops::Range<usize> = 0..64;
 /// Stage whose outputs the golden vectors record.
-pub const GOLDEN_STAGE: Stage = Stage::CnnBatchNorm;
+pub const GOLDEN_STAGE: Stage = Stage::named("cnn-bn");
 
 /// `tests/golden/cnn-bn.json`.
 pub fn golden_path() -> PathBuf {
-    root()
-        .join("tests/golden")
-        .join(format!("{GOLDEN_STAGE}.json"))
+    Golden::path(&root(), GOLDEN_STAGE.name())
 }
 
-/// The golden vectors as JSON: indices, labels, raw pixels and the reference probabilities of
+/// The golden vectors: indices, labels, raw pixels and the reference probabilities of
 /// [`GOLDEN_STAGE`] for the test digits in [`GOLDEN_INDICES`] (evaluated as one batch).
-pub fn golden_vectors() -> Result<serde_json::Value, String> {
+pub fn golden_vectors() -> Result<Golden, String> {
     let device = Device::flex();
     let model = StageDir::new(&root().join("models"), GOLDEN_STAGE)
         .load_model(&device)
@@ -257,13 +256,22 @@ pub fn golden_vectors() -> Result<serde_json::Value, String> {
         labels: indices.iter().map(|&i| test_set().labels[i]).collect(),
     };
     let eval = evaluate(&model, &subset, &device);
-    Ok(serde_json::json!({
-        "stage": GOLDEN_STAGE.name(),
-        "source": "MNIST t10k test set; pixels are raw bytes (0..255), the model input is pixel / 256",
-        "indices": indices,
-        "labels": subset.labels,
-        "predictions": eval.predictions,
-        "pixels": indices.iter().map(|&i| test_set().image(i).to_vec()).collect::<Vec<_>>(),
-        "probabilities": eval.probabilities.chunks(CLASSES).map(<[f32]>::to_vec).collect::<Vec<_>>(),
-    }))
+    Ok(Golden {
+        stage: GOLDEN_STAGE.name().into(),
+        source:
+            "MNIST t10k test set; pixels are raw bytes (0..255), the model input is pixel / 256"
+                .into(),
+        pixels: indices
+            .iter()
+            .map(|&i| test_set().image(i).to_vec())
+            .collect(),
+        indices,
+        labels: subset.labels,
+        predictions: eval.predictions,
+        probabilities: eval
+            .probabilities
+            .chunks(CLASSES)
+            .map(<[f32]>::to_vec)
+            .collect(),
+    })
 }

@@ -1,7 +1,7 @@
 //! Every stage's ONNX export gives the trainer's answers on all 10,000 test digits in tract and
 //! ONNX Runtime, and passes the ONNX checker.
 
-use tests::{
+use cross_check::{
     Agreement, compare, onnx_path, ort_probabilities, python_onnx_check, reference_probabilities,
     test_set, tract_probabilities,
 };

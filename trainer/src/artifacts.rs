@@ -7,7 +7,9 @@ use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Model;
+use runtime_nostd::Variant;
+
+use crate::model::{Model, NetConfig};
 use crate::stages::Stage;
 use crate::train::EpochMetrics;
 
@@ -18,8 +20,12 @@ pub struct StageMetrics {
     pub stage: String,
     /// Seed of the run.
     pub seed: u64,
-    /// Backend and device that trained it.
+    /// The burn backend that trained it (`flex`, `vulkan`, `cuda`).
+    pub backend: String,
+    /// The hardware it ran on, as the backend reports it (GPU adapter or CPU model).
     pub device: String,
+    /// The network it trained (what [`StageDir::load_model`] builds to load the weights into).
+    pub net: NetConfig,
     /// Trainable parameters.
     pub params: usize,
     /// Final test accuracy in inference mode.
@@ -28,6 +34,31 @@ pub struct StageMetrics {
     pub command: String,
     /// One entry per epoch.
     pub epochs: Vec<EpochMetrics>,
+}
+
+impl StageMetrics {
+    /// Seconds of the first epoch (compilation and autotuning land there on a GPU) and the
+    /// median of the others (the steady state), from the per-epoch training times.
+    pub fn epoch_seconds(&self) -> EpochSeconds {
+        let first = self.epochs.first().map_or(f64::NAN, |e| e.seconds);
+        let mut rest: Vec<f64> = self.epochs.iter().skip(1).map(|e| e.seconds).collect();
+        rest.sort_by(f64::total_cmp);
+        let steady = match rest.len() {
+            0 => first,
+            n if n % 2 == 1 => rest[n / 2],
+            n => 0.5 * (rest[n / 2 - 1] + rest[n / 2]),
+        };
+        EpochSeconds { first, steady }
+    }
+}
+
+/// Training time per epoch, the first apart from the rest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochSeconds {
+    /// The first epoch.
+    pub first: f64,
+    /// The median of the later epochs (the first epoch's when there is only one).
+    pub steady: f64,
 }
 
 /// Errors reading or writing a stage's artifacts.
@@ -96,8 +127,8 @@ impl StageDir {
     }
 
     /// A flat-format export beside the stage folder: `<models>/<stage>.<variant>.mnef`.
-    pub fn flat(&self, variant: &str) -> PathBuf {
-        self.dir.with_extension(format!("{variant}.mnef"))
+    pub fn flat(&self, variant: Variant) -> PathBuf {
+        self.dir.with_extension(format!("{}.mnef", variant.name()))
     }
 
     /// A plot in the stage folder.
@@ -124,7 +155,8 @@ impl StageDir {
             .map_err(|e| Self::write_error(&path, e))
     }
 
-    /// Loads the weights into a fresh network of this stage, in inference mode.
+    /// Loads the weights into a fresh network of the kind `metrics.json` records, in inference
+    /// mode.
     pub fn load_model(&self, device: &Device) -> Result<Model, ArtifactError> {
         let path = self.weights();
         if !path.is_file() {
@@ -138,7 +170,7 @@ impl StageDir {
             path: path.clone(),
             detail,
         };
-        let mut model = self.stage.init_model(device);
+        let mut model = self.load_metrics()?.net.init(device);
         let mut store = BurnpackStore::from_file(&path);
         // A panic inside the decoder on a damaged file must become an error, not a crash.
         let result =
@@ -180,18 +212,39 @@ impl StageDir {
 mod tests {
     use super::*;
 
+    fn metrics_for(stage: Stage) -> StageMetrics {
+        StageMetrics {
+            stage: stage.name().into(),
+            seed: 0,
+            backend: "flex".into(),
+            device: "test".into(),
+            net: stage.net(),
+            params: 0,
+            test_accuracy: 0.0,
+            command: String::new(),
+            epochs: Vec::new(),
+        }
+    }
+
     #[test]
     fn weights_round_trip_and_bad_files_are_errors() {
         let device = Device::flex();
         let dir = tempfile::tempdir().unwrap();
-        let stage_dir = StageDir::new(dir.path(), Stage::Dense1);
+        let dense1 = Stage::named("dense1");
+        let stage_dir = StageDir::new(dir.path(), dense1);
         assert!(matches!(
             stage_dir.load_model(&device),
             Err(ArtifactError::MissingWeights { .. })
         ));
 
-        let model = Stage::Dense1.init_model(&device);
+        let model = dense1.init_model(&device);
         stage_dir.save_model(&model).unwrap();
+        assert!(matches!(
+            stage_dir.load_model(&device),
+            Err(ArtifactError::BadMetrics { .. })
+        ));
+        stage_dir.save_metrics(&metrics_for(dense1)).unwrap();
+        assert_eq!(stage_dir.load_metrics().unwrap(), metrics_for(dense1));
         let loaded = stage_dir.load_model(&device).unwrap();
         let x = burn::tensor::Tensor::<4>::ones([1, 1, 28, 28], &device);
         let (a, b) = (
@@ -200,14 +253,15 @@ mod tests {
         );
         assert_eq!(a.as_slice::<f32>().unwrap(), b.as_slice::<f32>().unwrap());
 
-        let wrong_stage = StageDir {
-            stage: Stage::Cnn,
-            dir: stage_dir.dir.clone(),
-        };
+        // metrics.json says cnn, the weights are dense1's.
+        stage_dir
+            .save_metrics(&metrics_for(Stage::named("cnn")))
+            .unwrap();
         assert!(matches!(
-            wrong_stage.load_model(&device),
+            stage_dir.load_model(&device),
             Err(ArtifactError::BadWeights { .. })
         ));
+        stage_dir.save_metrics(&metrics_for(dense1)).unwrap();
 
         let bytes = std::fs::read(stage_dir.weights()).unwrap();
         std::fs::write(stage_dir.weights(), &bytes[..bytes.len() / 2]).unwrap();

@@ -33,6 +33,42 @@ impl Backend {
     }
 }
 
+/// The CPU's model name from `/proc/cpuinfo` (Linux), if there is one.
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+        .map(|(_, name)| name.trim().to_string())
+}
+
+impl Backend {
+    /// The hardware behind `device` (made by [`Backend::device`]), in words: the GPU adapter's
+    /// name as the driver reports it, or the CPU model and thread count for `flex`.
+    pub fn device_name(self, device: &Device) -> String {
+        match self {
+            Backend::Flex => {
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let model = cpu_model().unwrap_or_else(|| "CPU".into());
+                format!("{model}, {threads} threads")
+            }
+            Backend::Vulkan | Backend::Cuda => gpu_name(device),
+        }
+    }
+}
+
+#[cfg(any(feature = "vulkan", feature = "cuda"))]
+fn gpu_name(device: &Device) -> String {
+    device
+        .as_dispatch()
+        .identity()
+        .map_or_else(|| format!("{device:?}"), |identity| identity.name)
+}
+
+#[cfg(not(any(feature = "vulkan", feature = "cuda")))]
+fn gpu_name(device: &Device) -> String {
+    format!("{device:?}")
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -70,5 +106,10 @@ mod tests {
             assert!(err.contains("--features vulkan"), "{err}");
         }
         assert!("tpu".parse::<Backend>().is_err());
+        assert!(
+            Backend::Flex
+                .device_name(&Device::flex())
+                .contains("threads")
+        );
     }
 }

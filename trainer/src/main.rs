@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
@@ -43,6 +44,15 @@ enum Command {
     /// Redraw saved stages' plots from their weights and metrics (all, or those of --stage),
     /// then rewrite report.html and print the results table (markdown) of every saved stage.
     Report(Common),
+    /// Print the stage table: name, description, recipe and network of each stage.
+    Stages(StagesArgs),
+}
+
+#[derive(Args)]
+struct StagesArgs {
+    /// A JSON array (what the reference scripts in scripts/reference/ read) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Clone)]
@@ -110,6 +120,7 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => run_train(&args),
         Some(Command::Report(common)) => run_report(&common),
         Some(Command::Export(common)) => run_export(&common),
+        Some(Command::Stages(args)) => run_stages(&args),
         None => run_train(&cli.train),
     };
     match result {
@@ -131,8 +142,11 @@ fn command_line() -> String {
 }
 
 fn run_train(args: &TrainArgs) -> Result<()> {
+    let process_start = Instant::now();
+    let backend = args.common.backend;
     let device = args.common.device()?;
-    println!("device: {device:?} (backend {})", args.common.backend);
+    let device_name = backend.device_name(&device);
+    println!("backend {backend}, device: {device_name}");
     let train_set = args.common.load(Split::Train)?;
     let test_set = args.common.load(Split::Test)?;
     let default_epochs = if args.quick { QUICK_EPOCHS } else { 10 };
@@ -150,7 +164,9 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         let metrics = StageMetrics {
             stage: stage.name().into(),
             seed: args.seed,
-            device: format!("{} {device:?}", args.common.backend),
+            backend: backend.to_string(),
+            device: device_name.clone(),
+            net: stage.net(),
             params: stage
                 .init_model(&device.clone().autodiff())
                 .trainable_params(),
@@ -175,7 +191,29 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         summary.push(metrics);
     }
     write_report(&args.common.out)?;
-    print_summary(&summary);
+    println!("\n{}", report::markdown_results(&summary));
+    println!(
+        "progression: {} stages, {:.1} s from process start to last export ({backend} on {device_name})",
+        summary.len(),
+        process_start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_stages(args: &StagesArgs) -> Result<()> {
+    if args.json {
+        let rows: Vec<_> = Stage::ALL.iter().map(|s| s.to_json()).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for stage in Stage::ALL {
+            println!(
+                "{:<16} {:<42} {:?}",
+                stage.name(),
+                stage.description(),
+                stage.recipe()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -192,31 +230,6 @@ fn write_report(out: &Path) -> Result<()> {
     let path = out.join("report.html");
     std::fs::write(&path, report::html_report(&saved_metrics(out)))
         .with_context(|| format!("writing {}", path.display()))
-}
-
-/// The results table as markdown, the form README quotes.
-fn print_summary(rows: &[StageMetrics]) {
-    println!("\n| stage | test accuracy | Keras | params | s/epoch | epochs | seed | backend |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---|");
-    for m in rows {
-        let keras = m
-            .stage
-            .parse::<Stage>()
-            .map(Stage::keras_accuracy)
-            .unwrap_or(f64::NAN);
-        let secs = m.epochs.iter().map(|e| e.seconds).sum::<f64>() / m.epochs.len().max(1) as f64;
-        println!(
-            "| {} | {:.2}% | {:.2}% | {} | {:.1} | {} | {} | {} |",
-            m.stage,
-            100.0 * m.test_accuracy,
-            100.0 * keras,
-            m.params,
-            secs,
-            m.epochs.len(),
-            m.seed,
-            m.device
-        );
-    }
 }
 
 fn run_report(common: &Common) -> Result<()> {
@@ -241,7 +254,7 @@ fn run_report(common: &Common) -> Result<()> {
         report::write_stage_plots(&dir, metrics, &model, &test_set, &eval.predictions, &device)?;
     }
     write_report(&common.out)?;
-    print_summary(&all);
+    println!("{}", report::markdown_results(&all));
     Ok(())
 }
 

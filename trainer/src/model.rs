@@ -1,6 +1,9 @@
 //! The two network families of the codelab: fully-connected stacks and the 3-conv CNN, with
-//! optional dropout and batch norm. [`crate::stages`] says which stage uses which shape.
+//! optional dropout and batch norm, each a burn `Config` with `init(&device)`. A stage's row in
+//! [`crate::stages`] gives its [`NetConfig`]; `metrics.json` records it, so a trained model says
+//! what it is.
 
+use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
@@ -22,7 +25,7 @@ pub const BATCH_NORM_MOMENTUM: f64 = 0.01;
 pub const BATCH_NORM_EPSILON: f64 = 1e-3;
 
 /// Hidden-layer non-linearity of a dense network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum Activation {
     /// The codelab's first multi-layer attempt.
     Sigmoid,
@@ -39,6 +42,18 @@ impl Activation {
     }
 }
 
+/// A fully-connected stack: 784 -> hidden... -> 10.
+#[derive(Config, Debug, PartialEq)]
+pub struct DenseNetConfig {
+    /// Widths of the hidden layers; none makes the single softmax layer.
+    pub hidden: Vec<usize>,
+    /// Non-linearity after each hidden layer.
+    pub activation: Activation,
+    /// Dropout probability after each hidden layer, if any.
+    #[config(default = "None")]
+    pub dropout: Option<f64>,
+}
+
 /// 784 -> hidden... -> 10, with an optional dropout after each hidden layer.
 #[derive(Module, Debug)]
 pub struct DenseNet {
@@ -47,6 +62,32 @@ pub struct DenseNet {
     #[module(skip)]
     activation: Activation,
     dropout: Option<Dropout>,
+}
+
+/// One convolution of a [`ConvNetConfig`]: TF "same" padding, relu after it.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub struct ConvLayerConfig {
+    /// Output channels.
+    pub filters: usize,
+    /// Square kernel side.
+    pub kernel: usize,
+    /// Stride in both directions.
+    pub stride: usize,
+}
+
+/// Convolutions, a hidden dense layer, and the 10-way output layer.
+#[derive(Config, Debug, PartialEq)]
+pub struct ConvNetConfig {
+    /// The convolutions, input side first.
+    pub convs: Vec<ConvLayerConfig>,
+    /// Width of the hidden dense layer.
+    pub dense: usize,
+    /// Dropout probability after the hidden dense layer, if any.
+    #[config(default = "None")]
+    pub dropout: Option<f64>,
+    /// Batch norm after every hidden layer (which then has no bias).
+    #[config(default = false)]
+    pub batch_norm: bool,
 }
 
 /// One convolution with its optional batch norm; relu follows either way.
@@ -58,18 +99,38 @@ pub struct ConvBlock {
     pub norm: Option<BatchNorm>,
 }
 
-/// The codelab CNN: conv 3x3x12 s1 -> conv 6x6x24 s2 -> conv 6x6x32 s2 -> dense 200 -> 10.
+/// A CNN from a [`ConvNetConfig`]; the codelab's is conv 3x3x12 s1 -> conv 6x6x24 s2 ->
+/// conv 6x6x32 s2 -> dense 200 -> 10 ([`ConvNetConfig::codelab`]).
 #[derive(Module, Debug)]
 pub struct ConvNet {
-    /// The three convolution blocks.
+    /// The convolution blocks.
     pub convs: Vec<ConvBlock>,
-    /// The 1568 -> 200 hidden dense layer.
+    /// The flattened features -> hidden dense layer.
     pub dense: Linear,
-    /// Batch norm after the hidden dense layer (cnn-bn only).
+    /// Batch norm after the hidden dense layer (batch-norm nets only).
     pub dense_norm: Option<BatchNorm>,
     dropout: Option<Dropout>,
-    /// The 200 -> 10 output layer.
+    /// The hidden -> 10 output layer.
     pub output: Linear,
+}
+
+/// Either network family: what a stage trains.
+#[derive(Config, Debug, PartialEq)]
+pub enum NetConfig {
+    /// A fully-connected stack.
+    Dense(DenseNetConfig),
+    /// A CNN.
+    Conv(ConvNetConfig),
+}
+
+impl NetConfig {
+    /// A freshly initialised network (Keras' initialisers: Glorot-uniform kernels, zero biases).
+    pub fn init(&self, device: &Device) -> Model {
+        match self {
+            NetConfig::Dense(config) => Model::Dense(config.init(device)),
+            NetConfig::Conv(config) => Model::Conv(config.init(device)),
+        }
+    }
 }
 
 /// Any stage's network. `forward` returns logits; softmax is applied by the loss or the export.
@@ -83,7 +144,11 @@ pub enum Model {
 }
 
 impl Model {
-    /// Logits `[N, 10]` for images `[N, 1, 28, 28]` scaled to 0..1.
+    /// Logits for images scaled to 0..1; softmax is the loss's or the export's.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 1, 28, 28]`
+    /// - output: `[batch, 10]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
             Model::Dense(net) => net.forward(images),
@@ -148,16 +213,11 @@ fn dropout(prob: Option<f64>) -> Option<Dropout> {
     prob.map(|p| DropoutConfig::new(p).init())
 }
 
-impl DenseNet {
-    /// A dense net with the given hidden widths.
-    pub fn new(
-        hidden: &[usize],
-        activation: Activation,
-        dropout_prob: Option<f64>,
-        device: &Device,
-    ) -> Self {
+impl DenseNetConfig {
+    /// The network, freshly initialised on `device`.
+    pub fn init(&self, device: &Device) -> DenseNet {
         let widths: Vec<usize> = std::iter::once(IMAGE_PIXELS)
-            .chain(hidden.iter().copied())
+            .chain(self.hidden.iter().copied())
             .chain(std::iter::once(CLASSES))
             .collect();
         let layers = widths
@@ -166,17 +226,24 @@ impl DenseNet {
             .collect();
         DenseNet {
             layers,
-            activation,
-            dropout: dropout(dropout_prob),
+            activation: self.activation,
+            dropout: dropout(self.dropout),
         }
     }
+}
 
+impl DenseNet {
     /// The hidden activation.
     pub fn activation(&self) -> Activation {
         self.activation
     }
 
-    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+    /// Logits of flattened images.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 1, 28, 28]`
+    /// - output: `[batch, 10]`
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images.flatten::<2>(1, 3);
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
@@ -192,44 +259,68 @@ impl DenseNet {
     }
 }
 
-/// Output channels, kernel and stride of the codelab CNN's three convolutions.
-pub const CONV_LAYERS: [(usize, usize, usize); 3] = [(12, 3, 1), (24, 6, 2), (32, 6, 2)];
-/// Width of the CNN's hidden dense layer.
-pub const CNN_DENSE: usize = 200;
+impl ConvNetConfig {
+    /// The codelab CNN's layers (conv 3x3x12 s1, 6x6x24 s2, 6x6x32 s2, dense 200), without
+    /// dropout or batch norm.
+    pub fn codelab() -> Self {
+        let conv = |filters, kernel, stride| ConvLayerConfig {
+            filters,
+            kernel,
+            stride,
+        };
+        ConvNetConfig::new(vec![conv(12, 3, 1), conv(24, 6, 2), conv(32, 6, 2)], 200)
+    }
 
-impl ConvNet {
-    /// The codelab CNN; `batch_norm` removes biases and adds batch norm after every hidden layer.
-    pub fn new(dropout_prob: Option<f64>, with_batch_norm: bool, device: &Device) -> Self {
+    /// The network, freshly initialised on `device`.
+    ///
+    /// # Panics
+    /// If a convolution would need TF's asymmetric "same" padding, which the exports cannot
+    /// express (none of the stages' does; the stage table's test builds every one).
+    pub fn init(&self, device: &Device) -> ConvNet {
         let mut convs = Vec::new();
         let (mut channels, mut side) = (1, IMAGE_SIDE);
-        for (filters, kernel, stride) in CONV_LAYERS {
-            let pad = same_padding(side, kernel, stride).expect("codelab convs pad symmetrically");
+        for layer in &self.convs {
+            let ConvLayerConfig {
+                filters,
+                kernel,
+                stride,
+            } = *layer;
+            let pad = same_padding(side, kernel, stride)
+                .expect("the stages' convolutions pad symmetrically");
             let mut conv = Conv2dConfig::new([channels, filters], [kernel, kernel])
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .with_bias(false)
                 .with_initializer(GLOROT)
                 .init(device);
-            if !with_batch_norm {
+            if !self.batch_norm {
                 conv.bias = Some(Initializer::Zeros.init([filters], device));
             }
             convs.push(ConvBlock {
                 conv,
-                norm: with_batch_norm.then(|| batch_norm(filters, device)),
+                norm: self.batch_norm.then(|| batch_norm(filters, device)),
             });
             channels = filters;
             side = side.div_ceil(stride);
         }
         ConvNet {
             convs,
-            dense: linear(channels * side * side, CNN_DENSE, !with_batch_norm, device),
-            dense_norm: with_batch_norm.then(|| batch_norm(CNN_DENSE, device)),
-            dropout: dropout(dropout_prob),
-            output: linear(CNN_DENSE, CLASSES, true, device),
+            dense: linear(channels * side * side, self.dense, !self.batch_norm, device),
+            dense_norm: self.batch_norm.then(|| batch_norm(self.dense, device)),
+            dropout: dropout(self.dropout),
+            output: linear(self.dense, CLASSES, true, device),
         }
     }
+}
 
-    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+impl ConvNet {
+    /// Logits of images.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 1, 28, 28]`
+    /// - after each convolution: `[batch, filters, side, side]`, the side divided by the stride
+    /// - output: `[batch, 10]`
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for block in &self.convs {
             x = block.conv.forward(x);
@@ -267,7 +358,7 @@ mod tests {
     #[test]
     fn cnn_feature_maps_have_the_codelab_shapes() {
         let device = Device::flex();
-        let net = ConvNet::new(None, false, &device);
+        let net = ConvNetConfig::codelab().init(&device);
         let mut x = Tensor::<4>::zeros([2, 1, 28, 28], &device);
         let mut shapes = Vec::new();
         for block in &net.convs {

@@ -229,34 +229,81 @@ pub fn write_stage_plots(
     )
 }
 
-/// `report.html`: a results table and every stage's curves, side by side.
+/// The results table's columns: heading and whether the cells are numbers (right-aligned).
+const RESULT_COLUMNS: [(&str, bool); 8] = [
+    ("stage", false),
+    ("test accuracy", true),
+    ("params", true),
+    ("epochs", true),
+    ("first epoch s", true),
+    ("steady s/epoch", true),
+    ("backend", false),
+    ("device", false),
+];
+
+/// One row of the results table per stage: the one source of the markdown table (the form
+/// README quotes) and of `report.html`'s.
+pub fn result_rows(stages: &[StageMetrics]) -> Vec<[String; RESULT_COLUMNS.len()]> {
+    stages
+        .iter()
+        .map(|m| {
+            let seconds = m.epoch_seconds();
+            [
+                m.stage.clone(),
+                format!("{:.2}%", 100.0 * m.test_accuracy),
+                m.params.to_string(),
+                m.epochs.len().to_string(),
+                format!("{:.1}", seconds.first),
+                format!("{:.1}", seconds.steady),
+                m.backend.clone(),
+                m.device.clone(),
+            ]
+        })
+        .collect()
+}
+
+/// The results table as markdown.
+pub fn markdown_results(stages: &[StageMetrics]) -> String {
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut out = String::from("|");
+        for cell in cells {
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
+        out
+    };
+    let mut md = line(&mut RESULT_COLUMNS.iter().map(|&(heading, _)| heading));
+    md += &line(
+        &mut RESULT_COLUMNS
+            .iter()
+            .map(|&(_, number)| if number { "---:" } else { "---" }),
+    );
+    for row in result_rows(stages) {
+        md += &line(&mut row.iter().map(String::as_str));
+    }
+    md
+}
+
+/// `report.html`: the results table and every stage's curves, side by side.
 pub fn html_report(stages: &[StageMetrics]) -> String {
     let mut html = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>mnist-edge training report</title>\
          <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
-         td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}\
+         td,th{border:1px solid #ccc;padding:4px 8px}th{background:#eee}.n{text-align:right}\
          .grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{margin:0}img{max-width:100%}</style>\
-         </head><body><h1>mnist-edge: the codelab progression</h1><table><tr><th>stage</th>\
-         <th>test accuracy</th><th>Keras</th><th>params</th><th>s/epoch</th><th>epochs</th><th>device</th></tr>",
+         </head><body><h1>mnist-edge: the codelab progression</h1><table><tr>",
     );
-    for m in stages {
-        let keras = m
-            .stage
-            .parse::<crate::stages::Stage>()
-            .map(|s| format!("{:.2}%", 100.0 * s.keras_accuracy()))
-            .unwrap_or_default();
-        let secs = m.epochs.iter().map(|e| e.seconds).sum::<f64>() / m.epochs.len().max(1) as f64;
-        let _ = write!(
-            html,
-            "<tr><td style=\"text-align:left\">{}</td><td>{:.2}%</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
-            m.stage,
-            100.0 * m.test_accuracy,
-            keras,
-            m.params,
-            secs,
-            m.epochs.len(),
-            m.device
-        );
+    for (heading, _) in RESULT_COLUMNS {
+        let _ = write!(html, "<th>{heading}</th>");
+    }
+    html.push_str("</tr>");
+    for row in result_rows(stages) {
+        html.push_str("<tr>");
+        for (cell, (_, number)) in row.iter().zip(RESULT_COLUMNS) {
+            let class = if number { " class=\"n\"" } else { "" };
+            let _ = write!(html, "<td{class}>{cell}</td>");
+        }
+        html.push_str("</tr>");
     }
     html.push_str("</table><h2>Training curves</h2><div class=\"grid\">");
     for m in stages {

@@ -1,37 +1,20 @@
-//! The codelab progression: each [`Stage`] names a network and its training recipe.
+//! The codelab progression as one table: each row of [`STAGES`] is a stage's name, description,
+//! training recipe and network. Adding a stage is adding a row (then training it): the CLI, the
+//! exports, the report and the cross-checks all go through [`Stage::ALL`].
 
 use std::fmt;
 use std::str::FromStr;
 
 use burn::tensor::Device;
+use serde::Serialize;
 
-use crate::model::{Activation, ConvNet, DenseNet, Model};
-
-/// One step of the codelab, from a single softmax layer to the batch-norm CNN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stage {
-    /// 784 -> 10 softmax, SGD.
-    Dense1,
-    /// 784 -> 200 -> 60 -> 10 with sigmoids, SGD.
-    DenseSigmoid,
-    /// Same shape with relu, Adam.
-    DenseReluAdam,
-    /// Same with an exponentially decaying learning rate.
-    DenseLrDecay,
-    /// 784 -> 200 -> 100 -> 60 -> 10 relu.
-    DenseDeep,
-    /// The deep net with dropout 0.25.
-    DenseDropout,
-    /// Three convolutions and a dense layer.
-    Cnn,
-    /// The CNN with dropout 0.25 after its dense layer.
-    CnnDropout,
-    /// The CNN with batch norm everywhere and dropout 0.3: the codelab's 99.5%.
-    CnnBatchNorm,
-}
+use crate::model::{Activation, ConvNetConfig, DenseNetConfig, Model, NetConfig};
+use Activation::{Relu, Sigmoid};
+use OptimizerKind::{Adam, Sgd};
 
 /// Which optimizer a stage trains with.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// Plain stochastic gradient descent.
     Sgd,
@@ -40,7 +23,7 @@ pub enum OptimizerKind {
 }
 
 /// `lr(epoch) = initial * decay^epoch`, epochs counted from 0 as Keras' `LearningRateScheduler`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LrSchedule {
     /// Learning rate of the first epoch.
     pub initial: f64,
@@ -62,7 +45,7 @@ impl LrSchedule {
 }
 
 /// How a stage is trained.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Recipe {
     /// The optimizer.
     pub optimizer: OptimizerKind,
@@ -74,128 +57,199 @@ pub struct Recipe {
     pub epochs: usize,
 }
 
-const DECAY_06: LrSchedule = LrSchedule {
-    initial: 0.01,
-    decay: 0.6,
-};
-
-impl Stage {
-    /// Every stage, in the codelab's order.
-    pub const ALL: [Stage; 9] = [
-        Stage::Dense1,
-        Stage::DenseSigmoid,
-        Stage::DenseReluAdam,
-        Stage::DenseLrDecay,
-        Stage::DenseDeep,
-        Stage::DenseDropout,
-        Stage::Cnn,
-        Stage::CnnDropout,
-        Stage::CnnBatchNorm,
-    ];
-
-    /// The CLI and file name of the stage.
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Dense1 => "dense1",
-            Stage::DenseSigmoid => "dense-sigmoid",
-            Stage::DenseReluAdam => "dense-relu-adam",
-            Stage::DenseLrDecay => "dense-lr-decay",
-            Stage::DenseDeep => "dense-deep",
-            Stage::DenseDropout => "dense-dropout",
-            Stage::Cnn => "cnn",
-            Stage::CnnDropout => "cnn-dropout",
-            Stage::CnnBatchNorm => "cnn-bn",
-        }
-    }
-
-    /// A one-line description of the network.
-    pub fn description(self) -> &'static str {
-        match self {
-            Stage::Dense1 => "784 -> 10 softmax",
-            Stage::DenseSigmoid => "784 -> 200 -> 60 -> 10, sigmoid",
-            Stage::DenseReluAdam => "784 -> 200 -> 60 -> 10, relu",
-            Stage::DenseLrDecay => "784 -> 200 -> 60 -> 10, relu, lr decay",
-            Stage::DenseDeep => "784 -> 200 -> 100 -> 60 -> 10, relu",
-            Stage::DenseDropout => "dense-deep + dropout 0.25",
-            Stage::Cnn => "conv 12/24/32 -> 200 -> 10",
-            Stage::CnnDropout => "cnn + dropout 0.25",
-            Stage::CnnBatchNorm => "cnn + batch norm + dropout 0.3",
-        }
-    }
-
-    /// Test accuracy Keras reached with the same recipe on this kind of machine (seed 0).
-    pub fn keras_accuracy(self) -> f64 {
-        match self {
-            Stage::Dense1 => 0.8977,
-            Stage::DenseSigmoid => 0.7751,
-            Stage::DenseReluAdam => 0.9781,
-            Stage::DenseLrDecay => 0.9830,
-            Stage::DenseDeep => 0.9813,
-            Stage::DenseDropout => 0.9766,
-            Stage::Cnn => 0.9921,
-            Stage::CnnDropout => 0.9927,
-            Stage::CnnBatchNorm => 0.9950,
-        }
-    }
-
-    /// The codelab notebook's hyper-parameters for this stage.
-    pub fn recipe(self) -> Recipe {
-        let (optimizer, schedule, batch_size) = match self {
-            Stage::Dense1 | Stage::DenseSigmoid => (
-                OptimizerKind::Sgd,
-                LrSchedule {
-                    initial: 0.01,
-                    decay: 1.0,
-                },
-                128,
-            ),
-            Stage::DenseReluAdam => (
-                OptimizerKind::Adam,
-                LrSchedule {
-                    initial: 0.001,
-                    decay: 1.0,
-                },
-                128,
-            ),
-            Stage::DenseLrDecay
-            | Stage::DenseDeep
-            | Stage::DenseDropout
-            | Stage::Cnn
-            | Stage::CnnDropout => (OptimizerKind::Adam, DECAY_06, 128),
-            Stage::CnnBatchNorm => (
-                OptimizerKind::Adam,
-                LrSchedule {
-                    initial: 0.01,
-                    decay: 0.666,
-                },
-                64,
-            ),
-        };
+impl Recipe {
+    /// The codelab's recipes: ten epochs of `optimizer` at `initial * decay^epoch`.
+    const fn codelab(
+        optimizer: OptimizerKind,
+        initial: f64,
+        decay: f64,
+        batch_size: usize,
+    ) -> Self {
         Recipe {
             optimizer,
-            schedule,
+            schedule: LrSchedule { initial, decay },
             batch_size,
             epochs: 10,
         }
     }
+}
+
+/// One stage: everything the trainer and the checks need to know about it.
+#[derive(Debug)]
+pub struct StageSpec {
+    /// The CLI and folder name.
+    pub name: &'static str,
+    /// A one-line description of the network.
+    pub description: &'static str,
+    /// The codelab notebook's hyper-parameters.
+    pub recipe: Recipe,
+    /// The network (a function: configs hold vectors, which a constant table cannot).
+    pub net: fn() -> NetConfig,
+}
+
+fn dense(hidden: &[usize], activation: Activation, dropout: Option<f64>) -> NetConfig {
+    NetConfig::Dense(DenseNetConfig::new(hidden.to_vec(), activation).with_dropout(dropout))
+}
+
+fn conv(dropout: Option<f64>, batch_norm: bool) -> NetConfig {
+    NetConfig::Conv(
+        ConvNetConfig::codelab()
+            .with_dropout(dropout)
+            .with_batch_norm(batch_norm),
+    )
+}
+
+/// The progression, in the codelab's order: from a single softmax layer to the batch-norm CNN.
+pub const STAGES: [StageSpec; 9] = [
+    StageSpec {
+        name: "dense1",
+        description: "784 -> 10 softmax",
+        recipe: Recipe::codelab(Sgd, 0.01, 1.0, 128),
+        net: || dense(&[], Relu, None),
+    },
+    StageSpec {
+        name: "dense-sigmoid",
+        description: "784 -> 200 -> 60 -> 10, sigmoid",
+        recipe: Recipe::codelab(Sgd, 0.01, 1.0, 128),
+        net: || dense(&[200, 60], Sigmoid, None),
+    },
+    StageSpec {
+        name: "dense-relu-adam",
+        description: "784 -> 200 -> 60 -> 10, relu",
+        recipe: Recipe::codelab(Adam, 0.001, 1.0, 128),
+        net: || dense(&[200, 60], Relu, None),
+    },
+    StageSpec {
+        name: "dense-lr-decay",
+        description: "784 -> 200 -> 60 -> 10, relu, lr decay",
+        recipe: Recipe::codelab(Adam, 0.01, 0.6, 128),
+        net: || dense(&[200, 60], Relu, None),
+    },
+    StageSpec {
+        name: "dense-deep",
+        description: "784 -> 200 -> 100 -> 60 -> 10, relu",
+        recipe: Recipe::codelab(Adam, 0.01, 0.6, 128),
+        net: || dense(&[200, 100, 60], Relu, None),
+    },
+    StageSpec {
+        name: "dense-dropout",
+        description: "dense-deep + dropout 0.25",
+        recipe: Recipe::codelab(Adam, 0.01, 0.6, 128),
+        net: || dense(&[200, 100, 60], Relu, Some(0.25)),
+    },
+    StageSpec {
+        name: "cnn",
+        description: "conv 12/24/32 -> 200 -> 10",
+        recipe: Recipe::codelab(Adam, 0.01, 0.6, 128),
+        net: || conv(None, false),
+    },
+    StageSpec {
+        name: "cnn-dropout",
+        description: "cnn + dropout 0.25",
+        recipe: Recipe::codelab(Adam, 0.01, 0.6, 128),
+        net: || conv(Some(0.25), false),
+    },
+    StageSpec {
+        name: "cnn-bn",
+        description: "cnn + batch norm + dropout 0.3",
+        recipe: Recipe::codelab(Adam, 0.01, 0.666, 64),
+        net: || conv(Some(0.3), true),
+    },
+];
+
+/// A stage of the progression: a row of [`STAGES`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stage(usize);
+
+impl Stage {
+    /// Every stage, in the codelab's order.
+    pub const ALL: [Stage; STAGES.len()] = {
+        let mut all = [Stage(0); STAGES.len()];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = Stage(i);
+            i += 1;
+        }
+        all
+    };
+
+    /// The stage called `name`, found at compile time when called in a constant (an unknown
+    /// name is then a build error).
+    ///
+    /// # Panics
+    /// If no row of [`STAGES`] has that name.
+    pub const fn named(name: &str) -> Stage {
+        let mut i = 0;
+        while i < STAGES.len() {
+            if str_eq(STAGES[i].name, name) {
+                return Stage(i);
+            }
+            i += 1;
+        }
+        panic!("no stage of that name in STAGES")
+    }
+
+    /// Its row of the table.
+    pub fn spec(self) -> &'static StageSpec {
+        &STAGES[self.0]
+    }
+
+    /// The CLI and file name of the stage.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// A one-line description of the network.
+    pub fn description(self) -> &'static str {
+        self.spec().description
+    }
+
+    /// The codelab notebook's hyper-parameters for this stage.
+    pub fn recipe(self) -> Recipe {
+        self.spec().recipe
+    }
+
+    /// The stage's network configuration.
+    pub fn net(self) -> NetConfig {
+        (self.spec().net)()
+    }
 
     /// A freshly initialised network for this stage.
     pub fn init_model(self, device: &Device) -> Model {
-        use Activation::{Relu, Sigmoid};
-        match self {
-            Stage::Dense1 => Model::Dense(DenseNet::new(&[], Relu, None, device)),
-            Stage::DenseSigmoid => Model::Dense(DenseNet::new(&[200, 60], Sigmoid, None, device)),
-            Stage::DenseReluAdam | Stage::DenseLrDecay => {
-                Model::Dense(DenseNet::new(&[200, 60], Relu, None, device))
-            }
-            Stage::DenseDeep => Model::Dense(DenseNet::new(&[200, 100, 60], Relu, None, device)),
-            Stage::DenseDropout => {
-                Model::Dense(DenseNet::new(&[200, 100, 60], Relu, Some(0.25), device))
-            }
-            Stage::Cnn => Model::Conv(ConvNet::new(None, false, device)),
-            Stage::CnnDropout => Model::Conv(ConvNet::new(Some(0.25), false, device)),
-            Stage::CnnBatchNorm => Model::Conv(ConvNet::new(Some(0.3), true, device)),
+        self.net().init(device)
+    }
+
+    /// The row as JSON: name, description, recipe and network, for the reference scripts in
+    /// other frameworks (`scripts/reference/`) to build the same stage from.
+    pub fn to_json(self) -> serde_json::Value {
+        let spec = self.spec();
+        serde_json::json!({
+            "name": spec.name,
+            "description": spec.description,
+            "recipe": spec.recipe,
+            "net": self.net(),
+        })
+    }
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
         }
+        i += 1;
+    }
+    true
+}
+
+impl fmt::Debug for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Stage({})", self.name())
     }
 }
 
@@ -227,31 +281,46 @@ mod tests {
     fn parameter_counts_match_the_codelab() {
         let device = Device::flex();
         let expected = [
-            (Stage::Dense1, 7_850),
-            (Stage::DenseSigmoid, 169_670),
-            (Stage::DenseReluAdam, 169_670),
-            (Stage::DenseDeep, 183_770),
-            (Stage::DenseDropout, 183_770),
-            (Stage::Cnn, 354_002),
-            (Stage::CnnDropout, 354_002),
-            (Stage::CnnBatchNorm, 354_002),
+            ("dense1", 7_850),
+            ("dense-sigmoid", 169_670),
+            ("dense-relu-adam", 169_670),
+            ("dense-deep", 183_770),
+            ("dense-dropout", 183_770),
+            ("cnn", 354_002),
+            ("cnn-dropout", 354_002),
+            ("cnn-bn", 354_002),
         ];
-        for (stage, params) in expected {
-            let model = stage.init_model(&device.clone().autodiff());
-            assert_eq!(model.trainable_params(), params, "{stage}");
+        for (name, params) in expected {
+            let model = Stage::named(name).init_model(&device.clone().autodiff());
+            assert_eq!(model.trainable_params(), params, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_row_builds_its_network_and_names_are_unique() {
+        let device = Device::flex();
+        for stage in Stage::ALL {
+            let logits = stage
+                .init_model(&device)
+                .forward(burn::tensor::Tensor::zeros([1, 1, 28, 28], &device));
+            assert_eq!(logits.dims(), [1, 10], "{stage}");
+            assert_eq!(Stage::named(stage.name()), stage);
         }
     }
 
     #[test]
     fn lr_schedules_follow_the_notebooks() {
-        let bn = Stage::CnnBatchNorm.recipe();
+        let bn = Stage::named("cnn-bn").recipe();
         assert_eq!(bn.batch_size, 64);
         assert!((bn.schedule.at(0) - 0.01).abs() < 1e-15);
         assert!((bn.schedule.at(3) - 0.01 * 0.666f64.powi(3)).abs() < 1e-15);
-        let adam = Stage::DenseReluAdam.recipe();
+        let adam = Stage::named("dense-relu-adam").recipe();
         assert_eq!(adam.schedule.at(9), 0.001);
-        assert_eq!(Stage::Dense1.recipe().optimizer, OptimizerKind::Sgd);
-        let decay = Stage::DenseDeep.recipe().schedule;
+        assert_eq!(
+            Stage::named("dense1").recipe().optimizer,
+            OptimizerKind::Sgd
+        );
+        let decay = Stage::named("dense-deep").recipe().schedule;
         assert!((decay.at(1) / decay.at(0) - 0.6).abs() < 1e-12);
         assert!(Stage::ALL.iter().all(|s| s.recipe().epochs == 10));
     }

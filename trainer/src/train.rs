@@ -18,6 +18,9 @@ use crate::stages::{OptimizerKind, Stage};
 const ADAM_EPSILON: f32 = 1e-7;
 /// Images per forward pass when evaluating.
 const EVAL_BATCH: usize = 1000;
+/// Mini-batches between progress-bar updates: each reads the running loss back from the device,
+/// which makes a GPU wait, so not every step.
+const PROGRESS_EVERY: usize = 50;
 
 /// Knobs of one training run.
 #[derive(Debug, Clone)]
@@ -68,11 +71,41 @@ pub struct Evaluation {
 
 /// Images `[n, 1, 28, 28]` for the given indices.
 pub fn image_batch(data: &Mnist, indices: &[usize], device: &Device) -> Tensor<4> {
-    let pixels = data.scaled_pixels(indices);
+    let pixels = crate::data::scaled_pixels(data, indices);
     Tensor::from_data(
         TensorData::new(pixels, [indices.len(), 1, IMAGE_SIDE, IMAGE_SIDE]),
         device,
     )
+}
+
+/// A training set uploaded to the device once, so that a mini-batch is a gather there rather
+/// than a host-side copy and a transfer per step.
+pub struct DeviceSet {
+    /// Scaled pixels, `[n, 1, 28, 28]`.
+    images: Tensor<4>,
+    /// Digits, `[n]`.
+    labels: Tensor<1, Int>,
+}
+
+impl DeviceSet {
+    /// Uploads all of `data` to `device`.
+    pub fn upload(data: &Mnist, device: &Device) -> Self {
+        let all: Vec<usize> = (0..data.len()).collect();
+        DeviceSet {
+            images: image_batch(data, &all, device),
+            labels: label_batch(data, &all, device),
+        }
+    }
+
+    /// The images `[batch, 1, 28, 28]` and labels `[batch]` at `indices`.
+    fn batch(&self, indices: &[usize], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+        let rows: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [indices.len()]), device);
+        (
+            self.images.clone().select(0, rows.clone()),
+            self.labels.clone().select(0, rows),
+        )
+    }
 }
 
 fn label_batch(data: &Mnist, indices: &[usize], device: &Device) -> Tensor<1, Int> {
@@ -80,9 +113,10 @@ fn label_batch(data: &Mnist, indices: &[usize], device: &Device) -> Tensor<1, In
     Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
 }
 
-fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+/// How many of the batch's predictions are right, `[1]`, left on the device.
+fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
     let predicted = logits.argmax(1).flatten::<1>(0, 1);
-    predicted.equal(labels).int().sum().into_scalar::<i64>() as usize
+    predicted.equal(labels).int().sum()
 }
 
 fn optimizer(kind: OptimizerKind) -> ModuleOptimizer {
@@ -127,6 +161,7 @@ pub fn train(
     let mut optim = optimizer(recipe.optimizer);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut shuffler = Shuffler::new(train_set.len(), options.seed);
+    let data = DeviceSet::upload(train_set, &train_device);
     let mut history = Vec::new();
 
     for epoch in 0..options.epochs {
@@ -143,27 +178,34 @@ pub fn train(
             options.progress,
         );
         let start = Instant::now();
-        let (mut loss_sum, mut seen, mut hits) = (0.0f64, 0usize, 0usize);
-        for indices in &batches {
-            let images = image_batch(train_set, indices, &train_device);
-            let labels = label_batch(train_set, indices, &train_device);
+        // Running sums stay on the device (a read makes a GPU wait); read at the progress
+        // updates and once at the end of the epoch.
+        let mut loss_sum = Tensor::<1>::zeros([1], &train_device);
+        let mut hits = Tensor::<1, Int>::zeros([1], &train_device);
+        let mut seen = 0usize;
+        for (step, indices) in batches.iter().enumerate() {
+            let (images, labels) = data.batch(indices, &train_device);
             let logits = model.forward(images);
             let loss = loss_fn.forward(logits.clone(), labels.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
 
-            loss_sum += f64::from(loss.into_scalar::<f32>()) * indices.len() as f64;
-            hits += correct(logits, labels);
+            loss_sum = loss_sum + loss.detach() * indices.len() as f32;
+            hits = hits + correct(logits.detach(), labels);
             seen += indices.len();
-            let secs = start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "loss {:.4} acc {:.4} {:.0} img/s",
-                loss_sum / seen as f64,
-                hits as f64 / seen as f64,
-                seen as f64 / secs
-            ));
+            if options.progress && (step + 1) % PROGRESS_EVERY == 0 {
+                let secs = start.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!(
+                    "loss {:.4} acc {:.4} {:.0} img/s",
+                    f64::from(loss_sum.clone().into_scalar::<f32>()) / seen as f64,
+                    hits.clone().into_scalar::<i64>() as f64 / seen as f64,
+                    seen as f64 / secs
+                ));
+            }
             bar.inc(1);
         }
+        let loss_sum = f64::from(loss_sum.into_scalar::<f32>());
+        let hits = hits.into_scalar::<i64>() as usize;
         let seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
         let eval = evaluate(&model.valid(), test_set, device);
@@ -240,6 +282,27 @@ pub fn argmax(row: &[f32]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::IMAGE_PIXELS;
+
+    #[test]
+    fn device_batches_are_the_host_batches() {
+        let data = Mnist {
+            pixels: (0..5 * IMAGE_PIXELS).map(|i| (i * 7 % 251) as u8).collect(),
+            labels: vec![3, 1, 4, 1, 5],
+        };
+        let device = Device::flex();
+        let set = DeviceSet::upload(&data, &device);
+        let rows = [4, 0, 2];
+        let (images, labels) = set.batch(&rows, &device);
+        assert_eq!(
+            images.into_data(),
+            image_batch(&data, &rows, &device).into_data()
+        );
+        assert_eq!(
+            labels.into_data(),
+            label_batch(&data, &rows, &device).into_data()
+        );
+    }
 
     #[test]
     fn argmax_takes_the_first_maximum() {

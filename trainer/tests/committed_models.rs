@@ -1,9 +1,10 @@
 //! The trained weights committed under `models/` reproduce the accuracies recorded in their
-//! `metrics.json` (and so in README's results table) when loaded and evaluated again.
+//! `metrics.json` (and so in README's and docs/training.md's results tables) when loaded and evaluated again.
 
 use std::path::Path;
 
 use burn::tensor::Device;
+use runtime_nostd::Variant;
 use trainer::artifacts::StageDir;
 use trainer::data::{Checksum, Mnist, Split};
 use trainer::stages::Stage;
@@ -50,7 +51,7 @@ fn re_exporting_every_stage_gives_the_committed_flat_files() {
         let model = dir.load_model(&device).unwrap_or_else(|e| panic!("{e}"));
         let (f32_file, i8_file) = trainer::export::flat_files(&model, &metrics, &train)
             .unwrap_or_else(|e| panic!("{stage}: {e}"));
-        for (variant, made) in [("f32", f32_file), ("i8", i8_file)] {
+        for (variant, made) in [(Variant::F32, f32_file), (Variant::Int8, i8_file)] {
             let path = dir.flat(variant);
             let committed =
                 std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -60,7 +60,7 @@ fn same_seed_gives_the_same_weights_and_another_seed_does_not() {
     let run = |seed| {
         weights(
             &train(
-                Stage::CnnBatchNorm,
+                Stage::named("cnn-bn"),
                 &train_set,
                 &test_set,
                 &device,

@@ -27,7 +27,7 @@ fn dense1_on_a_few_thousand_images_exceeds_85_percent() {
     let test_set = mnist(Split::Test);
     let device = Device::flex();
     let (model, history) = train(
-        Stage::Dense1,
+        Stage::named("dense1"),
         &train_set,
         &test_set,
         &device,

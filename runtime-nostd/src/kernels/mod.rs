@@ -16,6 +16,12 @@ use crate::format::{Activation, Shape};
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 pub mod arm_dsp;
 
+/// An Arm core (Cortex-M): no vector unit and 13 general registers, so the scalar forms unrolled
+/// by hand suit it; elsewhere the lane forms, which vectorise. With [`arm_dsp`] (`arm-dsp`
+/// feature) the int8 convolution and dense layer take the DSP forms instead (`conv2d_i8`,
+/// `dense_i8`).
+const SCALAR_CORE: bool = cfg!(target_arch = "arm");
+
 pub use crate::format::ConvGeometry;
 
 impl ConvGeometry {
@@ -73,7 +79,7 @@ pub fn dot_f32(x: &[f32], w: &[u8]) -> f32 {
 /// loop, in the form that suits the target. Wrapping i32 addition is associative, so both forms
 /// give the same result bit for bit (the QEMU check compares the firmware with the host).
 pub fn dot_i8(x: &[i8], w: &[u8]) -> i32 {
-    if cfg!(target_arch = "arm") {
+    if SCALAR_CORE {
         dot_i8_unrolled(x, w)
     } else {
         dot_i8_lanes(x, w)
@@ -92,6 +98,7 @@ fn dot_i8_serial(x: &[i8], w: &[u8]) -> i32 {
 }
 
 /// [`dot_i8`] in sixteen independent wrapping i32 lanes, which vectorise on SIMD hosts.
+#[doc(hidden)] // public for the proptests that hold every form to the exact sum
 pub fn dot_i8_lanes(x: &[i8], w: &[u8]) -> i32 {
     let mut lanes = [0i32; 16];
     let (x16, w16) = (x.chunks_exact(16), w.chunks_exact(16));
@@ -109,6 +116,7 @@ pub fn dot_i8_lanes(x: &[i8], w: &[u8]) -> i32 {
 /// [`dot_i8`] with one accumulator and eight products per step, for a Cortex-M: it has no
 /// vector unit and 13 general registers (lanes would spill), and LLVM does not unroll loops
 /// for it, so the step is unrolled here (about 3.6 instead of 6 instructions per product).
+#[doc(hidden)] // public for the proptests that hold every form to the exact sum
 pub fn dot_i8_unrolled(x: &[i8], w: &[u8]) -> i32 {
     let (x8, w8) = (x.chunks_exact(8), w.chunks_exact(8));
     let tail = dot_i8_serial(x8.remainder(), w8.remainder());
@@ -121,7 +129,7 @@ pub fn dot_i8_unrolled(x: &[i8], w: &[u8]) -> i32 {
 /// [`dot_i8`]. On a Cortex-M, one pass loads each `x` value once for both filters (about 2.9
 /// instead of 3.6 instructions per product); elsewhere it is two [`dot_i8`].
 pub fn dot_i8_pair(x: &[i8], w0: &[u8], w1: &[u8]) -> (i32, i32) {
-    if cfg!(target_arch = "arm") {
+    if SCALAR_CORE {
         dot_i8_pair_unrolled(x, w0, w1)
     } else {
         (dot_i8(x, w0), dot_i8(x, w1))
@@ -129,6 +137,7 @@ pub fn dot_i8_pair(x: &[i8], w0: &[u8], w1: &[u8]) -> (i32, i32) {
 }
 
 /// [`dot_i8_pair`] in one pass, eight products per filter and step (see [`dot_i8_unrolled`]).
+#[doc(hidden)] // public for the proptests that hold every form to the exact sum
 pub fn dot_i8_pair_unrolled(x: &[i8], w0: &[u8], w1: &[u8]) -> (i32, i32) {
     let (x8, w08, w18) = (x.chunks_exact(8), w0.chunks_exact(8), w1.chunks_exact(8));
     let tails = (
@@ -475,7 +484,7 @@ impl Requant<'_> {
         // 64-bit shift is a library call on the Cortex-M0+. Elsewhere `requantize` as written:
         // inlined into the convolution's walk, the other form stops LLVM vectorising the dot
         // products on x86-64 (2x slower per image).
-        let scaled = if cfg!(target_arch = "arm") {
+        let scaled = if SCALAR_CORE {
             self.scale(channel, bias).scaled(acc)
         } else {
             let entry = self

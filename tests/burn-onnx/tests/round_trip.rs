@@ -53,13 +53,13 @@ fn check(stage: Stage, forward: impl Fn(Tensor<4>) -> Tensor<2>) {
 #[test]
 fn imported_cnn_bn_matches_the_trainer() {
     let model = burn_onnx_check::cnn_bn::Model::default();
-    check(Stage::CnnBatchNorm, |x| model.forward(x).0);
+    check(Stage::named("cnn-bn"), |x| model.forward(x).0);
 }
 
 #[test]
 fn imported_dense_deep_matches_the_trainer() {
     let model = burn_onnx_check::dense_deep::Model::default();
-    check(Stage::DenseDeep, |x| model.forward(x).0);
+    check(Stage::named("dense-deep"), |x| model.forward(x).0);
 }
 
 #[test]

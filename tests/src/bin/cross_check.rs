@@ -1,11 +1,13 @@
-//! Prints README's cross-check table: for every stage, the max |difference| of tract's and ONNX
+//! Prints the cross-check table of docs/onnx.md: for every stage, the max |difference| of tract's and ONNX
 //! Runtime's probabilities against the trainer, and how many of the 10,000 argmaxes agree.
 //!
-//! `cargo run -p tests --release --bin cross_check`
+//! `cargo run -p cross-check --release --bin cross_check`
 
 use std::process::ExitCode;
 
-use tests::{compare, ort_probabilities, reference_probabilities, test_set, tract_probabilities};
+use cross_check::{
+    compare, ort_probabilities, reference_probabilities, test_set, tract_probabilities,
+};
 use trainer::stages::Stage;
 
 fn main() -> ExitCode {

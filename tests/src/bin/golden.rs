@@ -1,17 +1,17 @@
 //! Writes `tests/golden/cnn-bn.json`: 64 test digits with the trainer's cnn-bn probabilities, the
 //! reference the no_std runtime and the firmware compare against.
 //!
-//! `cargo run -p tests --release --bin golden`
+//! `cargo run -p cross-check --release --bin golden`
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let path = tests::golden_path();
-    let written = tests::golden_vectors()
-        .and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string()))
-        .and_then(|json| {
-            std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))
-        });
+    let path = cross_check::golden_path();
+    let written = cross_check::golden_vectors().and_then(|golden| {
+        golden
+            .write(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    });
     match written {
         Ok(()) => {
             println!("wrote {}", path.display());

@@ -48,14 +48,6 @@ impl From<WriteError> for FlatExportError {
         FlatExportError::Write(e)
     }
 }
-/// The name of a variant in file names (`<stage>.<name>.mnef`) and metadata.
-pub const fn variant_name(variant: Variant) -> &'static str {
-    match variant {
-        Variant::F32 => "f32",
-        Variant::Int8 => "i8",
-    }
-}
-
 /// Training images the int8 calibration runs through the f32 model.
 pub const CALIBRATION_IMAGES: usize = 2000;
 

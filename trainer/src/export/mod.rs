@@ -36,7 +36,10 @@ pub fn export_stage(
             .map_err(|e| write_error(&path, e.to_string()))?;
         written.push(path);
     }
-    let (f32_path, i8_path) = (dir.flat("f32"), dir.flat("i8"));
+    let (f32_path, i8_path) = (
+        dir.flat(runtime_nostd::Variant::F32),
+        dir.flat(runtime_nostd::Variant::Int8),
+    );
     let (f32_file, i8_file) = flat_files(model, metrics, calibration).map_err(|e| {
         let path = match e.variant {
             runtime_nostd::Variant::F32 => &f32_path,
@@ -80,7 +83,7 @@ pub fn flat_files(
     let metadata = |variant: Variant| {
         vec![
             ("stage", metrics.stage.clone()),
-            ("variant", flat::variant_name(variant).to_string()),
+            ("variant", variant.name().to_string()),
             (
                 "trainer_test_accuracy",
                 format!("{:.4}", metrics.test_accuracy),

@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn cnn_bn_graph_has_the_inference_ops_in_order() {
-        let model = export(Stage::CnnBatchNorm);
+        let model = export(Stage::named("cnn-bn"));
         assert_eq!(
             ops(&model),
             [
@@ -363,7 +363,7 @@ mod tests {
 
     #[test]
     fn dense_graph_flattens_then_gemms_and_round_trips_through_protobuf() {
-        let model = export(Stage::DenseSigmoid);
+        let model = export(Stage::named("dense-sigmoid"));
         assert_eq!(
             ops(&model),
             [
