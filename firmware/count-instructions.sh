@@ -4,7 +4,7 @@
 # ratio is the DSP kernels' gain) and f32 (hardware FPU), built for the M33; and int8
 # built for thumbv6m, the Cortex-M0+'s instruction set (the original Pico's RP2040), without the
 # DSP kernels. QEMU has no M0+ machine with room for the model, so the M33 runs that code: the
-# count is what an M0+ executes, instruction for instruction; its cycles differ (see README).
+# count is what an M0+ executes, instruction for instruction; its cycles differ (see docs/cortex-m-kernels.md).
 # Each build runs 1 and 11 inferences, and (count(11) - count(1)) / 10 is one inference without
 # start-up. Debian's QEMU accepts -plugin
 # but ships no plugins, so this builds tests/plugin/insn.c from the Debian source package of the

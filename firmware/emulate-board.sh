@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The board test: the unmodified firmware for the original Pico (pico2 built with its rp2040
+# The board test: the unmodified firmware for the original Pico (pico-restouch built with its rp2040
 # feature, the ELF a user flashes) runs in rp2040js with an emulated ST7789 display and XPT2046
 # touch controller wired as on the Waveshare Pico-ResTouch-LCD-2.8 (board-emulator/). It boots,
 # draws the ten synthetic finger-drawn digits in emulated real time, taps CLEAR between them,
@@ -39,17 +39,17 @@ command -v defmt-print >/dev/null || cargo install defmt-print --locked
   npm run --silent check
 )
 
-cargo build --release -p pico2 --no-default-features --features rp2040 --target thumbv6m-none-eabi
+cargo build --release -p pico-restouch --no-default-features --features rp2040 --target thumbv6m-none-eabi
 cargo build --release -p simulator
 
 # The part models' unit tests, counted with the cargo tests in the test command's last line.
-tap=$(BOARD_ELF=target/thumbv6m-none-eabi/release/pico2 node --test --test-reporter=tap board-emulator/test/ 2>&1) || { echo "$tap"; echo "board-emulator unit tests failed" >&2; exit 1; }
+tap=$(BOARD_ELF=target/thumbv6m-none-eabi/release/pico-restouch node --test --test-reporter=tap board-emulator/test/ 2>&1) || { echo "$tap"; echo "board-emulator unit tests failed" >&2; exit 1; }
 passed=$(echo "$tap" | sed -n 's/^# pass \([0-9]*\)$/\1/p')
 failed=$(echo "$tap" | sed -n 's/^# fail \([0-9]*\)$/\1/p')
 echo "test result: ok. ${passed:-0} passed; ${failed:-0} failed; (board-emulator unit tests, node --test)"
 
 out=target/board-emulator
-node board-emulator/emulate.js --elf target/thumbv6m-none-eabi/release/pico2 \
+node board-emulator/emulate.js --elf target/thumbv6m-none-eabi/release/pico-restouch \
   --simulator target/release/simulator --out "$out"
 if $update_docs; then
   cp "$out/board.png" ../docs/board.png

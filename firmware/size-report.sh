@@ -7,7 +7,7 @@
 # markers 0xffffded3 and 0xab123579; the RP2040 needs the 256-byte boot2 block at 0x10000000.
 # Flash = everything loaded into flash (boot block, vector table, code, constants with the
 # 357,648-byte int8 model, .data's initial values); static RAM = .data + .bss + .uninit (the
-# stack takes the rest of the SRAM). The Pico 2 build copies the model to SRAM at boot (pico2
+# stack takes the rest of the SRAM). The Pico 2 build copies the model to SRAM at boot (pico-restouch
 # feature `model-in-ram`): that copy is reported on its own line and is not part of the static
 # RAM the budget counts.
 # Budgets, in bytes: FLASH_BUDGET (default 524288 = 512 KiB), RAM_BUDGET (default 65536 = 64 KiB),
@@ -55,7 +55,7 @@ check_rp2040_boot_block() {
   echo "rp2040: 256-byte boot2 block at 0x10000000"
 }
 
-# Bytes of the model's copy in SRAM (the pico2 static MODEL_IN_RAM), 0 without one.
+# Bytes of the model's copy in SRAM (the pico-restouch static MODEL_IN_RAM), 0 without one.
 model_copy_bytes() {
   local hex
   hex=$("${size%/*}/llvm-nm" -S -C "$1" | awk '/MODEL_IN_RAM/ { print $2; exit }')
@@ -87,13 +87,13 @@ report() {
 }
 
 status=0
-cargo build --release -p pico2 --target thumbv8m.main-none-eabihf
-elf=target/thumbv8m.main-none-eabihf/release/pico2
+cargo build --release -p pico-restouch --target thumbv8m.main-none-eabihf
+elf=target/thumbv8m.main-none-eabihf/release/pico-restouch
 check_rp2350_boot_block "$elf" || status=1
 report rp2350 "$elf" $((512 * 1024)) || status=1
 
-cargo build --release -p pico2 --no-default-features --features rp2040 --target thumbv6m-none-eabi
-elf=target/thumbv6m-none-eabi/release/pico2
+cargo build --release -p pico-restouch --no-default-features --features rp2040 --target thumbv6m-none-eabi
+elf=target/thumbv6m-none-eabi/release/pico-restouch
 check_rp2040_boot_block "$elf" || status=1
 report rp2040 "$elf" $((264 * 1024)) || status=1
 exit "$status"

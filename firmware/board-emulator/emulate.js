@@ -7,7 +7,8 @@
  * twice: off the emulated screen (by the simulator, which also compares the whole screen with
  * its own) and from the firmware's defmt log over RTT. A second power-up holds a finger on the
  * panel to run the touch calibration: prompt, three crosses touched where the screen shows
- * them, the fitted map checked against the panel, then a digit drawn with it.
+ * them, the result screen (with the coefficients) tapped away, the fitted map checked against
+ * the panel, then a digit drawn with it.
  *
  * Prints the figures the emulator measures and, last, `board: <n>/10 recognised, screen
  * identical to simulator: <yes|no>, <cycles> cycles/inference (<ms> ms at <MHz> MHz)`. Exits 0
@@ -160,7 +161,7 @@ function powerUp(args) {
   } catch (e) {
     throw new Error(
       `cannot read the firmware ${args.elf} (${e instanceof Error ? e.message : e}): build it in firmware/ with ` +
-        'cargo build --release -p pico2 --no-default-features --features rp2040 --target thumbv6m-none-eabi',
+        'cargo build --release -p pico-restouch --no-default-features --features rp2040 --target thumbv6m-none-eabi',
     );
   }
   const board = new Board(elf, args.elf, {
@@ -360,7 +361,15 @@ function calibrationRun(args, refs, failures) {
     board.runUntil({ done: () => board.nowNs >= lift, deadlineNs: lift + POLL_NS, what: `a touch on cross ${i}` });
     board.setFinger(null);
   }
-  untilRedrawn(lcdBytes(), board.nowNs, 'the screen after the calibration');
+  // The result, with the coefficients to keep, stays on the screen until a tap.
+  untilRedrawn(lcdBytes(), board.nowNs, 'the calibration result');
+  writeFileSync(join(args.out, 'board-calibration-result.png'), encodePng(VIEW.width, VIEW.height, board.lcd.view()));
+  const beforeTap = lcdBytes();
+  board.setFinger({ x: 160, y: 120 });
+  const tapEnd = board.nowNs + CROSS_TOUCH_NS;
+  board.runUntil({ done: () => board.nowNs >= tapEnd, deadlineNs: tapEnd + POLL_NS, what: 'a tap on the calibration result' });
+  board.setFinger(null);
+  untilRedrawn(beforeTap, board.nowNs, 'the screen after the calibration');
   const after = refs.compare(board, 'after-calibration', ['--blank']);
   if (after.differing > 0) failures.push(`calibration: the screen after it is not the app's first screen: ${after.text}`);
   const calibratedNs = board.nowNs;

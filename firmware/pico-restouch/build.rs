@@ -1,6 +1,7 @@
-//! Puts the chosen board's memory layout where cortex-m-rt's `link.x` includes it from: the
+//! Puts the chosen chip's memory layout where cortex-m-rt's `link.x` includes it from: the
 //! Pico 2 (RP2350, feature `rp2350`, the default) or the original Pico (RP2040, feature
-//! `rp2040`, whose boot2 block also needs embassy-rp's `link-rp.x`).
+//! `rp2040`, whose boot2 block also needs embassy-rp's `link-rp.x`); and embeds the model this
+//! binary runs, with the scratch size it needs (`model-embed`).
 
 use std::path::PathBuf;
 
@@ -13,13 +14,13 @@ fn main() {
             "memory-rp2040.x"
         }
         _ => panic!(
-            "pico2: enable exactly one chip feature: `rp2350` (Pico 2, the default) or \
+            "pico-restouch: enable exactly one chip feature: `rp2350` (Pico 2, the default) or \
              `--no-default-features --features rp2040` (Pico)"
         ),
     };
     if chip("RP2040") && chip("MODEL_IN_RAM") {
         panic!(
-            "pico2: the `model-in-ram` feature needs the RP2350's 512 KB of SRAM; the RP2040's \
+            "pico-restouch: the `model-in-ram` feature needs the RP2350's 512 KB of SRAM; the RP2040's \
              264 KB cannot hold the model besides the program (build the Pico with \
              `--no-default-features --features rp2040`)"
         );
@@ -28,4 +29,5 @@ fn main() {
     std::fs::copy(memory, out.join("memory.x")).expect("the memory layouts are next to build.rs");
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed={memory}");
+    model_embed::embed(&[("MODEL", "../../models/cnn-bn.i8.mnef")]);
 }

@@ -5,44 +5,43 @@
 
 use std::path::PathBuf;
 
+use app::layout::Layout;
 use app::session::Session;
+use mnist_files::Golden;
+
+/// The scratch the host sessions give the model: the firmware's comes from its own build
+/// (`model-embed`); this one only needs to be large enough, which `Session::new` checks.
+const HOST_SCRATCH: usize = 64 * 1024;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let golden_path = root.join("tests/golden/cnn-bn.json");
+    let golden_path = Golden::path(&root, "cnn-bn");
     let model_path = root.join("models/cnn-bn.i8.mnef");
     println!("cargo:rerun-if-changed={}", golden_path.display());
-    println!("cargo:rerun-if-changed={}", model_path.display());
     println!("cargo:rerun-if-changed=memory.x");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     std::fs::copy("memory.x", out.join("memory.x")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());
+    model_embed::embed(&[
+        ("MODEL", model_path.as_path()),
+        ("MODEL_F32", root.join("models/cnn-bn.f32.mnef").as_path()),
+    ]);
 
-    let golden: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
-    let mut cases: Vec<(Vec<u8>, u8)> = golden["pixels"]
-        .as_array()
-        .unwrap()
+    let golden = Golden::read(&golden_path).unwrap_or_else(|e| panic!("{e}"));
+    let mut cases: Vec<(Vec<u8>, u8)> = golden
+        .pixels
         .iter()
-        .zip(golden["labels"].as_array().unwrap())
-        .map(|(p, l)| {
-            (
-                p.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_u64().unwrap() as u8)
-                    .collect(),
-                l.as_u64().unwrap() as u8,
-            )
-        })
+        .cloned()
+        .zip(golden.labels.iter().copied())
         .collect();
     let golden_count = cases.len();
+    let model_bytes: &'static [u8] =
+        Box::leak(std::fs::read(&model_path).unwrap().into_boxed_slice());
     for digit in 0..10u8 {
-        cases.push((drawn_through_session(digit).to_vec(), digit));
+        cases.push((drawn_through_session(model_bytes, digit).to_vec(), digit));
     }
 
-    let model_bytes = std::fs::read(&model_path).unwrap();
-    let model = runtime_nostd::Model::parse(&model_bytes).unwrap();
+    let model = runtime_nostd::Model::parse(model_bytes).unwrap();
     let mut scratch = vec![0u8; model.scratch_bytes()];
     let mut images = Vec::new();
     let mut expected = Vec::new();
@@ -70,8 +69,9 @@ fn main() {
 
 /// The 28x28 digit a session made of the synthetic finger drawing `digit` (what the target
 /// must reproduce from the same polls).
-fn drawn_through_session(digit: u8) -> [u8; 784] {
-    let mut session = Session::new().unwrap();
+fn drawn_through_session(model: &'static [u8], digit: u8) -> [u8; 784] {
+    let layout = Layout::for_screen(Layout::MIN_SCREEN).unwrap();
+    let mut session = Session::<HOST_SCRATCH>::new(model, layout).unwrap();
     app::synthetic::draw_through_session(&mut session, digit, |_, _| {}).unwrap();
     *session.screen().digit.unwrap()
 }

@@ -1,12 +1,16 @@
 //! Everything of the digit-recognition firmware that is not hardware, `no_std` and allocation
 //! free: a [`canvas`] the finger draws on, the MNIST-style [`preprocess`] that turns the drawing
-//! into a 28x28 digit, and the [`recognizer`] that runs the int8 cnn-bn model on it. The board
-//! binaries (and the host tests) feed touch points to a [`session`] and draw the [`ui`] it
-//! describes; [`touch`] drives the panel's XPT2046 controller over any embedded-hal SPI device.
+//! into a 28x28 digit, and the [`recognizer`] that runs the model the binary embeds on it. A
+//! board binary is wiring plus a poll loop: it feeds touch points to a [`session`] (or, with a
+//! finger on the panel at power-up, to the [`calibration`]) and draws the [`ui`] they describe,
+//! laid out for its screen by [`layout`]; [`touch`] drives an XPT2046 controller over any
+//! embedded-hal SPI device.
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod calibration;
 pub mod canvas;
+pub mod layout;
 pub mod preprocess;
 pub mod recognizer;
 pub mod session;

@@ -1,19 +1,8 @@
-//! The int8 cnn-bn model, embedded in the binary, run on a preprocessed digit.
+//! The model the binary embeds, run on a preprocessed digit in scratch memory sized for it.
 
-use runtime_nostd::shipped::CNN_BN_I8_SCRATCH_BYTES;
+use core::fmt;
+
 use runtime_nostd::{InferError, Model, ParseError, Scratch};
-
-/// The model file the firmware ships.
-macro_rules! model_file {
-    () => {
-        include_bytes!("../../../models/cnn-bn.i8.mnef")
-    };
-}
-
-/// The model the firmware ships: `models/cnn-bn.i8.mnef`.
-pub static MODEL: &[u8] = model_file!();
-/// Its size in bytes, for a copy in RAM sized at compile time.
-pub const MODEL_BYTES: usize = model_file!().len();
 
 /// What the recognizer saw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,23 +29,56 @@ impl Prediction {
     }
 }
 
-/// The parsed model and its scratch memory (about 26 KB, sized by the shipped-model constant).
-pub struct Recognizer {
-    model: Model<'static>,
-    scratch: Scratch<CNN_BN_I8_SCRATCH_BYTES>,
+/// Why a model cannot run in a [`Recognizer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RecognizerError {
+    /// The model file does not parse.
+    Model(ParseError),
+    /// The model needs more scratch memory than the recognizer has: build it with the size the
+    /// model's build step computed (`model-embed`).
+    ScratchTooSmall {
+        /// What the model needs.
+        needed: usize,
+        /// What the recognizer has.
+        given: usize,
+    },
 }
 
-impl Recognizer {
-    /// Parses the embedded model (checking its CRC and every field).
-    pub fn new() -> Result<Self, ParseError> {
-        Self::with_model(MODEL)
+impl fmt::Display for RecognizerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecognizerError::Model(e) => write!(f, "the model does not parse: {e}"),
+            RecognizerError::ScratchTooSmall { needed, given } => write!(
+                f,
+                "the model needs {needed} bytes of scratch, the recognizer has {given}"
+            ),
+        }
     }
+}
 
-    /// Parses `model` (checking its CRC and every field): the embedded model's bytes wherever
-    /// they were copied.
-    pub fn with_model(model: &'static [u8]) -> Result<Self, ParseError> {
+impl core::error::Error for RecognizerError {}
+
+/// A parsed model and `SCRATCH` bytes of scratch memory for it.
+pub struct Recognizer<const SCRATCH: usize> {
+    model: Model<'static>,
+    scratch: Scratch<SCRATCH>,
+}
+
+impl<const SCRATCH: usize> Recognizer<SCRATCH> {
+    /// Parses `model` (checking its CRC and every field) and checks that it runs in `SCRATCH`
+    /// bytes.
+    pub fn new(model: &'static [u8]) -> Result<Self, RecognizerError> {
+        let model = Model::parse(model).map_err(RecognizerError::Model)?;
+        let needed = model.scratch_bytes();
+        if needed > SCRATCH {
+            return Err(RecognizerError::ScratchTooSmall {
+                needed,
+                given: SCRATCH,
+            });
+        }
         Ok(Recognizer {
-            model: Model::parse(model)?,
+            model,
             scratch: Scratch::new(),
         })
     }

@@ -4,11 +4,14 @@
 //! several strokes, like a 4 or a crossed 7). The board then redraws what the returned
 //! [`Update`] names.
 //!
-//! ```
+//! ```no_run
+//! use app::layout::Layout;
 //! use app::session::Session;
-//! use embedded_graphics::prelude::Point;
+//! use embedded_graphics::prelude::{Point, Size};
 //!
-//! let mut session = Session::new().unwrap();
+//! # let model: &'static [u8] = &[];
+//! let layout = Layout::for_screen(Size::new(320, 240)).unwrap();
+//! let mut session = Session::<32_768>::new(model, layout).unwrap();
 //! let mut clock = 0u64;
 //! let mut now_us = || { clock += 1_000; clock };
 //! let update = session.step(Some(Point::new(90, 100)), &mut now_us).unwrap();
@@ -17,12 +20,13 @@
 
 use embedded_graphics::prelude::Point;
 use embedded_graphics::primitives::Rectangle;
-use runtime_nostd::{InferError, ParseError};
+use runtime_nostd::InferError;
 
 use crate::canvas::Canvas;
+use crate::layout::Layout;
 use crate::preprocess::{DIGIT_SIDE, to_mnist};
-use crate::recognizer::{MODEL, Prediction, Recognizer};
-use crate::ui::{Screen, canvas_point, is_clear};
+use crate::recognizer::{Prediction, Recognizer, RecognizerError};
+use crate::ui::Screen;
 
 /// How long the finger must stay off the screen before the drawing is recognised.
 pub const SETTLE_MS: u64 = 400;
@@ -41,10 +45,12 @@ pub struct Update {
     pub recognised: Option<(u8, u32)>,
 }
 
-/// The state of the screen: the drawing, the last answer, and the finger.
-pub struct Session {
+/// The state of the screen: the drawing, the last answer, and the finger; the model runs in
+/// `SCRATCH` bytes.
+pub struct Session<const SCRATCH: usize> {
+    layout: Layout,
     canvas: Canvas,
-    recognizer: Recognizer,
+    recognizer: Recognizer<SCRATCH>,
     digit: Option<[u8; DIGIT_SIDE * DIGIT_SIDE]>,
     prediction: Option<Prediction>,
     inference_us: Option<u32>,
@@ -63,18 +69,14 @@ enum Drawing {
     LiftedAt(u64),
 }
 
-impl Session {
-    /// A blank screen; parses the embedded model.
-    pub fn new() -> Result<Self, ParseError> {
-        Self::with_model(MODEL)
-    }
-
-    /// A blank screen; parses `model`: the embedded model's bytes, copied where they are read
-    /// fastest (the Pico 2 copies them to SRAM, out of the flash cache's way).
-    pub fn with_model(model: &'static [u8]) -> Result<Self, ParseError> {
+impl<const SCRATCH: usize> Session<SCRATCH> {
+    /// A blank screen laid out by `layout`, recognising with `model` (the binary's embedded
+    /// model, parsed and checked here).
+    pub fn new(model: &'static [u8], layout: Layout) -> Result<Self, RecognizerError> {
         Ok(Session {
+            layout,
             canvas: Canvas::new(),
-            recognizer: Recognizer::with_model(model)?,
+            recognizer: Recognizer::new(model)?,
             digit: None,
             prediction: None,
             inference_us: None,
@@ -83,9 +85,15 @@ impl Session {
         })
     }
 
+    /// The screen's layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     /// What to draw.
     pub fn screen(&self) -> Screen<'_> {
         Screen {
+            layout: &self.layout,
             canvas: &self.canvas,
             digit: self.digit.as_ref(),
             prediction: self.prediction,
@@ -124,14 +132,14 @@ impl Session {
 
     fn press(&mut self, point: Point) -> Update {
         let first_contact = !core::mem::replace(&mut self.touching, true);
-        if is_clear(point) {
+        if self.layout.is_clear(point) {
             return if first_contact {
                 self.clear()
             } else {
                 Update::default()
             };
         }
-        match canvas_point(point) {
+        match self.layout.canvas_point(point) {
             Some((x, y)) => {
                 self.drawing = Drawing::InProgress;
                 Update {

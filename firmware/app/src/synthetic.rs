@@ -4,9 +4,10 @@
 use embedded_graphics::prelude::Point;
 
 use crate::canvas::Canvas;
+use crate::layout::Layout;
 use crate::session::{POLL_MS, SETTLE_MS, Session, Update};
-use crate::ui::{CLEAR_BUTTON, screen_point};
 use runtime_nostd::InferError;
+
 /// Polls with no touch between two strokes of a digit (100 ms: shorter than [`SETTLE_MS`]).
 const POLLS_BETWEEN_STROKES: u64 = 10;
 
@@ -185,9 +186,9 @@ pub fn draw_digit(canvas: &mut Canvas, digit: u8) {
 /// `Some(screen point)` for each sample of a stroke, `None` for 100 ms between strokes, and
 /// after the last stroke `None` until [`SETTLE_MS`] has passed, so a [`Session`] stepped with
 /// these polls (and a clock advancing [`POLL_MS`] per poll) recognises the digit once, at the end.
-pub fn finger_polls(digit: u8, mut poll: impl FnMut(Option<Point>)) {
+pub fn finger_polls(layout: &Layout, digit: u8, mut poll: impl FnMut(Option<Point>)) {
     strokes_of(digit, |point| match point {
-        Some(p) => poll(Some(screen_point(p))),
+        Some(p) => poll(Some(layout.screen_point(p))),
         None => (0..POLLS_BETWEEN_STROKES).for_each(|_| poll(None)),
     });
     (0..=SETTLE_MS.div_ceil(POLL_MS)).for_each(|_| poll(None));
@@ -195,8 +196,8 @@ pub fn finger_polls(digit: u8, mut poll: impl FnMut(Option<Point>)) {
 
 /// A finger tapping the clear button as a board sees it: touching its centre for
 /// [`CLEAR_TAP_POLLS`] polls, then lifted for as long.
-pub fn clear_polls(mut poll: impl FnMut(Option<Point>)) {
-    (0..CLEAR_TAP_POLLS).for_each(|_| poll(Some(CLEAR_BUTTON.center())));
+pub fn clear_polls(layout: &Layout, mut poll: impl FnMut(Option<Point>)) {
+    (0..CLEAR_TAP_POLLS).for_each(|_| poll(Some(layout.clear_button.center())));
     (0..CLEAR_TAP_POLLS).for_each(|_| poll(None));
 }
 
@@ -206,13 +207,14 @@ pub const CLEAR_TAP_POLLS: u64 = 5;
 /// Steps `session` with the [`finger_polls`] of `digit` on a simulated clock (starting at 0,
 /// [`POLL_MS`] per poll), handing every update to `on_update`: how a board would see the
 /// finger, without the board.
-pub fn draw_through_session(
-    session: &mut Session,
+pub fn draw_through_session<const SCRATCH: usize>(
+    session: &mut Session<SCRATCH>,
     digit: u8,
-    mut on_update: impl FnMut(&Session, &Update),
+    mut on_update: impl FnMut(&Session<SCRATCH>, &Update),
 ) -> Result<(), InferError> {
     let (mut clock_us, mut result) = (0u64, Ok(()));
-    finger_polls(digit, |touch| {
+    let layout = *session.layout();
+    finger_polls(&layout, digit, |touch| {
         clock_us += POLL_MS * 1000;
         match session.step(touch, &mut || clock_us) {
             Ok(update) => on_update(session, &update),

@@ -1,5 +1,6 @@
-//! The XPT2046 resistive touch controller (on the Waveshare Pico-ResTouch-LCD-2.8) and the
-//! calibration that maps its 12-bit readings to screen pixels.
+//! The XPT2046 resistive touch controller (on the Waveshare Pico-ResTouch-LCD-2.8, among others)
+//! and the calibration that maps its 12-bit readings to screen pixels (a board's default lives
+//! with the board; [`crate::calibration`] fits one from three touches).
 //!
 //! The driver is generic over an embedded-hal 1.0 [`SpiDevice`], so it is tested here on the
 //! host with a simulated controller. Resistive panels are noisy, most of all while the finger
@@ -29,6 +30,7 @@ pub const MAX_SPI_HZ: u32 = 2_000_000;
 
 /// One reading of the controller, in raw 12-bit units (the controller's own X and Y axes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RawPoint {
     /// X axis reading, 0..=4095.
     pub x: u16,
@@ -96,36 +98,35 @@ pub struct Calibration {
 
 /// Why a calibration could not be computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CalibrationError {
     /// The three raw readings are (nearly) on one line: touch the targets again.
     Collinear,
 }
 
 impl Calibration {
-    /// The Pico-ResTouch-LCD-2.8 in landscape (display rotated 90 degrees): the controller's Y
-    /// axis runs along the screen's x from raw ~3880 (left) to ~340 (right), its X axis along
-    /// the screen's y from ~262 (top) to ~3850 (bottom). These are the panel's nominal ranges,
-    /// not a measurement of one board: run the calibration (hold a finger on the screen at
-    /// power-up) when touches land off target.
-    pub const PICO_RESTOUCH_2_8: Calibration = Calibration {
-        coefficients: [
-            0.0,
-            320.0 / (340.0 - 3880.0),
-            -3880.0 * 320.0 / (340.0 - 3880.0),
-            240.0 / (3850.0 - 262.0),
-            0.0,
-            -262.0 * 240.0 / (3850.0 - 262.0),
-        ],
-    };
-
-    /// Where the calibration asks for touches, on a `width x height` screen: three points far
-    /// apart and not on a line.
-    pub const fn targets(width: i32, height: i32) -> [Point; 3] {
-        [
-            Point::new(width / 10, height / 10),
-            Point::new(width - width / 10, height / 2),
-            Point::new(width / 2, height - height / 10),
-        ]
+    /// The map of a panel mounted with its axes swapped, as a display in landscape has them:
+    /// the controller's Y axis runs along the screen's x, from raw `y_at_left_right.0` at the
+    /// left edge to `.1` at the right edge (`width` pixels), its X axis along the screen's y,
+    /// from `x_at_top_bottom.0` at the top to `.1` at the bottom (`height` pixels).
+    pub const fn swapped_axes(
+        y_at_left_right: (f32, f32),
+        x_at_top_bottom: (f32, f32),
+        width: f32,
+        height: f32,
+    ) -> Calibration {
+        let (left, right) = y_at_left_right;
+        let (top, bottom) = x_at_top_bottom;
+        Calibration {
+            coefficients: [
+                0.0,
+                width / (right - left),
+                -left * width / (right - left),
+                height / (bottom - top),
+                0.0,
+                -top * height / (bottom - top),
+            ],
+        }
     }
 
     /// Solves the map that sends each raw reading to its screen target (Cramer's rule).
@@ -169,10 +170,21 @@ impl Calibration {
 mod tests {
     use super::*;
 
+    /// A panel rotated and mirrored as the Pico-ResTouch-LCD-2.8 in landscape: the controller's
+    /// Y axis runs along the screen's x from raw 3880 to 340, its X axis along y from 262 to 3850.
+    const NOMINAL: Calibration =
+        Calibration::swapped_axes((3880.0, 340.0), (262.0, 3850.0), 320.0, 240.0);
+
+    fn targets() -> [Point; 3] {
+        crate::layout::Layout::for_screen(embedded_graphics::prelude::Size::new(320, 240))
+            .unwrap()
+            .calibration_targets()
+    }
+
     #[test]
     fn three_touches_recover_a_rotated_mirrored_panel() {
-        let truth = Calibration::PICO_RESTOUCH_2_8;
-        let targets = Calibration::targets(320, 240);
+        let truth = NOMINAL;
+        let targets = targets();
         // Raw readings that the nominal panel would give at the targets.
         let raw = targets.map(|t| RawPoint {
             x: libm::roundf(262.0 + t.y as f32 * (3850.0 - 262.0) / 240.0) as u16,
@@ -192,7 +204,7 @@ mod tests {
     fn collinear_touches_are_refused() {
         let raw = [100, 2000, 3900].map(|v| RawPoint { x: v, y: v });
         assert_eq!(
-            Calibration::from_touches(Calibration::targets(320, 240), raw),
+            Calibration::from_touches(targets(), raw),
             Err(CalibrationError::Collinear)
         );
     }

@@ -1,35 +1,23 @@
 //! The screen, drawn with embedded-graphics on any RGB565 target (the ST7789 panel, the desktop
-//! simulator, a framebuffer in tests): the drawing canvas, the digit the model saw, its answer,
-//! the top-3 probabilities as bars, the inference time and a clear button. Text is built with
-//! heapless strings, not `core::fmt`, which would cost flash.
+//! simulator, a framebuffer in tests) where a [`Layout`] puts things: the drawing canvas, the
+//! digit the model saw, its answer, the top-3 probabilities as bars, the inference time and a
+//! clear button; and the touch calibration's screens. Text is built with heapless strings, not
+//! `core::fmt`, which would cost flash.
 
 use embedded_graphics::mono_font::MonoTextStyle;
 use embedded_graphics::mono_font::ascii::{FONT_6X10, FONT_10X20};
 use embedded_graphics::pixelcolor::{Rgb565, RgbColor};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{Line, PrimitiveStyle, Rectangle};
-use embedded_graphics::text::Text;
+use embedded_graphics::text::{Alignment, Text};
 use heapless::String;
 
+use crate::calibration::CalibrationScreen;
 use crate::canvas::{Canvas, SIDE};
+use crate::layout::Layout;
 use crate::preprocess::DIGIT_SIDE;
 use crate::recognizer::Prediction;
 use crate::session::Update;
-
-/// Display size (landscape ST7789: 320 x 240).
-pub const SCREEN: Size = Size::new(320, 240);
-/// Where the canvas sits on the screen (shown 1:1).
-pub const CANVAS_ORIGIN: Point = Point::new(12, 40);
-/// The clear button.
-pub const CLEAR_BUTTON: Rectangle = Rectangle::new(Point::new(196, 196), Size::new(112, 32));
-/// Where the 28x28 digit the model saw is shown, 2x.
-pub const DIGIT_ORIGIN: Point = Point::new(196, 40);
-/// The results panel right of the canvas (digit, answer, bars, time), redrawn as a whole.
-pub const RESULTS_AREA: Rectangle = Rectangle::new(Point::new(190, 36), Size::new(130, 156));
-/// Where the answer (the recognised digit) is written, large: the text's baseline start.
-const ANSWER_AT: Point = Point::new(270, 70);
-/// Where the inference time is written: the text's baseline start.
-const TIME_AT: Point = Point::new(196, 186);
 
 const BACKGROUND: Rgb565 = Rgb565::new(2, 6, 8);
 const PAPER: Rgb565 = Rgb565::BLACK;
@@ -38,6 +26,8 @@ const BAR: Rgb565 = Rgb565::new(6, 44, 20);
 
 /// What the screen shows.
 pub struct Screen<'a> {
+    /// Where things go.
+    pub layout: &'a Layout,
     /// The drawing.
     pub canvas: &'a Canvas,
     /// The preprocessed digit the model classified, if any.
@@ -46,23 +36,6 @@ pub struct Screen<'a> {
     pub prediction: Option<Prediction>,
     /// How long inference took, in microseconds.
     pub inference_us: Option<u32>,
-}
-
-/// A touch at `point` (screen coordinates) as canvas coordinates, if it is on the canvas.
-pub fn canvas_point(point: Point) -> Option<(f32, f32)> {
-    let p = point - CANVAS_ORIGIN;
-    let inside = (0..SIDE as i32).contains(&p.x) && (0..SIDE as i32).contains(&p.y);
-    inside.then_some((p.x as f32, p.y as f32))
-}
-
-/// The screen position of a canvas point (rounded): where a finger drawing there touches.
-pub fn screen_point((x, y): (f32, f32)) -> Point {
-    CANVAS_ORIGIN + Point::new(libm::roundf(x) as i32, libm::roundf(y) as i32)
-}
-
-/// True when `point` is on the clear button.
-pub fn is_clear(point: Point) -> bool {
-    CLEAR_BUTTON.contains(point)
 }
 
 fn grey(level: u8) -> Rgb565 {
@@ -145,8 +118,8 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
     screen: &Screen<'_>,
     target: &mut D,
 ) -> Result<(), D::Error> {
-    draw_frame(target)?;
-    draw_canvas(screen.canvas, Canvas::area(), target)?;
+    draw_frame(screen.layout, target)?;
+    draw_canvas(screen.layout, screen.canvas, Canvas::area(), target)?;
     draw_results(screen, target)
 }
 
@@ -158,7 +131,7 @@ pub fn redraw<D: DrawTarget<Color = Rgb565>>(
     target: &mut D,
 ) -> Result<(), D::Error> {
     if let Some(area) = update.canvas {
-        draw_canvas(screen.canvas, area, target)?;
+        draw_canvas(screen.layout, screen.canvas, area, target)?;
     }
     if update.results {
         draw_results(screen, target)?;
@@ -167,36 +140,37 @@ pub fn redraw<D: DrawTarget<Color = Rgb565>>(
 }
 
 /// The parts that never change: background, title, the canvas frame and the clear button.
-pub fn draw_frame<D: DrawTarget<Color = Rgb565>>(target: &mut D) -> Result<(), D::Error> {
+pub fn draw_frame<D: DrawTarget<Color = Rgb565>>(
+    layout: &Layout,
+    target: &mut D,
+) -> Result<(), D::Error> {
     target.clear(BACKGROUND)?;
-    text(
-        target,
-        "Draw a digit",
-        Point::new(12, 26),
-        true,
-        Rgb565::WHITE,
-    )?;
+    text(target, "Draw a digit", layout.title_at, true, Rgb565::WHITE)?;
     let frame = Rectangle::new(
-        CANVAS_ORIGIN - Point::new(1, 1),
+        layout.canvas_origin - Point::new(1, 1),
         Size::new(SIDE as u32 + 2, SIDE as u32 + 2),
     );
     frame
         .into_styled(PrimitiveStyle::with_stroke(ACCENT, 1))
         .draw(target)?;
-    CLEAR_BUTTON
+    layout
+        .clear_button
         .into_styled(PrimitiveStyle::with_fill(ACCENT))
         .draw(target)?;
-    text(
-        target,
-        "CLEAR",
-        CLEAR_BUTTON.top_left + Point::new(31, 22),
-        true,
-        BACKGROUND,
-    )
+    // Centred across the button; the large font's baseline 22 px down centres its capitals in
+    // the button's 32 px.
+    let label_width = 5 * FONT_10X20.character_size.width as i32;
+    let label_at = layout.clear_button.top_left
+        + Point::new(
+            (layout.clear_button.size.width as i32 - label_width) / 2,
+            22,
+        );
+    text(target, "CLEAR", label_at, true, BACKGROUND)
 }
 
 /// Draws `area` (canvas coordinates) of the canvas at its place on the screen.
 pub fn draw_canvas<D: DrawTarget<Color = Rgb565>>(
+    layout: &Layout,
     canvas: &Canvas,
     area: Rectangle,
     target: &mut D,
@@ -208,7 +182,7 @@ pub fn draw_canvas<D: DrawTarget<Color = Rgb565>>(
             0 => PAPER,
             level => grey(level),
         });
-    target.fill_contiguous(&area.translate(CANVAS_ORIGIN), colors)
+    target.fill_contiguous(&area.translate(layout.canvas_origin), colors)
 }
 
 /// Draws the results panel: the digit the model saw, its answer, the top-3 bars and the time
@@ -217,37 +191,45 @@ pub fn draw_results<D: DrawTarget<Color = Rgb565>>(
     screen: &Screen<'_>,
     target: &mut D,
 ) -> Result<(), D::Error> {
-    RESULTS_AREA
+    let layout = screen.layout;
+    layout
+        .results_area
         .into_styled(PrimitiveStyle::with_fill(BACKGROUND))
         .draw(target)?;
     if let Some(digit) = screen.digit {
-        draw_pixels(target, DIGIT_ORIGIN, DIGIT_SIDE, 2, digit)?;
+        draw_pixels(target, layout.digit_origin, DIGIT_SIDE, 2, digit)?;
     }
     if let Some(prediction) = screen.prediction {
-        draw_prediction(&prediction, target)?;
+        draw_prediction(layout, &prediction, target)?;
     }
     if let Some(us) = screen.inference_us {
-        text(target, &milliseconds(us), TIME_AT, false, Rgb565::WHITE)?;
+        text(
+            target,
+            &milliseconds(us),
+            layout.time_at,
+            false,
+            Rgb565::WHITE,
+        )?;
     }
     Ok(())
 }
 
 /// Where the inference time can appear: the box of the longest time text. Two screens of the
 /// same drawing differ only here (the time is measured), so comparisons leave it out.
-pub fn time_area() -> Rectangle {
+pub fn time_area(layout: &Layout) -> Rectangle {
     Text::new(
         &milliseconds(u32::MAX),
-        TIME_AT,
+        layout.time_at,
         MonoTextStyle::new(&FONT_6X10, Rgb565::WHITE),
     )
     .bounding_box()
 }
 
-fn answer_text(digit: u8) -> Text<'static, MonoTextStyle<'static, Rgb565>> {
+fn answer_text(layout: &Layout, digit: u8) -> Text<'static, MonoTextStyle<'static, Rgb565>> {
     const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
     Text::new(
         DIGITS[usize::from(digit % 10)],
-        ANSWER_AT,
+        layout.answer_at,
         MonoTextStyle::new(&FONT_10X20, ACCENT),
     )
 }
@@ -255,11 +237,11 @@ fn answer_text(digit: u8) -> Text<'static, MonoTextStyle<'static, Rgb565>> {
 /// Reads the answer off a screen (`pixel` gives its colours): the digit whose rendering fills
 /// the answer's place exactly, or `None` (no answer shown, or something else is there). This is
 /// how a camera on the panel would read it, used to check what a board really displays.
-pub fn read_answer(pixel: impl Fn(Point) -> Option<Rgb565>) -> Option<u8> {
+pub fn read_answer(layout: &Layout, pixel: impl Fn(Point) -> Option<Rgb565>) -> Option<u8> {
     let mut matches = (0..10).filter(|&digit| {
-        let mut glyph =
-            ScreenArea::<GLYPH_PIXELS>::filled(answer_text(digit).bounding_box(), BACKGROUND);
-        let _ = answer_text(digit).draw(&mut glyph);
+        let answer = answer_text(layout, digit);
+        let mut glyph = ScreenArea::<GLYPH_PIXELS>::filled(answer.bounding_box(), BACKGROUND);
+        let _ = answer.draw(&mut glyph);
         glyph
             .area
             .points()
@@ -276,23 +258,24 @@ pub fn read_answer(pixel: impl Fn(Point) -> Option<Rgb565>) -> Option<u8> {
 const GLYPH_PIXELS: usize = 10 * 20;
 
 fn draw_prediction<D: DrawTarget<Color = Rgb565>>(
+    layout: &Layout,
     prediction: &Prediction,
     target: &mut D,
 ) -> Result<(), D::Error> {
-    answer_text(prediction.digit).draw(target)?;
+    answer_text(layout, prediction.digit).draw(target)?;
     for (row, (digit, p)) in (0i32..).zip(prediction.top3()) {
-        let y = 116 + row * 20;
+        let at = layout.bars_at + Point::new(0, row * 20);
         let mut label: String<4> = String::new();
         let _ = label.push(char::from(b'0' + digit % 10));
-        text(target, &label, Point::new(196, y + 9), false, Rgb565::WHITE)?;
+        text(target, &label, at + Point::new(0, 9), false, Rgb565::WHITE)?;
         let width = libm::roundf(p.clamp(0.0, 1.0) * 70.0) as u32;
-        Rectangle::new(Point::new(206, y), Size::new(width.max(1), 10))
+        Rectangle::new(at + Point::new(10, 0), Size::new(width.max(1), 10))
             .into_styled(PrimitiveStyle::with_fill(BAR))
             .draw(target)?;
         text(
             target,
             &percent(p),
-            Point::new(280, y + 9),
+            at + Point::new(84, 9),
             false,
             Rgb565::WHITE,
         )?;
@@ -300,85 +283,157 @@ fn draw_prediction<D: DrawTarget<Color = Rgb565>>(
     Ok(())
 }
 
-/// The screen that opens the touch calibration (a finger held on the panel at power-up): it
-/// asks to lift the finger, since the crosses come only after it has left the panel.
-pub fn draw_calibration_prompt<D: DrawTarget<Color = Rgb565>>(
+/// Text centred on `at` (its baseline's middle).
+fn centred<D: DrawTarget<Color = Rgb565>>(
     target: &mut D,
+    s: &str,
+    at: Point,
+    big: bool,
 ) -> Result<(), D::Error> {
-    target.clear(BACKGROUND)?;
-    text(
-        target,
-        "Touch calibration",
-        Point::new(75, 110),
-        true,
-        Rgb565::WHITE,
-    )?;
-    text(
-        target,
-        "Lift your finger, then touch",
-        Point::new(76, 136),
-        false,
-        Rgb565::WHITE,
-    )?;
-    text(
-        target,
-        "the centre of each cross.",
-        Point::new(85, 150),
-        false,
-        Rgb565::WHITE,
+    let font = if big { &FONT_10X20 } else { &FONT_6X10 };
+    Text::with_alignment(
+        s,
+        at,
+        MonoTextStyle::new(font, Rgb565::WHITE),
+        Alignment::Center,
     )
+    .draw(target)
+    .map(|_| ())
 }
 
-/// The calibration screen: a cross at `target_point` and which of the three it is.
-pub fn draw_calibration_target<D: DrawTarget<Color = Rgb565>>(
-    target_point: Point,
-    index: usize,
+/// A calibration screen (see [`crate::calibration`]): the prompt to lift the finger, a cross to
+/// touch, or the result, with the coefficients to keep (what the log says, for a user without a
+/// debug probe).
+pub fn draw_calibration<D: DrawTarget<Color = Rgb565>>(
+    screen: &CalibrationScreen,
+    layout: &Layout,
     target: &mut D,
 ) -> Result<(), D::Error> {
     target.clear(BACKGROUND)?;
-    let mut title: String<32> = String::new();
-    let _ = title.push_str("Touch the cross ");
-    push_number(&mut title, index as u32 + 1);
-    let _ = title.push_str("/3");
-    text(target, &title, Point::new(80, 126), true, Rgb565::WHITE)?;
-    let style = PrimitiveStyle::with_stroke(ACCENT, 1);
-    for (from, to) in [
-        (Point::new(-10, 0), Point::new(10, 0)),
-        (Point::new(0, -10), Point::new(0, 10)),
-    ] {
-        Line::new(target_point + from, target_point + to)
-            .into_styled(style)
-            .draw(target)?;
+    let centre = layout.centre();
+    match *screen {
+        CalibrationScreen::Prompt => {
+            centred(
+                target,
+                "Touch calibration",
+                centre - Point::new(0, 10),
+                true,
+            )?;
+            centred(
+                target,
+                "Lift your finger, then touch",
+                centre + Point::new(0, 16),
+                false,
+            )?;
+            centred(
+                target,
+                "the centre of each cross.",
+                centre + Point::new(0, 30),
+                false,
+            )
+        }
+        CalibrationScreen::Target { index, point } => {
+            let mut title: String<32> = String::new();
+            let _ = title.push_str("Touch the cross ");
+            push_number(&mut title, index as u32 + 1);
+            let _ = title.push_str("/3");
+            centred(target, &title, centre + Point::new(0, 6), true)?;
+            let style = PrimitiveStyle::with_stroke(ACCENT, 1);
+            for (from, to) in [
+                (Point::new(-10, 0), Point::new(10, 0)),
+                (Point::new(0, -10), Point::new(0, 10)),
+            ] {
+                Line::new(point + from, point + to)
+                    .into_styled(style)
+                    .draw(target)?;
+            }
+            Ok(())
+        }
+        CalibrationScreen::Done(Ok(calibration)) => {
+            centred(target, "Calibrated", centre - Point::new(0, 40), true)?;
+            centred(
+                target,
+                "Coefficients to keep",
+                centre - Point::new(0, 16),
+                false,
+            )?;
+            centred(
+                target,
+                "(app::touch::Calibration):",
+                centre - Point::new(0, 4),
+                false,
+            )?;
+            for (row, three) in (0i32..).zip(calibration.coefficients.chunks(3)) {
+                let mut line: String<48> = String::new();
+                for (i, &c) in three.iter().enumerate() {
+                    if i > 0 {
+                        let _ = line.push_str(", ");
+                    }
+                    push_decimal(&mut line, c, 4);
+                }
+                centred(target, &line, centre + Point::new(0, 14 + 12 * row), false)?;
+            }
+            centred(
+                target,
+                "Touch to continue",
+                centre + Point::new(0, 60),
+                false,
+            )
+        }
+        CalibrationScreen::Done(Err(_)) => {
+            centred(
+                target,
+                "Calibration failed",
+                centre - Point::new(0, 24),
+                true,
+            )?;
+            centred(target, "The three touches lie on a line:", centre, false)?;
+            centred(
+                target,
+                "keeping the default.",
+                centre + Point::new(0, 12),
+                false,
+            )?;
+            centred(
+                target,
+                "Touch to continue",
+                centre + Point::new(0, 48),
+                false,
+            )
+        }
     }
-    Ok(())
 }
 
-/// An in-memory copy of a rectangle of the screen, `N` pixels row-major: the whole screen as a
-/// [`Framebuffer`], or a small part of it.
-pub struct ScreenArea<const N: usize> {
+/// Appends `value` with `decimals` digits after the point (rounded), `-` first if negative.
+fn push_decimal<const N: usize>(s: &mut String<N>, value: f32, decimals: u32) {
+    if value < 0.0 {
+        let _ = s.push('-');
+    }
+    let scale = 10u32.pow(decimals);
+    let scaled = libm::roundf(libm::fabsf(value) * scale as f32);
+    let whole = if scaled >= u32::MAX as f32 {
+        u32::MAX
+    } else {
+        scaled as u32
+    };
+    push_number(s, whole / scale);
+    let _ = s.push('.');
+    let fraction = whole % scale;
+    for place in (0..decimals).rev() {
+        let _ = s.push(char::from(b'0' + (fraction / 10u32.pow(place) % 10) as u8));
+    }
+}
+
+/// An in-memory copy of a small rectangle of the screen, `N` pixels row-major: what
+/// [`read_answer`] renders a glyph into.
+struct ScreenArea<const N: usize> {
     area: Rectangle,
     pixels: [Rgb565; N],
 }
 
-/// An in-memory screen (150 KB): for tests, screenshots and displayless runs.
-pub type Framebuffer = ScreenArea<{ (SCREEN.width * SCREEN.height) as usize }>;
-
-impl Default for Framebuffer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Framebuffer {
-    /// A black framebuffer.
-    pub const fn new() -> Self {
-        Self::filled(Rectangle::new(Point::zero(), SCREEN), Rgb565::BLACK)
-    }
-}
-
 impl<const N: usize> ScreenArea<N> {
     /// `area` (of `N` pixels; drawing outside it, or past `N`, is ignored) filled with `color`.
-    pub const fn filled(area: Rectangle, color: Rgb565) -> Self {
+    const fn filled(area: Rectangle, color: Rgb565) -> Self {
         ScreenArea {
             area,
             pixels: [color; N],
@@ -395,22 +450,12 @@ impl<const N: usize> ScreenArea<N> {
             .then(|| usize::try_from(index).ok())
             .flatten()
     }
-
-    /// The colour at screen point (x, y), if it is in the area.
-    pub fn pixel(&self, x: u32, y: u32) -> Option<Rgb565> {
-        let p = Point::new(i32::try_from(x).ok()?, i32::try_from(y).ok()?);
-        self.pixels.get(self.index(p)?).copied()
-    }
-
-    /// Row-major pixels.
-    pub fn pixels(&self) -> &[Rgb565] {
-        &self.pixels
-    }
 }
 
 impl<const N: usize> OriginDimensions for ScreenArea<N> {
     fn size(&self) -> Size {
-        SCREEN
+        let corner = self.area.top_left + self.area.size;
+        Size::new(corner.x.max(0) as u32, corner.y.max(0) as u32)
     }
 }
 

@@ -1,30 +1,100 @@
 //! The app pipeline on the host: strokes on the canvas, MNIST-style preprocessing, and the
 //! embedded int8 model, checked against the MNIST test set and synthetic finger strokes.
 
-use std::io::Read;
+use std::path::Path;
 
 use app::canvas::{Canvas, SIDE};
+use app::layout::Layout;
 use app::preprocess::{DIGIT_SIDE, bounding_box, to_mnist};
 use app::recognizer::Recognizer;
+use app::session::Session;
+use embedded_graphics::pixelcolor::Rgb565;
+use embedded_graphics::prelude::*;
+use mnist_files::{Checksum, Mnist, Split};
+
+/// The scratch the tests give the model: the boards' comes from their build (`model-embed`);
+/// this one only needs to be large enough, which `Recognizer::new` checks.
+const SCRATCH: usize = 64 * 1024;
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// The boards' model, `models/cnn-bn.i8.mnef`.
+fn model() -> &'static [u8] {
+    static MODEL: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| {
+        let path = root().join("models/cnn-bn.i8.mnef");
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    })
+}
+
+fn recognizer() -> Recognizer<SCRATCH> {
+    Recognizer::new(model()).unwrap()
+}
+
+/// The boards' layout (the 320x240 panel).
+fn layout() -> Layout {
+    Layout::for_screen(Layout::MIN_SCREEN).unwrap()
+}
 
 /// The first `n` MNIST test digits (28x28 bytes each) and labels.
 fn mnist_test(n: usize) -> (Vec<[u8; 784]>, Vec<u8>) {
-    let read = |name: &str| {
-        let path = format!("{}/../../data/mnist/{name}", env!("CARGO_MANIFEST_DIR"));
-        let mut bytes = Vec::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
-            .read_to_end(&mut bytes)
-            .unwrap();
-        bytes
-    };
-    let (images, labels) = (
-        read("t10k-images-idx3-ubyte.gz"),
-        read("t10k-labels-idx1-ubyte.gz"),
-    );
-    let digits = (0..n)
-        .map(|i| images[16 + i * 784..16 + (i + 1) * 784].try_into().unwrap())
-        .collect();
-    (digits, labels[8..8 + n].to_vec())
+    let test = Mnist::load(&root().join("data/mnist"), Split::Test, Checksum::Verify)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let digits = (0..n).map(|i| test.image(i).try_into().unwrap()).collect();
+    (digits, test.labels[..n].to_vec())
+}
+
+/// An in-memory screen for the tests: what a panel would show.
+struct Framebuffer {
+    size: Size,
+    pixels: Vec<Rgb565>,
+}
+
+impl Framebuffer {
+    fn new() -> Self {
+        let size = layout().screen;
+        Framebuffer {
+            size,
+            pixels: vec![Rgb565::BLACK; (size.width * size.height) as usize],
+        }
+    }
+
+    fn pixel(&self, x: u32, y: u32) -> Option<Rgb565> {
+        (x < self.size.width && y < self.size.height)
+            .then(|| self.pixels[(y * self.size.width + x) as usize])
+    }
+
+    fn pixels(&self) -> &[Rgb565] {
+        &self.pixels
+    }
+}
+
+impl OriginDimensions for Framebuffer {
+    fn size(&self) -> Size {
+        self.size
+    }
+}
+
+impl DrawTarget for Framebuffer {
+    type Color = Rgb565;
+    type Error = std::convert::Infallible;
+
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb565>>>(
+        &mut self,
+        pixels: I,
+    ) -> Result<(), Self::Error> {
+        for Pixel(p, color) in pixels {
+            if let (Ok(x), Ok(y)) = (u32::try_from(p.x), u32::try_from(p.y))
+                && x < self.size.width
+                && y < self.size.height
+            {
+                self.pixels[(y * self.size.width + x) as usize] = color;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Draws an MNIST digit `scale` times larger onto a canvas-sized image, at an offset.
@@ -86,7 +156,7 @@ fn best_alignment(a: &[u8; 784], b: &[u8; 784]) -> ((i32, i32), u32) {
 #[test]
 fn preprocessing_reproduces_mnist_digits_drawn_large_anywhere() {
     let (digits, labels) = mnist_test(200);
-    let mut recognizer = Recognizer::new().unwrap();
+    let mut recognizer = recognizer();
     let (mut agree, mut correct) = (0, 0);
     for (i, (digit, &label)) in digits.iter().zip(&labels).enumerate() {
         // MNIST digits are already 20x20-boxed and centred by mass: redoing it from a 5x larger
@@ -137,7 +207,7 @@ fn the_bounding_box_is_scaled_to_20_pixels_and_centred() {
 
 #[test]
 fn a_synthetic_finger_stroke_of_each_digit_is_recognised() {
-    let mut recognizer = Recognizer::new().unwrap();
+    let mut recognizer = recognizer();
     let mut wrong = Vec::new();
     for digit in 0..10u8 {
         let mut canvas = Canvas::new();
@@ -170,13 +240,9 @@ fn top3_is_sorted_and_starts_with_the_prediction() {
 
 #[test]
 fn the_screen_shows_the_drawing_the_answer_and_a_clear_button() {
-    use app::ui::{
-        CANVAS_ORIGIN, CLEAR_BUTTON, Framebuffer, Screen, canvas_point, draw, is_clear,
-        milliseconds, percent,
-    };
-    use embedded_graphics::pixelcolor::{Rgb565, RgbColor};
-    use embedded_graphics::prelude::Point;
+    use app::ui::{Screen, draw, milliseconds, percent};
 
+    let layout = layout();
     let mut canvas = Canvas::new();
     canvas.line((20.0, 80.0), (140.0, 80.0));
     let mut probabilities = [0.0; 10];
@@ -186,71 +252,61 @@ fn the_screen_shows_the_drawing_the_answer_and_a_clear_button() {
         digit: 7,
         probabilities,
     };
-    let mut fb = Box::new(Framebuffer::new());
+    let mut fb = Framebuffer::new();
     let screen = Screen {
+        layout: &layout,
         canvas: &canvas,
         digit: None,
         prediction: Some(prediction),
         inference_us: Some(12_345),
     };
-    draw(&screen, fb.as_mut()).unwrap();
+    draw(&screen, &mut fb).unwrap();
 
+    let origin = layout.canvas_origin;
     let ink = fb
-        .pixel((CANVAS_ORIGIN.x + 80) as u32, (CANVAS_ORIGIN.y + 80) as u32)
+        .pixel((origin.x + 80) as u32, (origin.y + 80) as u32)
         .unwrap();
     assert_eq!(ink, Rgb565::WHITE, "a full-ink canvas pixel shows white");
     let paper = fb
-        .pixel((CANVAS_ORIGIN.x + 80) as u32, (CANVAS_ORIGIN.y + 20) as u32)
+        .pixel((origin.x + 80) as u32, (origin.y + 20) as u32)
         .unwrap();
     assert_eq!(paper, Rgb565::BLACK);
     let button = fb
         .pixel(
-            (CLEAR_BUTTON.top_left.x + 3) as u32,
-            (CLEAR_BUTTON.top_left.y + 3) as u32,
+            (layout.clear_button.top_left.x + 3) as u32,
+            (layout.clear_button.top_left.y + 3) as u32,
         )
         .unwrap();
     assert_ne!(button, Rgb565::BLACK);
     // Top-1 bar (90%) is longer than the top-2 bar (10%).
+    let bars = layout.bars_at;
+    let (x0, y0) = (bars.x as u32 + 10, bars.y as u32 + 1);
     let bar_len = |y: u32| {
-        (206..300)
-            .filter(|&x| fb.pixel(x, y) == fb.pixel(207, 117))
+        (x0..x0 + 94)
+            .filter(|&x| fb.pixel(x, y) == fb.pixel(x0 + 1, y0))
             .count()
     };
     assert!(
-        bar_len(117) > 4 * bar_len(137),
+        bar_len(y0) > 4 * bar_len(y0 + 20),
         "{} vs {}",
-        bar_len(117),
-        bar_len(137)
+        bar_len(y0),
+        bar_len(y0 + 20)
     );
-
-    assert_eq!(
-        canvas_point(CANVAS_ORIGIN + Point::new(5, 6)),
-        Some((5.0, 6.0))
-    );
-    assert_eq!(canvas_point(Point::new(0, 0)), None);
-    assert!(is_clear(CLEAR_BUTTON.center()));
     assert_eq!(milliseconds(12_345).as_str(), "12.3 ms");
     assert_eq!(percent(0.934).as_str(), "93%");
 }
 
 /// Drives a session like a board does, with the synthetic finger. Returns the session, a
 /// framebuffer kept up to date with `redraw` only, and every recognition that happened.
-fn draw_through_session(
-    digit: u8,
-) -> (
-    app::session::Session,
-    Box<app::ui::Framebuffer>,
-    Vec<(u8, u32)>,
-) {
-    use app::session::Session;
-    use app::ui::{Framebuffer, draw, redraw};
+fn draw_through_session(digit: u8) -> (Session<SCRATCH>, Framebuffer, Vec<(u8, u32)>) {
+    use app::ui::{draw, redraw};
 
-    let mut session = Session::new().unwrap();
-    let mut fb = Box::new(Framebuffer::new());
-    draw(&session.screen(), fb.as_mut()).unwrap();
+    let mut session = Session::new(model(), layout()).unwrap();
+    let mut fb = Framebuffer::new();
+    draw(&session.screen(), &mut fb).unwrap();
     let mut recognitions = Vec::new();
     app::synthetic::draw_through_session(&mut session, digit, |session, update| {
-        redraw(&session.screen(), update, fb.as_mut()).unwrap();
+        redraw(&session.screen(), update, &mut fb).unwrap();
         recognitions.extend(update.recognised);
     })
     .unwrap();
@@ -259,7 +315,7 @@ fn draw_through_session(
 
 #[test]
 fn a_session_recognises_each_digit_once_after_the_finger_settles() {
-    let mut recognizer = Recognizer::new().unwrap();
+    let mut recognizer = recognizer();
     for digit in 0..10u8 {
         let (session, _, recognitions) = draw_through_session(digit);
         let answers: Vec<u8> = recognitions.iter().map(|&(d, _)| d).collect();
@@ -277,11 +333,11 @@ fn a_session_recognises_each_digit_once_after_the_finger_settles() {
 
 #[test]
 fn redrawing_only_the_damage_gives_the_same_screen_as_a_full_draw() {
-    use app::ui::{Framebuffer, draw};
+    use app::ui::draw;
     for digit in [4, 7] {
         let (session, incremental, _) = draw_through_session(digit);
-        let mut full = Box::new(Framebuffer::new());
-        draw(&session.screen(), full.as_mut()).unwrap();
+        let mut full = Framebuffer::new();
+        draw(&session.screen(), &mut full).unwrap();
         assert!(
             incremental.pixels() == full.pixels(),
             "digit {digit}: incremental and full screens differ"
@@ -291,11 +347,11 @@ fn redrawing_only_the_damage_gives_the_same_screen_as_a_full_draw() {
 
 #[test]
 fn the_clear_button_wipes_the_drawing_and_the_answer() {
-    use app::ui::CLEAR_BUTTON;
+    let clear = layout().clear_button.center();
     let (mut session, _, _) = draw_through_session(3);
     assert!(session.screen().prediction.is_some());
     let mut now = || 10_000_000u64;
-    let update = session.step(Some(CLEAR_BUTTON.center()), &mut now).unwrap();
+    let update = session.step(Some(clear), &mut now).unwrap();
     assert!(update.results);
     assert_eq!(update.canvas, Some(Canvas::area()));
     let screen = session.screen();
@@ -305,7 +361,7 @@ fn the_clear_button_wipes_the_drawing_and_the_answer() {
         (None, None, None)
     );
     // Holding the finger on the button does nothing more; lifting it recognises nothing.
-    let held = session.step(Some(CLEAR_BUTTON.center()), &mut now).unwrap();
+    let held = session.step(Some(clear), &mut now).unwrap();
     assert_eq!(held, app::session::Update::default());
     let mut later = || 20_000_000u64;
     assert_eq!(
@@ -316,68 +372,109 @@ fn the_clear_button_wipes_the_drawing_and_the_answer() {
 
 #[test]
 fn the_answer_reads_back_off_the_screen_and_the_time_stays_in_its_area() {
-    use app::ui::{Framebuffer, draw, read_answer, time_area};
-    use embedded_graphics::pixelcolor::Rgb565;
-    use embedded_graphics::prelude::{Point, Size};
-    use embedded_graphics::primitives::Rectangle;
+    use app::ui::{draw, read_answer, time_area};
 
     fn pixel_of(fb: &Framebuffer) -> impl Fn(Point) -> Option<Rgb565> + '_ {
         move |p: Point| fb.pixel(u32::try_from(p.x).ok()?, u32::try_from(p.y).ok()?)
     }
+    let layout = layout();
+    let width = layout.screen.width as usize;
     for digit in 0..10u8 {
         let (session, fb, _) = draw_through_session(digit);
-        assert_eq!(read_answer(pixel_of(&fb)), Some(digit), "digit {digit}");
+        assert_eq!(
+            read_answer(&layout, pixel_of(&fb)),
+            Some(digit),
+            "digit {digit}"
+        );
         // The same screen with another inference time differs only inside the time's area.
         let screen = session.screen();
-        let mut other = Box::new(Framebuffer::new());
+        let mut other = Framebuffer::new();
         draw(
             &app::ui::Screen {
                 inference_us: Some(987_654_321),
                 ..screen
             },
-            other.as_mut(),
+            &mut other,
         )
         .unwrap();
-        let mut full = Box::new(Framebuffer::new());
-        draw(&screen, full.as_mut()).unwrap();
-        let area = time_area();
+        let mut full = Framebuffer::new();
+        draw(&screen, &mut full).unwrap();
+        let area = time_area(&layout);
         for (i, (a, b)) in full.pixels().iter().zip(other.pixels()).enumerate() {
-            let p = Point::new((i % 320) as i32, (i / 320) as i32);
+            let p = Point::new((i % width) as i32, (i / width) as i32);
             assert!(a == b || area.contains(p), "digit {digit}: {p} differs");
         }
     }
-    let blank = Box::new(Framebuffer::new());
+    let blank = Framebuffer::new();
     assert_eq!(
-        read_answer(pixel_of(&blank)),
+        read_answer(&layout, pixel_of(&blank)),
         None,
         "a black screen shows no answer"
     );
-    let mut blank_ui = Box::new(Framebuffer::new());
+    let mut blank_ui = Framebuffer::new();
     let canvas = Canvas::new();
     draw(
         &app::ui::Screen {
+            layout: &layout,
             canvas: &canvas,
             digit: None,
             prediction: None,
             inference_us: None,
         },
-        blank_ui.as_mut(),
+        &mut blank_ui,
     )
     .unwrap();
     assert_eq!(
-        read_answer(pixel_of(&blank_ui)),
+        read_answer(&layout, pixel_of(&blank_ui)),
         None,
         "no answer before the first"
     );
-    let area = time_area();
+    let area = time_area(&layout);
     assert!(
         area.size.width >= 6 * 12 && area.size.height >= 10,
         "{area:?}"
     );
     assert!(
-        Rectangle::new(Point::new(190, 36), Size::new(130, 156)).contains(area.top_left),
+        layout.results_area.contains(area.top_left),
         "the time is in the results panel: {area:?}"
     );
+}
+
+#[test]
+fn every_calibration_screen_draws_its_text_inside_the_screen() {
+    use app::calibration::CalibrationScreen;
+    use app::touch::{Calibration, CalibrationError};
+    use app::ui::draw_calibration;
+
+    let layout = layout();
+    let fitted = Calibration {
+        coefficients: [-0.0001, -0.0904, 350.7, 0.0669, 0.0002, -17.52],
+    };
+    let screens = [
+        CalibrationScreen::Prompt,
+        CalibrationScreen::Target {
+            index: 1,
+            point: layout.calibration_targets()[1],
+        },
+        CalibrationScreen::Done(Ok(fitted)),
+        CalibrationScreen::Done(Err(CalibrationError::Collinear)),
+    ];
+    for screen in screens {
+        let mut fb = Framebuffer::new();
+        draw_calibration(&screen, &layout, &mut fb).unwrap();
+        let lit = fb.pixels().iter().filter(|&&c| c == Rgb565::WHITE).count();
+        assert!(lit > 200, "{screen:?}: {lit} white pixels");
+        // Text stays off the screen's outer 8 px.
+        let w = layout.screen.width;
+        for (i, &c) in fb.pixels().iter().enumerate() {
+            let (x, y) = (i as u32 % w, i as u32 / w);
+            let edge = x < 8 || y < 8 || x >= w - 8 || y >= layout.screen.height - 8;
+            assert!(
+                !(edge && c == Rgb565::WHITE),
+                "{screen:?}: text at ({x}, {y})"
+            );
+        }
+    }
 }
 
 #[test]

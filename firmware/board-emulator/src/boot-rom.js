@@ -47,7 +47,7 @@ export function bootFromFlash(rp2040, elf, name) {
     if (offset < 0 || offset + data.length > rp2040.flash.length) {
       throw new Error(
         `${name}: a segment loads at 0x${address.toString(16)}, outside the RP2040's flash ` +
-          '(is it the RP2350 build? build pico2 with --no-default-features --features rp2040 --target thumbv6m-none-eabi)',
+          '(is it the RP2350 build? build pico-restouch with --no-default-features --features rp2040 --target thumbv6m-none-eabi)',
       );
     }
     rp2040.flash.set(data, offset);

@@ -11,7 +11,7 @@
  * a driver means (an unknown command, pixels past the address window, a command too soon after
  * reset), is a fault: counted, logged with the time, and fatal to the board test.
  *
- * Assumptions about this board that cannot be checked without one (README, "Board emulator"):
+ * Assumptions about this board that cannot be checked without one (docs/firmware.md, "Board emulator"):
  * the panel is mounted so that MADCTL MV|MX (mipidsi's `Rotation::Deg90`) reads upright in
  * landscape; its sub-pixels are in RGB order (MADCTL's BGR bit off); it is an IPS panel that
  * shows colours true with inversion on (INVON), as board setups for it do (TFT_eSPI's

@@ -1,7 +1,7 @@
 // @ts-check
 // The board around the real firmware: it boots the release ELF, and a firmware that hangs,
 // faults or calls the absent boot ROM stops the run with what was last seen. Needs the RP2040
-// build of pico2 (firmware/emulate-board.sh builds it and sets BOARD_ELF).
+// build of pico-restouch (firmware/emulate-board.sh builds it and sets BOARD_ELF).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -12,9 +12,9 @@ const elfPath = process.env.BOARD_ELF;
 function board() {
   if (!elfPath) {
     throw new Error(
-      'BOARD_ELF is not set: build the firmware (cargo build --release -p pico2 --no-default-features ' +
+      'BOARD_ELF is not set: build the firmware (cargo build --release -p pico-restouch --no-default-features ' +
         '--features rp2040 --target thumbv6m-none-eabi in firmware/) and set BOARD_ELF to ' +
-        'firmware/target/thumbv6m-none-eabi/release/pico2, or run firmware/emulate-board.sh',
+        'firmware/target/thumbv6m-none-eabi/release/pico-restouch, or run firmware/emulate-board.sh',
     );
   }
   return new Board(readFileSync(elfPath), elfPath);

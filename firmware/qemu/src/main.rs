@@ -7,6 +7,7 @@
 #![no_std]
 #![no_main]
 
+use app::layout::Layout;
 use app::recognizer::{Prediction, Recognizer};
 use app::session::Session;
 use cortex_m as _; // its critical-section implementation
@@ -16,6 +17,13 @@ use defmt_semihosting as _;
 mod counts {
     include!(concat!(env!("OUT_DIR"), "/counts.rs"));
 }
+
+/// The models this binary embeds and the scratch they need (build.rs).
+mod models {
+    include!(concat!(env!("OUT_DIR"), "/models.rs"));
+}
+
+type Model = Recognizer<{ models::MODEL_SCRATCH_BYTES }>;
 
 /// Golden digits then preprocessed synthetic digits, 784 bytes each (the synthetic ones are
 /// redrawn on the target; these bytes are the host's preprocessing, checked too).
@@ -41,7 +49,7 @@ fn expected(case: usize) -> Option<(u8, u8, [u32; 10])> {
 
 /// Runs case `case`: golden digits through the recognizer; synthetic ones drawn through a fresh
 /// session with the finger's polls. Returns the model input and the prediction.
-fn run(case: usize, recognizer: &mut Recognizer) -> Result<([u8; 784], Prediction), &'static str> {
+fn run(case: usize, recognizer: &mut Model) -> Result<([u8; 784], Prediction), &'static str> {
     if case < counts::GOLDEN {
         let image: [u8; 784] = IMAGES
             .get(case * 784..(case + 1) * 784)
@@ -52,7 +60,10 @@ fn run(case: usize, recognizer: &mut Recognizer) -> Result<([u8; 784], Predictio
             .map_err(|_| "inference refused")?;
         return Ok((image, prediction));
     }
-    let mut session = Session::new().map_err(|_| "the embedded model does not parse")?;
+    // The smallest screen the layout fits is the board's (320x240); QEMU draws nothing.
+    let layout = Layout::for_screen(Layout::MIN_SCREEN).ok_or("no layout")?;
+    let mut session = Session::<{ models::MODEL_SCRATCH_BYTES }>::new(models::MODEL, layout)
+        .map_err(|_| "the embedded model cannot run")?;
     let digit = (case - counts::GOLDEN) as u8;
     app::synthetic::draw_through_session(&mut session, digit, |_, _| {})
         .map_err(|_| "inference refused")?;
@@ -65,8 +76,8 @@ fn run(case: usize, recognizer: &mut Recognizer) -> Result<([u8; 784], Predictio
 
 #[entry]
 fn main() -> ! {
-    let Ok(mut recognizer) = Recognizer::new() else {
-        defmt::error!("the embedded model does not parse");
+    let Ok(mut recognizer) = Model::new(models::MODEL) else {
+        defmt::error!("the embedded model cannot run");
         semihosting::process::exit(2)
     };
     let (mut matched, mut correct) = (0usize, 0usize);

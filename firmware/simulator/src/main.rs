@@ -1,5 +1,5 @@
 //! The digit-recognition app on the desktop: the same `app` session, UI and int8 model as the
-//! Pico 2 firmware, drawn by embedded-graphics-simulator in an SDL2 window where the mouse is
+//! board firmware, on a screen of the board's size, drawn by embedded-graphics-simulator in an SDL2 window where the mouse is
 //! the finger. Without a display it replays synthetic finger strokes and writes the screen to a
 //! PNG.
 //!
@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use app::calibration::CalibrationScreen;
+use app::layout::Layout;
 use app::session::{POLL_MS, Session, Update};
-use app::ui::{self, SCREEN};
+use app::ui;
 use embedded_graphics::pixelcolor::{Rgb565, Rgb888};
 use embedded_graphics::prelude::*;
 use embedded_graphics_simulator::sdl2::{Keycode, MouseButton};
@@ -35,6 +37,14 @@ const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank | --cal
     with the simulator's, pixel for pixel outside the inference time; fails on any difference
   --polls 0-9|clear: prints the touch-panel polls of a finger drawing that digit (or tapping
     CLEAR), one per 10 ms: `x y` (screen pixels) while it touches, `-` while it is lifted";
+
+/// The models this binary embeds and the scratch they need (build.rs).
+mod models {
+    include!(concat!(env!("OUT_DIR"), "/models.rs"));
+}
+
+/// The board's screen: the smallest the layout fits, 320x240 (the Pico-ResTouch-LCD-2.8's).
+const SCREEN: Size = Layout::MIN_SCREEN;
 
 /// What the screenshot shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -140,15 +150,16 @@ impl Clock {
 
 /// The app and the screen it draws on.
 struct Simulator {
-    session: Session,
+    session: Session<{ models::MODEL_SCRATCH_BYTES }>,
     display: SimulatorDisplay<Rgb565>,
     clock: Clock,
 }
 
 impl Simulator {
     fn new() -> Result<Self, String> {
-        let session =
-            Session::new().map_err(|e| format!("the embedded model does not parse: {e:?}"))?;
+        let layout = Layout::for_screen(SCREEN).ok_or("the layout does not fit the screen")?;
+        let session = Session::new(models::MODEL, layout)
+            .map_err(|e| format!("the embedded model cannot run: {e}"))?;
         let mut display = SimulatorDisplay::new(SCREEN);
         let _ = ui::draw(&session.screen(), &mut display);
         Ok(Simulator {
@@ -173,7 +184,7 @@ impl Simulator {
     /// until it settles; returns the recognition (digit, microseconds) it led to.
     fn replay(&mut self, digit: u8) -> Result<Option<(u8, u32)>, String> {
         let mut polls = Vec::new();
-        app::synthetic::finger_polls(digit, |touch| polls.push(touch));
+        app::synthetic::finger_polls(self.session.layout(), digit, |touch| polls.push(touch));
         let mut recognised = None;
         for touch in polls {
             self.clock.skipped += Duration::from_millis(POLL_MS);
@@ -189,7 +200,9 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
         Drawing::Digit(digit) => simulator.replay(digit)?,
         Drawing::Blank => None,
         Drawing::CalibrationPrompt => {
-            let _ = ui::draw_calibration_prompt(&mut simulator.display);
+            let layout = *simulator.session.layout();
+            let _ =
+                ui::draw_calibration(&CalibrationScreen::Prompt, &layout, &mut simulator.display);
             None
         }
     };
@@ -200,7 +213,7 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
         .save_png(&path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let compared = match compare {
-        Some(board) => compare_screens(&simulator.display, &board),
+        Some(board) => compare_screens(simulator.session.layout(), &simulator.display, &board),
         None => Ok(()),
     };
     let Drawing::Digit(digit) = drawing else {
@@ -224,7 +237,11 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
 /// Reads the answer off a board's screen (a PNG) and compares the screen with the simulator's,
 /// pixel for pixel except where the inference time is written; prints one line saying what it
 /// found, `compare: answer <digit|none>, <n> pixels differ ...`.
-fn compare_screens(reference: &SimulatorDisplay<Rgb565>, board: &Path) -> Result<(), String> {
+fn compare_screens(
+    layout: &Layout,
+    reference: &SimulatorDisplay<Rgb565>,
+    board: &Path,
+) -> Result<(), String> {
     let board_screen = SimulatorDisplay::<Rgb565>::load_png(board)
         .map_err(|e| format!("cannot read the board's screen {}: {e}", board.display()))?;
     let size = board_screen.size();
@@ -238,13 +255,13 @@ fn compare_screens(reference: &SimulatorDisplay<Rgb565>, board: &Path) -> Result
             SCREEN.height
         ));
     }
-    let answer = ui::read_answer(|p| {
+    let answer = ui::read_answer(layout, |p| {
         board_screen
             .bounding_box()
             .contains(p)
             .then(|| board_screen.get_pixel(p))
     });
-    let time = ui::time_area();
+    let time = ui::time_area(layout);
     let differing: Vec<Point> = reference
         .bounding_box()
         .points()
@@ -282,15 +299,17 @@ fn compare_screens(reference: &SimulatorDisplay<Rgb565>, board: &Path) -> Result
 }
 
 /// Prints the polls of a finger script: `x y` while touching, `-` while lifted.
-fn print_polls(script: Script) {
+fn print_polls(script: Script) -> Result<(), String> {
+    let layout = Layout::for_screen(SCREEN).ok_or("the layout does not fit the screen")?;
     let line = |touch: Option<Point>| match touch {
         Some(p) => println!("{} {}", p.x, p.y),
         None => println!("-"),
     };
     match script {
-        Script::Digit(digit) => app::synthetic::finger_polls(digit, line),
-        Script::Clear => app::synthetic::clear_polls(line),
+        Script::Digit(digit) => app::synthetic::finger_polls(&layout, digit, line),
+        Script::Clear => app::synthetic::clear_polls(&layout, line),
     }
+    Ok(())
 }
 
 /// Shows the window for the first time. embedded-graphics-simulator unwraps SDL's errors (no
@@ -383,7 +402,8 @@ fn run_window() -> Result<(), String> {
                 }
                 Input::Replay(digit) => {
                     let mut polls = Vec::new();
-                    app::synthetic::clear_polls(|touch| polls.push(touch));
+                    let layout = *simulator.session.layout();
+                    app::synthetic::clear_polls(&layout, |touch| polls.push(touch));
                     for touch in polls {
                         simulator.step(touch)?;
                     }
@@ -416,10 +436,7 @@ fn main() -> ExitCode {
             drawing,
             compare,
         } => write_png(path, drawing, compare),
-        Mode::Polls(script) => {
-            print_polls(script);
-            Ok(())
-        }
+        Mode::Polls(script) => print_polls(script),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

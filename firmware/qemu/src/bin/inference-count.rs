@@ -10,8 +10,10 @@ use cortex_m_rt::entry;
 use defmt_semihosting as _;
 use runtime_nostd::Model;
 
-static INT8: &[u8] = include_bytes!("../../../../models/cnn-bn.i8.mnef");
-static F32: &[u8] = include_bytes!("../../../../models/cnn-bn.f32.mnef");
+/// The models (build.rs embeds them with their scratch sizes).
+mod models {
+    include!(concat!(env!("OUT_DIR"), "/models.rs"));
+}
 static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
 
 const fn parse_count(s: Option<&str>) -> usize {
@@ -38,12 +40,21 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 
 #[entry]
 fn main() -> ! {
-    let bytes = if F32_VARIANT { F32 } else { INT8 };
+    let bytes = if F32_VARIANT {
+        models::MODEL_F32
+    } else {
+        models::MODEL
+    };
     let Ok(model) = Model::parse(bytes) else {
         semihosting::process::exit(2)
     };
-    let mut scratch =
-        runtime_nostd::Scratch::<{ runtime_nostd::shipped::CNN_BN_F32_SCRATCH_BYTES }>::new();
+    // The larger of the two scratch sizes, so both variants run in the same binary layout.
+    const SCRATCH: usize = if models::MODEL_F32_SCRATCH_BYTES > models::MODEL_SCRATCH_BYTES {
+        models::MODEL_F32_SCRATCH_BYTES
+    } else {
+        models::MODEL_SCRATCH_BYTES
+    };
+    let mut scratch = runtime_nostd::Scratch::<SCRATCH>::new();
     let image = IMAGES.get(..784).unwrap_or_default();
     let mut probabilities = [0.0f32; 10];
     let mut class = 0;
