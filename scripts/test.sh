@@ -33,6 +33,9 @@ all_checks() {
   cargo clippy --workspace --all-targets --release -- -D warnings
   cargo clippy "${burn_onnx[@]}" --all-targets --release -- -D warnings
 
+  step "the trainer's GPU backend builds (scripts/gpu-train.sh runs it on a GPU)"
+  cargo check -p trainer --release --features vulkan
+
   step "runtime-nostd builds for the microcontroller targets"
   for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
     cargo build -p runtime-nostd --release --target "$target"
@@ -58,7 +61,7 @@ all_checks() {
   cargo test "${burn_onnx[@]}" --release
 
   step "the flat models on all 10,000 test digits (f32 and int8 vs the reference), and host_check as users type it"
-  # Same binary as `cargo run -p tests --release --bin host_check`, built with the workspace's
+  # Same binary as `cargo run -p cross-check --release --bin host_check`, built with the workspace's
   # features (a lone -p build could rebuild burn with other ones).
   cargo build --workspace --release --bins --examples
   target/release/host_check
@@ -67,17 +70,17 @@ all_checks() {
 
   step "firmware: app and simulator host tests, board builds (Pico 2, Pico) with boot and size checks, the QEMU check, the board emulator"
   # Run from firmware/ so its .cargo/config.toml (linker scripts) applies. The board crates
-  # build one at a time: pico2 (embassy-rp) and qemu (cortex-m) pick different
+  # build one at a time: pico-restouch (embassy-rp) and qemu (cortex-m) pick different
   # critical-section implementations.
   scripts/install-sdl2.sh
   (
     cd firmware
     cargo fmt --all -- --check
     cargo clippy -p app -p simulator --all-targets --release -- -D warnings
-    for board in pico2 qemu; do
+    for board in pico-restouch qemu; do
       cargo clippy -p "$board" --release --target thumbv8m.main-none-eabihf -- -D warnings
     done
-    cargo clippy -p pico2 --release --no-default-features --features rp2040 \
+    cargo clippy -p pico-restouch --release --no-default-features --features rp2040 \
       --target thumbv6m-none-eabi -- -D warnings
     cargo test -p app -p simulator --release
     cargo build -p app --release --target thumbv6m-none-eabi
