@@ -14,4 +14,4 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-  "onnx>=1.16" "onnxruntime>=1.19,<1.33" "numpy"
+  "onnx>=1.16" "onnxruntime>=1.19,<1.33" "numpy" "opencv-python-headless>=4.10"

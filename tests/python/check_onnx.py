@@ -16,8 +16,8 @@ def check(path: str) -> None:
     if model.ir_version != 8:
         raise ValueError(f"IR version {model.ir_version}, expected 8")
     opsets = {o.domain: o.version for o in model.opset_import}
-    if opsets.get("", None) not in (13, 17):
-        raise ValueError(f"opset {opsets}, expected 13 or 17")
+    if opsets.get("", None) != 17:
+        raise ValueError(f"opset {opsets}, expected 17")
     dims = lambda v: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
     inputs = {i.name: dims(i) for i in inferred.graph.input}
     outputs = {o.name: dims(o) for o in inferred.graph.output}

@@ -208,12 +208,73 @@ pub fn ort_probabilities(stage: Stage) -> Result<Vec<f32>, String> {
     })
 }
 
+/// The project's Python (`.venv`, made by `scripts/python-env.sh`).
+fn python() -> Result<PathBuf, String> {
+    let python = root().join(".venv/bin/python");
+    if python.is_file() {
+        Ok(python)
+    } else {
+        Err(format!("{} not found; {SETUP_HINT}", python.display()))
+    }
+}
+
+/// ONNX consumers from outside the Rust stack, run by `tests/python/run_onnx.py`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PythonConsumer {
+    /// `onnx.reference.ReferenceEvaluator`, the standard's reference implementation.
+    Reference,
+    /// OpenCV's DNN module.
+    OpenCv,
+}
+
+impl PythonConsumer {
+    /// The script's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PythonConsumer::Reference => "reference",
+            PythonConsumer::OpenCv => "opencv",
+        }
+    }
+}
+
+/// Test digits the Python consumers run (the reference evaluator is pure numpy: slow).
+pub const PYTHON_IMAGES: usize = 1000;
+
+/// `models/<stage>.onnx` through a Python consumer: probabilities for the first
+/// [`PYTHON_IMAGES`] test digits.
+pub fn python_probabilities(consumer: PythonConsumer, stage: Stage) -> Result<Vec<f32>, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary folder: {e}"))?;
+    let (pixels, probabilities) = (dir.path().join("pixels.f32"), dir.path().join("out.f32"));
+    let bytes: Vec<u8> = test_pixels()[..PYTHON_IMAGES * IMAGE_PIXELS]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    std::fs::write(&pixels, bytes).map_err(|e| format!("{}: {e}", pixels.display()))?;
+    let output = std::process::Command::new(python()?)
+        .arg(root().join("tests/python/run_onnx.py"))
+        .arg(consumer.name())
+        .arg(onnx_path(stage))
+        .args([&pixels, &probabilities])
+        .output()
+        .map_err(|e| format!("running tests/python/run_onnx.py: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} on {stage}: {}",
+            consumer.name(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let bytes = std::fs::read(&probabilities)
+        .map_err(|e| format!("{}: {e}", probabilities.display()))?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
 /// Runs `tests/python/check_onnx.py` (onnx.checker full_check + strict shape inference) on files.
 pub fn python_onnx_check(paths: &[PathBuf]) -> Result<String, String> {
-    let python = root().join(".venv/bin/python");
-    if !python.is_file() {
-        return Err(format!("{} not found; {SETUP_HINT}", python.display()));
-    }
+    let python = python()?;
     let output = std::process::Command::new(&python)
         .arg(root().join("tests/python/check_onnx.py"))
         .args(paths)

@@ -1,4 +1,4 @@
-//! ONNX export (IR 8, opset 13) of the inference graph, written with `onnx-protobuf`.
+//! ONNX export (IR 8, opset 17) of the inference graph, written with `onnx-protobuf`.
 //!
 //! Input `image`: float32 `[N, 1, 28, 28]` (pixels / 256, N symbolic). Outputs `probabilities`
 //! (Softmax over axis 1) and `logits`, both `[N, 10]`. Batch norm stays a
@@ -22,8 +22,10 @@ use crate::data::{CLASSES, IMAGE_SIDE};
 
 /// ONNX IR version written (ONNX Runtime >= 1.10 and tract read it).
 pub const IR_VERSION: i64 = 8;
-/// Default-domain opset written.
-pub const OPSET: i64 = 13;
+/// Default-domain opset written. 17, not 13: `onnx.reference.ReferenceEvaluator` (the standard's
+/// own implementation) computes BatchNormalization wrongly before version 14, so a file at 13
+/// "fails" there; ONNX Runtime, tract, burn-onnx and OpenCV read 17 as well.
+pub const OPSET: i64 = 17;
 /// Name of the graph input.
 pub const INPUT: &str = "image";
 /// Name of the softmax output.
@@ -373,7 +375,7 @@ mod tests {
         let bytes = model.write_to_bytes().unwrap();
         let back = ModelProto::parse_from_bytes(&bytes).unwrap();
         assert_eq!(back.ir_version, 8);
-        assert_eq!(back.opset_import[0].version, 13);
+        assert_eq!(back.opset_import[0].version, OPSET);
         assert!(
             back.metadata_props
                 .iter()
