@@ -264,8 +264,8 @@ pub fn python_probabilities(consumer: PythonConsumer, stage: Stage) -> Result<Ve
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    let bytes = std::fs::read(&probabilities)
-        .map_err(|e| format!("{}: {e}", probabilities.display()))?;
+    let bytes =
+        std::fs::read(&probabilities).map_err(|e| format!("{}: {e}", probabilities.display()))?;
     Ok(bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
