@@ -1,6 +1,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 //! Batch-1 inference of cnn-bn on one thread: runtime-nostd f32 and int8 against tract and
-//! ONNX Runtime (intra-op threads 1) on the same model and digits, in one run. Criterion
+//! ONNX Runtime (intra-op threads 1) on the same model and digits, float and int8 twin, in one
+//! run. Criterion
 //! measures each engine; a summary at the end times them once more back to back and prints
 //! images/s and the ratio of each to runtime-nostd int8.
 //!
@@ -38,10 +39,21 @@ fn runtime_nostd(variant: Variant) -> Engine {
     (format!("runtime-nostd {}", variant.name()), Box::new(run))
 }
 
-fn tract() -> Engine {
+/// An ONNX file of cnn-bn: the float export, or its int8 twin.
+fn onnx_file(int8: bool) -> (std::path::PathBuf, &'static str) {
+    let stage = Stage::named("cnn-bn");
+    if int8 {
+        (cross_check::int8_onnx_path(stage), "int8")
+    } else {
+        (cross_check::onnx_path(stage), "f32")
+    }
+}
+
+fn tract(int8: bool) -> Engine {
     use tract_onnx::prelude::*;
+    let (path, kind) = onnx_file(int8);
     let plan = tract_onnx::onnx()
-        .model_for_path(cross_check::onnx_path(Stage::named("cnn-bn")))
+        .model_for_path(path)
         .and_then(|m| m.with_input_fact(0, f32::fact([1, 1, IMAGE_SIDE, IMAGE_SIDE]).into()))
         .and_then(|m| m.into_optimized())
         .and_then(|m| m.into_runnable())
@@ -51,12 +63,13 @@ fn tract() -> Engine {
         let input = Tensor::from_shape(&[1, 1, IMAGE_SIDE, IMAGE_SIDE], x).expect("shape");
         plan.run(tvec!(input.into())).expect("tract runs").len()
     };
-    ("tract f32".into(), Box::new(run))
+    (format!("tract {kind}"), Box::new(run))
 }
 
-fn onnxruntime() -> Engine {
+fn onnxruntime(int8: bool) -> Engine {
     use ort::session::Session;
     use ort::session::builder::GraphOptimizationLevel;
+    let (path, kind) = onnx_file(int8);
     let session = || -> Result<Session, String> {
         let env = cross_check::ort_environment()?;
         let builder = Session::builder(env).map_err(|e| e.to_string())?;
@@ -64,9 +77,7 @@ fn onnxruntime() -> Engine {
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| e.to_string())?;
         let mut builder = builder.with_intra_threads(1).map_err(|e| e.to_string())?;
-        builder
-            .commit_from_file(cross_check::onnx_path(Stage::named("cnn-bn")))
-            .map_err(|e| e.to_string())
+        builder.commit_from_file(&path).map_err(|e| e.to_string())
     };
     let mut session = session().unwrap_or_else(|e| panic!("onnxruntime: {e}"));
     let run = move |i: usize| {
@@ -81,7 +92,7 @@ fn onnxruntime() -> Engine {
             .map(|(_, p)| p.len())
             .expect("output")
     };
-    ("onnxruntime f32".into(), Box::new(run))
+    (format!("onnxruntime {kind}"), Box::new(run))
 }
 
 /// Images per second of `run` over about `seconds`.
@@ -99,8 +110,10 @@ fn bench(c: &mut Criterion) {
     let mut engines = vec![
         runtime_nostd(Variant::Int8),
         runtime_nostd(Variant::F32),
-        tract(),
-        onnxruntime(),
+        tract(false),
+        onnxruntime(false),
+        tract(true),
+        onnxruntime(true),
     ];
     let mut group = c.benchmark_group("cnn-bn batch 1");
     group

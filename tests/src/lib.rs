@@ -10,8 +10,10 @@ use std::sync::OnceLock;
 
 use burn::tensor::Device;
 use mnist_files::Golden;
+use runtime_nostd::Variant;
 use trainer::artifacts::StageDir;
 use trainer::data::{CLASSES, Checksum, IMAGE_PIXELS, IMAGE_SIDE, Mnist, Split, scaled_pixels};
+use trainer::model::NetConfig;
 use trainer::stages::Stage;
 use trainer::train::{argmax, evaluate};
 
@@ -50,6 +52,39 @@ pub fn test_pixels() -> &'static [f32] {
 /// `models/<stage>.onnx`.
 pub fn onnx_path(stage: Stage) -> PathBuf {
     StageDir::new(&root().join("models"), stage).onnx()
+}
+
+/// `models/<stage>.int8.onnx`, the int8 twin of the int8 flat file (CNN stages).
+pub fn int8_onnx_path(stage: Stage) -> PathBuf {
+    StageDir::new(&root().join("models"), stage).onnx_int8()
+}
+
+/// The stages that have an int8 ONNX twin: the CNNs.
+pub fn stages_with_int8_onnx() -> Vec<Stage> {
+    Stage::ALL
+        .into_iter()
+        .filter(|stage| match stage.net() {
+            NetConfig::Conv(_) => true,
+            NetConfig::Dense(_) => false,
+        })
+        .collect()
+}
+
+/// `models/<stage>.<variant>.mnef` through runtime-nostd: probabilities for all test digits.
+pub fn flat_probabilities(stage: Stage, variant: Variant) -> Result<Vec<f32>, String> {
+    let path = StageDir::new(&root().join("models"), stage).flat(variant);
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let model =
+        runtime_nostd::Model::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut scratch = vec![0u32; model.scratch_bytes().div_ceil(4)];
+    let scratch = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);
+    let mut probabilities = vec![0.0f32; test_set().len() * CLASSES];
+    for (i, out) in probabilities.chunks_mut(CLASSES).enumerate() {
+        model
+            .infer(test_set().image(i), scratch, out)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(probabilities)
 }
 
 /// The trainer's burn model on all test digits: softmax probabilities, `10 * 10,000` values.
@@ -118,11 +153,15 @@ fn run_batches(
 
 /// `models/<stage>.onnx` through tract-onnx: probabilities for all test digits.
 pub fn tract_probabilities(stage: Stage) -> Result<Vec<f32>, String> {
+    tract_probabilities_of(&onnx_path(stage))
+}
+
+/// An ONNX file through tract-onnx: probabilities for all test digits.
+pub fn tract_probabilities_of(path: &Path) -> Result<Vec<f32>, String> {
     use tract_onnx::prelude::*;
-    let path = onnx_path(stage);
     let err = |e: TractError| format!("tract on {}: {e:?}", path.display());
     let model = tract_onnx::onnx()
-        .model_for_path(&path)
+        .model_for_path(path)
         .and_then(|m| m.with_input_fact(0, f32::fact([BATCH, 1, IMAGE_SIDE, IMAGE_SIDE]).into()))
         .and_then(|m| m.into_optimized())
         .and_then(|m| m.into_runnable())
@@ -190,12 +229,16 @@ pub fn ort_environment() -> Result<&'static ort::environment::Environment, Strin
 
 /// `models/<stage>.onnx` through ONNX Runtime (CPU): probabilities for all test digits.
 pub fn ort_probabilities(stage: Stage) -> Result<Vec<f32>, String> {
+    ort_probabilities_of(&onnx_path(stage))
+}
+
+/// An ONNX file through ONNX Runtime (CPU): probabilities for all test digits.
+pub fn ort_probabilities_of(path: &Path) -> Result<Vec<f32>, String> {
     use ort::session::Session;
     use ort::value::Tensor;
-    let path = onnx_path(stage);
     let err = |e: ort::Error| format!("onnxruntime on {}: {e}", path.display());
     let mut session = Session::builder(ort_environment()?)
-        .and_then(|mut b| b.commit_from_file(&path))
+        .and_then(|mut b| b.commit_from_file(path))
         .map_err(err)?;
     run_batches(|batch| {
         let input = Tensor::from_array(([BATCH, 1, IMAGE_SIDE, IMAGE_SIDE], batch.to_vec()))

@@ -126,6 +126,12 @@ impl StageDir {
         self.dir.with_extension("onnx")
     }
 
+    /// The int8 ONNX twin of the int8 flat file (CNN stages), beside the stage folder:
+    /// `<models>/<stage>.int8.onnx`.
+    pub fn onnx_int8(&self) -> PathBuf {
+        self.dir.with_extension("int8.onnx")
+    }
+
     /// A flat-format export beside the stage folder: `<models>/<stage>.<variant>.mnef`.
     pub fn flat(&self, variant: Variant) -> PathBuf {
         self.dir.with_extension(format!("{}.mnef", variant.name()))

@@ -49,9 +49,12 @@ fn re_exporting_every_stage_gives_the_committed_flat_files() {
         let dir = StageDir::new(&root.join("models"), stage);
         let metrics = dir.load_metrics().unwrap_or_else(|e| panic!("{e}"));
         let model = dir.load_model(&device).unwrap_or_else(|e| panic!("{e}"));
-        let (f32_file, i8_file) = trainer::export::flat_files(&model, &metrics, &train)
+        let files = trainer::export::flat_files(&model, &metrics, &train)
             .unwrap_or_else(|e| panic!("{stage}: {e}"));
-        for (variant, made) in [(Variant::F32, f32_file), (Variant::Int8, i8_file)] {
+        for (variant, made) in [
+            (Variant::F32, files.f32_file),
+            (Variant::Int8, files.i8_file),
+        ] {
             let path = dir.flat(variant);
             let committed =
                 std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

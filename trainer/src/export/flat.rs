@@ -408,8 +408,61 @@ pub fn sigmoid_input_scale(pre_activations: &[f32]) -> f32 {
         .0
 }
 
+/// A conv or dense layer in int8: the one quantisation that both the int8 flat file and the int8
+/// ONNX twin (`export::onnx::to_int8_onnx`) are written from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantizedLayer {
+    /// The f32 layer it quantises (kind, activation, geometry, shapes).
+    pub layer: FoldedLayer,
+    /// Quantisation of the layer's input.
+    pub input_quant: Quantization,
+    /// Quantisation of the layer's output.
+    pub output_quant: Quantization,
+    /// What the accumulator is requantised to: the output's quantisation, or for a sigmoid its
+    /// pre-activation's (zero point [`SIGMOID_INPUT_ZERO_POINT`]), which the table then maps.
+    pub target: Quantization,
+    /// Weight codes in -127..=127, one row per output channel, in the runtime's layouts.
+    pub weights: Vec<i8>,
+    /// Per output channel: real weight = code * scale (symmetric, zero point 0).
+    pub weight_scales: Vec<f64>,
+    /// Per output channel: real bias = code * `input_quant.scale * weight_scales[c]`.
+    pub bias: Vec<i32>,
+    /// The sigmoid table (256 codes), or empty.
+    pub lut: Vec<u8>,
+}
+
+/// One step of the int8 network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuantizedStep {
+    /// A flatten of an input of this shape and quantisation (codes pass through unchanged).
+    Flatten {
+        /// Its input shape.
+        input: Shape,
+        /// Its input (and output) quantisation.
+        quant: Quantization,
+    },
+    /// A convolution (weights OHWI).
+    Conv(QuantizedLayer),
+    /// A dense layer (weights `[out][in]`, inputs in HWC order after a flatten).
+    Dense(QuantizedLayer),
+}
+
+impl QuantizedStep {
+    /// The quantisation of the step's output codes.
+    pub fn output_quant(&self) -> Quantization {
+        match self {
+            QuantizedStep::Flatten { quant, .. } => *quant,
+            QuantizedStep::Conv(q) | QuantizedStep::Dense(q) => q.output_quant,
+        }
+    }
+}
+
 /// Quantises one folded layer given its input quantisation and calibration.
-fn quantize_layer(layer: &FoldedLayer, input_quant: Quantization, stats: &LayerStats) -> LayerSpec {
+fn quantize_layer(
+    layer: &FoldedLayer,
+    input_quant: Quantization,
+    stats: &LayerStats,
+) -> QuantizedLayer {
     let outputs = layer.output.channels;
     let per_output = layer.weights.len() / outputs.max(1);
     // What the accumulator is requantised to, the output's quantisation, the sigmoid table.
@@ -427,7 +480,7 @@ fn quantize_layer(layer: &FoldedLayer, input_quant: Quantization, stats: &LayerS
             (q, q, vec![])
         }
     };
-    let (mut weights, mut bias, mut requant) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut weights, mut weight_scales, mut bias) = (Vec::new(), Vec::new(), Vec::new());
     for (row, &b) in layer.weights.chunks(per_output.max(1)).zip(&layer.bias) {
         let max_abs = row.iter().fold(0.0f32, |m, w| m.max(w.abs()));
         let weight_scale = if max_abs > 0.0 {
@@ -435,47 +488,91 @@ fn quantize_layer(layer: &FoldedLayer, input_quant: Quantization, stats: &LayerS
         } else {
             1.0
         };
-        let codes: Vec<i8> = row
-            .iter()
-            .map(|&w| (f64::from(w) / weight_scale).round().clamp(-127.0, 127.0) as i8)
-            .collect();
+        weights.extend(
+            row.iter()
+                .map(|&w| (f64::from(w) / weight_scale).round().clamp(-127.0, 127.0) as i8),
+        );
         let bias_scale = f64::from(input_quant.scale) * weight_scale;
-        // The runtime sums x*w over raw input codes: fold -z_in * sum(w) into the bias.
-        let code_sum: i64 = codes.iter().map(|&c| i64::from(c)).sum();
-        let effective = (f64::from(b) / bias_scale).round() as i64
-            - i64::from(input_quant.zero_point) * code_sum;
+        let code = (f64::from(b) / bias_scale).round();
+        bias.push(code.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32);
+        weight_scales.push(weight_scale);
+    }
+    QuantizedLayer {
+        layer: layer.clone(),
+        input_quant,
+        output_quant,
+        target,
+        weights,
+        weight_scales,
+        bias,
+        lut,
+    }
+}
+
+/// The flat file's record of a quantised layer: the runtime sums `x * w` over raw input codes,
+/// so `-z_in * sum(w)` is folded into the bias, and the requantisation is fixed point.
+fn int8_spec(q: &QuantizedLayer) -> LayerSpec {
+    let per_output = q.weights.len() / q.bias.len().max(1);
+    let mut bias = Vec::with_capacity(q.bias.len());
+    let mut requant = Vec::with_capacity(2 * q.bias.len());
+    for ((row, &code), &weight_scale) in q
+        .weights
+        .chunks(per_output.max(1))
+        .zip(&q.bias)
+        .zip(&q.weight_scales)
+    {
+        let code_sum: i64 = row.iter().map(|&c| i64::from(c)).sum();
+        let effective = i64::from(code) - i64::from(q.input_quant.zero_point) * code_sum;
         bias.push(effective.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
-        weights.extend(codes.iter().map(|&c| c as u8));
-        let (multiplier, shift) = quantize_multiplier(bias_scale / f64::from(target.scale));
+        let bias_scale = f64::from(q.input_quant.scale) * weight_scale;
+        let (multiplier, shift) = quantize_multiplier(bias_scale / f64::from(q.target.scale));
         requant.extend([multiplier, shift]);
     }
     let payload = Payload {
-        weights,
+        weights: q.weights.iter().map(|&c| c as u8).collect(),
         bias: i32_bytes(&bias),
         requant: i32_bytes(&requant),
-        lut,
+        lut: q.lut.clone(),
     };
-    spec(layer, payload, (input_quant, output_quant))
+    spec(&q.layer, payload, (q.input_quant, q.output_quant))
 }
 
-/// The int8 flat file: calibrates on `calibration` through the f32 file, then quantises.
-pub fn write_int8(
+/// Calibrates on `calibration` through the f32 file, then quantises every layer.
+pub fn quantize(
     layers: &[FoldedLayer],
     f32_file: &[u8],
     calibration: &Mnist,
-    metadata: &[(&str, String)],
-) -> Result<Vec<u8>, FlatExportError> {
+) -> Result<Vec<QuantizedStep>, FlatExportError> {
     let stats = calibrate(f32_file, calibration)?;
     let mut quant = INPUT_QUANTIZATION;
-    let mut specs = Vec::new();
+    let mut steps = Vec::new();
     for (layer, layer_stats) in layers.iter().zip(&stats) {
-        let spec = match layer.kind {
-            LayerKind::Flatten => LayerSpec::flatten(layer.input, quant),
-            LayerKind::Conv2d | LayerKind::Dense => quantize_layer(layer, quant, layer_stats),
+        let step = match layer.kind {
+            LayerKind::Flatten => QuantizedStep::Flatten {
+                input: layer.input,
+                quant,
+            },
+            LayerKind::Conv2d => QuantizedStep::Conv(quantize_layer(layer, quant, layer_stats)),
+            LayerKind::Dense => QuantizedStep::Dense(quantize_layer(layer, quant, layer_stats)),
         };
-        quant = spec.output_quant;
-        specs.push(spec);
+        quant = step.output_quant();
+        steps.push(step);
     }
+    Ok(steps)
+}
+
+/// The int8 flat file of quantised layers.
+pub fn write_int8(
+    steps: &[QuantizedStep],
+    metadata: &[(&str, String)],
+) -> Result<Vec<u8>, FlatExportError> {
+    let specs: Vec<LayerSpec> = steps
+        .iter()
+        .map(|step| match step {
+            QuantizedStep::Flatten { input, quant } => LayerSpec::flatten(*input, *quant),
+            QuantizedStep::Conv(q) | QuantizedStep::Dense(q) => int8_spec(q),
+        })
+        .collect();
     Ok(write_model(
         Variant::Int8,
         input_shape(),

@@ -40,18 +40,50 @@ pub fn export_stage(
         dir.flat(runtime_nostd::Variant::F32),
         dir.flat(runtime_nostd::Variant::Int8),
     );
-    let (f32_file, i8_file) = flat_files(model, metrics, calibration).map_err(|e| {
+    let files = flat_files(model, metrics, calibration).map_err(|e| {
         let path = match e.variant {
             runtime_nostd::Variant::F32 => &f32_path,
             runtime_nostd::Variant::Int8 => &i8_path,
         };
         write_error(path, e.to_string())
     })?;
-    for (path, bytes) in [(f32_path, f32_file), (i8_path, i8_file)] {
+    // The int8 ONNX twin of the int8 flat file, for the CNN stages (the ones a deployment on a
+    // Linux board would pick).
+    #[cfg(feature = "onnx")]
+    if has_convolutions(&layers) {
+        let provenance = onnx::Provenance {
+            stage: metrics.stage.clone(),
+            test_accuracy: metrics.test_accuracy,
+            training_command: metrics.command.clone(),
+        };
+        let path = dir.onnx_int8();
+        onnx::write_onnx(&onnx::to_int8_onnx(&files.int8, &provenance), &path)
+            .map_err(|e| write_error(&path, e.to_string()))?;
+        written.push(path);
+    }
+    for (path, bytes) in [(f32_path, files.f32_file), (i8_path, files.i8_file)] {
         std::fs::write(&path, bytes).map_err(|e| write_error(&path, e.to_string()))?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Whether a stage is a CNN (and so gets an int8 ONNX twin).
+pub fn has_convolutions(layers: &[layers::Layer]) -> bool {
+    layers.iter().any(|layer| match layer {
+        layers::Layer::Conv { .. } => true,
+        layers::Layer::Dense { .. } | layers::Layer::Flatten => false,
+    })
+}
+
+/// A stage's flat files and the int8 quantisation they were made with.
+pub struct FlatFiles {
+    /// The f32 flat file.
+    pub f32_file: Vec<u8>,
+    /// The int8 flat file.
+    pub i8_file: Vec<u8>,
+    /// The int8 layers the int8 file holds (also what the int8 ONNX twin is made from).
+    pub int8: Vec<flat::QuantizedStep>,
 }
 
 /// A flat file that could not be made, and which one.
@@ -77,7 +109,7 @@ pub fn flat_files(
     model: &crate::model::Model,
     metrics: &crate::artifacts::StageMetrics,
     calibration: &crate::data::Mnist,
-) -> Result<(Vec<u8>, Vec<u8>), FlatFileError> {
+) -> Result<FlatFiles, FlatFileError> {
     use runtime_nostd::Variant;
     let folded = flat::fold_layers(&layers::inference_layers(model));
     let metadata = |variant: Variant| {
@@ -104,7 +136,11 @@ pub fn flat_files(
         format!("first {} training images", flat::CALIBRATION_IMAGES),
     ));
     let calibration = calibration.truncated(flat::CALIBRATION_IMAGES);
-    let i8_file = flat::write_int8(&folded, &f32_file, &calibration, &i8_metadata)
-        .map_err(failed(Variant::Int8))?;
-    Ok((f32_file, i8_file))
+    let int8 = flat::quantize(&folded, &f32_file, &calibration).map_err(failed(Variant::Int8))?;
+    let i8_file = flat::write_int8(&int8, &i8_metadata).map_err(failed(Variant::Int8))?;
+    Ok(FlatFiles {
+        f32_file,
+        i8_file,
+        int8,
+    })
 }

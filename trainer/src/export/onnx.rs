@@ -17,6 +17,9 @@ use onnx_protobuf::{
 };
 use protobuf::{EnumOrUnknown, MessageField};
 
+use runtime_nostd::format::{Activation as FlatActivation, INPUT_QUANTIZATION, Quantization};
+
+use super::flat::{QuantizedLayer, QuantizedStep};
 use super::layers::{Activation, Array, BatchNormParams, Layer};
 use crate::data::{CLASSES, IMAGE_SIDE};
 
@@ -128,6 +131,46 @@ impl GraphBuilder {
         self.initializer(name, &[values.len()], values)
     }
 
+    /// An initializer of another element type, from its little-endian bytes.
+    fn raw_initializer(
+        &mut self,
+        name: String,
+        dims: &[usize],
+        data_type: DataType,
+        raw_data: Vec<u8>,
+    ) -> String {
+        self.graph.initializer.push(TensorProto {
+            name: name.clone(),
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: data_type as i32,
+            raw_data,
+            ..Default::default()
+        });
+        name
+    }
+
+    /// Appends `op` on `inputs`, returning its output's name; the last value stays as it was.
+    fn op(
+        &mut self,
+        op: &str,
+        inputs: Vec<String>,
+        attributes: Vec<AttributeProto>,
+        output: Option<&str>,
+    ) -> String {
+        let index = self.graph.node.len();
+        let output =
+            output.map_or_else(|| format!("{}_{index}", op.to_lowercase()), str::to_string);
+        self.graph.node.push(NodeProto {
+            name: format!("{op}_{index}"),
+            op_type: op.into(),
+            input: inputs,
+            output: vec![output.clone()],
+            attribute: attributes,
+            ..Default::default()
+        });
+        output
+    }
+
     /// Appends `op` reading the previous value plus `extra` inputs; its output becomes the last.
     fn node(
         &mut self,
@@ -136,20 +179,9 @@ impl GraphBuilder {
         attributes: Vec<AttributeProto>,
         output: Option<&str>,
     ) {
-        let index = self.graph.node.len();
-        let output =
-            output.map_or_else(|| format!("{}_{index}", op.to_lowercase()), str::to_string);
-        let mut input = vec![self.last.clone()];
-        input.extend(extra);
-        self.graph.node.push(NodeProto {
-            name: format!("{op}_{index}"),
-            op_type: op.into(),
-            input,
-            output: vec![output.clone()],
-            attribute: attributes,
-            ..Default::default()
-        });
-        self.last = output;
+        let mut inputs = vec![self.last.clone()];
+        inputs.extend(extra);
+        self.last = self.op(op, inputs, attributes, output);
     }
 
     /// The initializers of a conv or dense layer, as its extra inputs.
@@ -234,12 +266,11 @@ impl GraphBuilder {
     }
 }
 
-/// The ONNX model for a stage's inference layers.
-pub fn to_onnx(layers: &[Layer], provenance: &Provenance) -> ModelProto {
+fn graph_builder(name: String) -> GraphBuilder {
     let side = IMAGE_SIDE as i64;
-    let mut builder = GraphBuilder {
+    GraphBuilder {
         graph: GraphProto {
-            name: format!("mnist_edge_{}", provenance.stage.replace('-', "_")),
+            name,
             input: vec![value_info(INPUT, &[None, Some(1), Some(side), Some(side)])],
             output: vec![
                 value_info(PROBABILITIES, &[None, Some(CLASSES as i64)]),
@@ -248,18 +279,24 @@ pub fn to_onnx(layers: &[Layer], provenance: &Provenance) -> ModelProto {
             ..Default::default()
         },
         last: INPUT.into(),
-    };
-    for (i, layer) in layers.iter().enumerate() {
-        builder.layer(i, layer, i + 1 == layers.len());
     }
-    builder.node("Softmax", vec![], vec![int("axis", 1)], Some(PROBABILITIES));
-    let metadata = [
+}
+
+/// The model around a finished graph, with the provenance (and `extra`) as metadata.
+fn model(
+    graph: GraphProto,
+    provenance: &Provenance,
+    doc: String,
+    extra: &[(&str, String)],
+) -> ModelProto {
+    let mut metadata = vec![
         ("stage", provenance.stage.clone()),
         ("test_accuracy", format!("{:.4}", provenance.test_accuracy)),
         ("normalisation", NORMALISATION.to_string()),
         ("training_command", provenance.training_command.clone()),
         ("project_version", env!("CARGO_PKG_VERSION").to_string()),
     ];
+    metadata.extend(extra.iter().cloned());
     ModelProto {
         ir_version: IR_VERSION,
         opset_import: vec![OperatorSetIdProto {
@@ -269,8 +306,8 @@ pub fn to_onnx(layers: &[Layer], provenance: &Provenance) -> ModelProto {
         }],
         producer_name: "mnist-edge trainer".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string: format!("MNIST digit classifier, codelab stage {}", provenance.stage),
-        graph: MessageField::some(builder.graph),
+        doc_string: doc,
+        graph: MessageField::some(graph),
         metadata_props: metadata
             .into_iter()
             .map(|(key, value)| StringStringEntryProto {
@@ -281,6 +318,195 @@ pub fn to_onnx(layers: &[Layer], provenance: &Provenance) -> ModelProto {
             .collect(),
         ..Default::default()
     }
+}
+
+/// The ONNX model for a stage's inference layers.
+pub fn to_onnx(layers: &[Layer], provenance: &Provenance) -> ModelProto {
+    let mut builder = graph_builder(format!("mnist_edge_{}", provenance.stage.replace('-', "_")));
+    for (i, layer) in layers.iter().enumerate() {
+        builder.layer(i, layer, i + 1 == layers.len());
+    }
+    builder.node("Softmax", vec![], vec![int("axis", 1)], Some(PROBABILITIES));
+    let doc = format!("MNIST digit classifier, codelab stage {}", provenance.stage);
+    model(builder.graph, provenance, doc, &[])
+}
+
+impl GraphBuilder {
+    /// A scalar scale and int8 zero point, as QuantizeLinear/DequantizeLinear inputs.
+    fn quantization(&mut self, name: &str, quant: Quantization) -> [String; 2] {
+        let scale = self.initializer(format!("{name}.scale"), &[], &[quant.scale]);
+        let zero = self.raw_initializer(
+            format!("{name}.zero_point"),
+            &[],
+            DataType::INT8,
+            vec![quant.zero_point as i8 as u8],
+        );
+        [scale, zero]
+    }
+
+    /// Rounds the last value to the codes of `quant` and back: what the int8 runtime stores.
+    fn quantize_dequantize(&mut self, name: &str, quant: Quantization, output: Option<&str>) {
+        let [scale, zero] = self.quantization(name, quant);
+        self.node(
+            "QuantizeLinear",
+            vec![scale.clone(), zero.clone()],
+            vec![],
+            None,
+        );
+        self.node("DequantizeLinear", vec![scale, zero], vec![], output);
+    }
+
+    /// The weights (codes `dims`, per-output-channel scales along axis 0) and the int32 bias at
+    /// `s_in * s_w[c]`, each dequantized: the extra inputs of a Conv or Gemm.
+    fn dequantized_weights(
+        &mut self,
+        prefix: &str,
+        q: &QuantizedLayer,
+        codes: Vec<u8>,
+        dims: &[usize],
+    ) -> Vec<String> {
+        let channels = q.bias.len();
+        let per_channel =
+            |values: Vec<f32>| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+        let weight_scales: Vec<f32> = q.weight_scales.iter().map(|&s| s as f32).collect();
+        let bias_scales: Vec<f32> = q
+            .weight_scales
+            .iter()
+            .map(|&s| (f64::from(q.input_quant.scale) * s) as f32)
+            .collect();
+        let weight_inputs = vec![
+            self.raw_initializer(format!("{prefix}.weight"), dims, DataType::INT8, codes),
+            self.raw_initializer(
+                format!("{prefix}.weight.scale"),
+                &[channels],
+                DataType::FLOAT,
+                per_channel(weight_scales),
+            ),
+            self.raw_initializer(
+                format!("{prefix}.weight.zero_point"),
+                &[channels],
+                DataType::INT8,
+                vec![0; channels],
+            ),
+        ];
+        let bias_inputs = vec![
+            self.raw_initializer(
+                format!("{prefix}.bias"),
+                &[channels],
+                DataType::INT32,
+                q.bias.iter().flat_map(|b| b.to_le_bytes()).collect(),
+            ),
+            self.raw_initializer(
+                format!("{prefix}.bias.scale"),
+                &[channels],
+                DataType::FLOAT,
+                per_channel(bias_scales),
+            ),
+            self.raw_initializer(
+                format!("{prefix}.bias.zero_point"),
+                &[channels],
+                DataType::INT32,
+                vec![0; 4 * channels],
+            ),
+        ];
+        let axis = vec![int("axis", 0)];
+        vec![
+            self.op("DequantizeLinear", weight_inputs, axis.clone(), None),
+            self.op("DequantizeLinear", bias_inputs, axis, None),
+        ]
+    }
+
+    /// The output side of a quantised layer: its non-linearity and its requantisation.
+    fn quantized_activation(&mut self, prefix: &str, q: &QuantizedLayer, output: Option<&str>) {
+        match q.layer.activation {
+            FlatActivation::Identity => {}
+            FlatActivation::Relu => self.node("Relu", vec![], vec![], None),
+            // The runtime requantises the pre-activation to its own codes, then looks the
+            // output up in a table of the sigmoid: the same two roundings.
+            FlatActivation::Sigmoid => {
+                self.quantize_dequantize(&format!("{prefix}.pre_activation"), q.target, None);
+                self.node("Sigmoid", vec![], vec![], None);
+            }
+        }
+        self.quantize_dequantize(&format!("{prefix}.output"), q.output_quant, output);
+    }
+}
+
+/// `[out][k][k][in]` (runtime) codes to `[out, in, k, k]` (ONNX).
+fn ohwi_to_oihw(codes: &[i8], out: usize, input: usize, k: usize) -> Vec<u8> {
+    let mut oihw = vec![0u8; codes.len()];
+    for o in 0..out {
+        for y in 0..k {
+            for x in 0..k {
+                for i in 0..input {
+                    oihw[((o * input + i) * k + y) * k + x] =
+                        codes[((o * k + y) * k + x) * input + i] as u8;
+                }
+            }
+        }
+    }
+    oihw
+}
+
+/// The int8 twin of a stage's int8 flat file, from the same quantisation (`steps`, as
+/// `export::flat::quantize` made them for the flat file): a QDQ graph, float operators between
+/// QuantizeLinear/DequantizeLinear pairs at every point where the int8 runtime holds codes, with
+/// the int8 weights and int32 biases as initializers. Same interface as the float file.
+pub fn to_int8_onnx(steps: &[QuantizedStep], provenance: &Provenance) -> ModelProto {
+    let mut builder = graph_builder(format!(
+        "mnist_edge_{}_int8",
+        provenance.stage.replace('-', "_")
+    ));
+    builder.quantize_dequantize("input", INPUT_QUANTIZATION, None);
+    for (i, step) in steps.iter().enumerate() {
+        let prefix = format!("layer{i}");
+        let output = (i + 1 == steps.len()).then_some(LOGITS);
+        match step {
+            QuantizedStep::Flatten { .. } => {
+                // The runtime's activations are HWC: flattening NHWC gives its order, which the
+                // dense weights that follow are laid out for.
+                builder.node("Transpose", vec![], vec![ints("perm", &[0, 2, 3, 1])], None);
+                builder.node("Flatten", vec![], vec![int("axis", 1)], None);
+            }
+            QuantizedStep::Conv(q) => {
+                let (out, input, k) = (
+                    q.layer.output.channels,
+                    q.layer.input.channels,
+                    q.layer.geometry.kernel,
+                );
+                let codes = ohwi_to_oihw(&q.weights, out, input, k);
+                let inputs = builder.dequantized_weights(&prefix, q, codes, &[out, input, k, k]);
+                let attributes = vec![
+                    ints("kernel_shape", &[k as i64; 2]),
+                    ints("strides", &[q.layer.geometry.stride as i64; 2]),
+                    ints("pads", &[q.layer.geometry.pad as i64; 4]),
+                ];
+                builder.node("Conv", inputs, attributes, None);
+                builder.quantized_activation(&prefix, q, output);
+            }
+            QuantizedStep::Dense(q) => {
+                let out = q.layer.output.channels;
+                let codes = q.weights.iter().map(|&c| c as u8).collect();
+                let dims = [out, q.weights.len() / out.max(1)];
+                let inputs = builder.dequantized_weights(&prefix, q, codes, &dims);
+                builder.node("Gemm", inputs, vec![int("transB", 1)], None);
+                builder.quantized_activation(&prefix, q, output);
+            }
+        }
+    }
+    builder.node("Softmax", vec![], vec![int("axis", 1)], Some(PROBABILITIES));
+    let doc = format!(
+        "MNIST digit classifier, codelab stage {}, int8 (QDQ) twin of {}.i8.mnef",
+        provenance.stage, provenance.stage
+    );
+    let note = "int8 QDQ: weights symmetric per output channel, activations asymmetric per \
+                tensor, int32 biases; the quantisation of the stage's .i8.mnef flat file";
+    model(
+        builder.graph,
+        provenance,
+        doc,
+        &[("quantisation", note.into())],
+    )
 }
 
 /// Serialises `model` to `path`.
@@ -316,6 +542,27 @@ mod tests {
             .iter()
             .map(|n| n.op_type.as_str())
             .collect()
+    }
+
+    #[test]
+    fn int8_conv_codes_go_from_ohwi_to_oihw() {
+        // Every weight gets a distinct code from its (o, i, y, x), written in OHWI order.
+        let (out, input, k) = (2, 3, 2);
+        let value = |o: usize, i: usize, y: usize, x: usize| (o * 27 + i * 9 + y * 3 + x) as i8;
+        let mut ohwi = vec![0i8; out * input * k * k];
+        for o in 0..out {
+            for y in 0..k {
+                for x in 0..k {
+                    for i in 0..input {
+                        ohwi[((o * k + y) * k + x) * input + i] = value(o, i, y, x);
+                    }
+                }
+            }
+        }
+        let oihw = ohwi_to_oihw(&ohwi, out, input, k);
+        let (o, i, y) = (1, 2, 1);
+        assert_eq!(oihw[((o * input + i) * k + y) * k], value(o, i, y, 0) as u8);
+        assert_eq!(oihw[k * k], value(0, 1, 0, 0) as u8);
     }
 
     #[test]

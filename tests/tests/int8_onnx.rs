@@ -1,0 +1,99 @@
+//! The int8 ONNX twins (`models/<stage>.int8.onnx`, CNN stages) against runtime-nostd's int8 flat
+//! files on all 10,000 test digits, in ONNX Runtime and in tract: the same top-1 answer on at
+//! least 99.9% of the digits and the same accuracy within 0.05 points. The two cannot agree bit
+//! for bit: runtime-nostd requantises the exact int32 sum once with a fixed-point multiplier
+//! (round half up), ONNX's QuantizeLinear rounds a float product half to even, and where a
+//! runtime computes the QDQ graph in float the sum itself is rounded.
+
+use cross_check::{
+    compare, int8_onnx_path, ort_probabilities_of, python_onnx_check, stages_with_int8_onnx,
+    test_set, tract_probabilities_of,
+};
+use std::sync::OnceLock;
+
+use runtime_nostd::Variant;
+use trainer::data::CLASSES;
+use trainer::stages::Stage;
+
+/// Least share of digits on which the twin's answer is the flat file's.
+const MIN_AGREEMENT: f64 = 0.999;
+/// Largest accuracy difference, in fraction of the test set (0.05 points).
+const MAX_ACCURACY_GAP: f64 = 0.0005;
+
+/// runtime-nostd's int8 probabilities of every stage with a twin, computed once for both tests.
+fn flat_int8() -> &'static [(Stage, Vec<f32>)] {
+    static FLAT: OnceLock<Vec<(Stage, Vec<f32>)>> = OnceLock::new();
+    FLAT.get_or_init(|| {
+        let stages = stages_with_int8_onnx();
+        assert!(!stages.is_empty(), "no stage has an int8 ONNX twin");
+        stages
+            .into_iter()
+            .map(|stage| {
+                let probabilities = cross_check::flat_probabilities(stage, Variant::Int8)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                (stage, probabilities)
+            })
+            .collect()
+    })
+}
+
+fn check_twins(name: &str, run: fn(&std::path::Path) -> Result<Vec<f32>, String>) {
+    let labels = &test_set().labels;
+    let mut failures = Vec::new();
+    for (stage, flat) in flat_int8() {
+        let stage = *stage;
+        let path = int8_onnx_path(stage);
+        let twin = run(&path).unwrap_or_else(|e| {
+            panic!("{e}; export it with `cargo run -p trainer --release -- export`")
+        });
+        let agreement = compare(flat, &twin, labels);
+        let flat_accuracy = compare(flat, flat, labels).accuracy;
+        let share = agreement.same_argmax as f64 / labels.len() as f64;
+        println!(
+            "{name} {stage} int8: same answer as runtime-nostd int8 on {}/{}, accuracy {:.2}% vs \
+             {:.2}%, max |probability difference| {:.1e}",
+            agreement.same_argmax,
+            labels.len(),
+            100.0 * agreement.accuracy,
+            100.0 * flat_accuracy,
+            agreement.max_abs_diff
+        );
+        if twin.len() != labels.len() * CLASSES
+            || share < MIN_AGREEMENT
+            || (agreement.accuracy - flat_accuracy).abs() > MAX_ACCURACY_GAP
+        {
+            failures.push(format!(
+                "{stage}: {agreement:?} vs accuracy {flat_accuracy}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{name}'s int8 twin disagrees with runtime-nostd's int8:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn onnxruntime_runs_the_int8_twins_as_runtime_nostd_does() {
+    check_twins("onnxruntime", ort_probabilities_of);
+}
+
+#[test]
+fn tract_runs_the_int8_twins_as_runtime_nostd_does() {
+    check_twins("tract", tract_probabilities_of);
+}
+
+#[test]
+fn onnx_checker_and_strict_shape_inference_accept_the_int8_twins() {
+    let paths: Vec<_> = stages_with_int8_onnx()
+        .into_iter()
+        .map(int8_onnx_path)
+        .collect();
+    let report = python_onnx_check(&paths).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        report.lines().filter(|l| l.ends_with("contract)")).count(),
+        paths.len(),
+        "{report}"
+    );
+}
