@@ -44,7 +44,7 @@ package() {
     apt-get "${apt[@]}" update -qq
     (cd "$pack" && apt-get "${apt[@]}" download libvulkan1)
   fi
-  cp scripts/reference/torch_train.py "$pack/"
+  cp scripts/reference/torch_train.py scripts/reference/common.py "$pack/"
   du -sh "$pack"/*
   # Built with the GPU feature, the binary is also a CPU trainer; rebuild the workspace's own.
   cargo build --workspace --release
