@@ -35,6 +35,13 @@ def arguments(description: str, default_device: str) -> argparse.Namespace:
     return ap.parse_args()
 
 
+def start(description: str, default_device: str):
+    """The command line, the stage it names (from the trainer's table) and the epochs to run."""
+    args = arguments(description, default_device)
+    chosen = stage(args.stages_json, args.stage)
+    return args, chosen, args.epochs or chosen["recipe"]["epochs"]
+
+
 def stage(stages_json: Path, name: str) -> dict:
     stages = {s["name"]: s for s in json.loads(stages_json.read_text())}
     if name not in stages:

@@ -59,16 +59,14 @@ def build(keras, net: dict):
 
 
 def main() -> None:
-    args = common.arguments(__doc__.split("\n\n")[0], "cpu")
+    args, stage, epochs = common.start(__doc__.split("\n\n")[0], "cpu")
+    recipe = stage["recipe"]
     try:
         import numpy as np
         import tensorflow as tf
         from tensorflow import keras
     except ImportError:
         sys.exit("error: tensorflow is not installed; scripts/bench-train.sh makes .venv-keras with it")
-    stage = common.stage(args.stages_json, args.stage)
-    recipe = stage["recipe"]
-    epochs = args.epochs or recipe["epochs"]
     keras.utils.set_random_seed(args.seed)
 
     def split(prefix: str):

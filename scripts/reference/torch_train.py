@@ -61,15 +61,13 @@ def build(nn, net: dict):
 
 
 def main() -> None:
-    args = common.arguments(__doc__.split("\n\n")[0], "cuda")
+    args, stage, epochs = common.start(__doc__.split("\n\n")[0], "cuda")
+    recipe = stage["recipe"]
     try:
         import torch
         from torch import nn
     except ImportError:
         sys.exit("error: PyTorch is not installed; `pip install torch` (the GPU machine has it)")
-    stage = common.stage(args.stages_json, args.stage)
-    recipe = stage["recipe"]
-    epochs = args.epochs or recipe["epochs"]
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("error: no CUDA device visible to PyTorch; run on the GPU machine or pass --device cpu")
     device = torch.device(args.device)
