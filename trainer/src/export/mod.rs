@@ -22,6 +22,7 @@ pub fn export_stage(
             path: path.to_path_buf(),
             detail,
         };
+    #[cfg(feature = "onnx")]
     let layers = layers::inference_layers(model);
     let mut written = Vec::new();
     #[cfg(feature = "onnx")]
