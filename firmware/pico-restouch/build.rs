@@ -29,5 +29,6 @@ fn main() {
     std::fs::copy(memory, out.join("memory.x")).expect("the memory layouts are next to build.rs");
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed={memory}");
-    model_embed::embed(&[("MODEL", "../../models/cnn-bn.i8.mnef")]);
+    let root = std::path::Path::new("../..");
+    model_embed::embed(&[("MODEL", model_embed::board_model(root, "i8"))]);
 }

@@ -15,8 +15,8 @@ const HOST_SCRATCH: usize = 64 * 1024;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let golden_path = Golden::path(&root, "cnn-bn");
-    let model_path = root.join("models/cnn-bn.i8.mnef");
+    let golden_path = Golden::path(&root, model_embed::BOARD_STAGE);
+    let model_path = model_embed::board_model(&root, "i8");
     println!("cargo:rerun-if-changed={}", golden_path.display());
     println!("cargo:rerun-if-changed=memory.x");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
@@ -24,7 +24,10 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     model_embed::embed(&[
         ("MODEL", model_path.as_path()),
-        ("MODEL_F32", root.join("models/cnn-bn.f32.mnef").as_path()),
+        (
+            "MODEL_F32",
+            model_embed::board_model(&root, "f32").as_path(),
+        ),
     ]);
 
     let golden = Golden::read(&golden_path).unwrap_or_else(|e| panic!("{e}"));

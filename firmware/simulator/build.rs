@@ -1,5 +1,6 @@
 //! Embeds the model the simulator runs (the board's) with the scratch size it needs.
 
 fn main() {
-    model_embed::embed(&[("MODEL", "../../models/cnn-bn.i8.mnef")]);
+    let root = std::path::Path::new("../..");
+    model_embed::embed(&[("MODEL", model_embed::board_model(root, "i8"))]);
 }

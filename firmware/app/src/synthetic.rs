@@ -130,28 +130,50 @@ fn strokes(digit: u8) -> &'static [&'static [Piece]] {
 /// poll is about 0.14 m/s on the 2.8" panel (5.6 px/mm), a brisk handwriting speed.
 pub const FINGER_STEP: f32 = 8.0;
 
+/// A finger moving along one stroke: [`Finger::to`] walks it in straight samples
+/// [`FINGER_STEP`] apart at most (what the panel reports while it moves), and [`Finger::lift`]
+/// ends the stroke. `touch` gets `Some(point)` for each sample and `None` for the lift.
+pub struct Finger<T: FnMut(Option<(f32, f32)>)> {
+    last: Option<(f32, f32)>,
+    touch: T,
+}
+
+impl<T: FnMut(Option<(f32, f32)>)> Finger<T> {
+    /// A finger off the screen, reporting to `touch`.
+    pub fn new(touch: T) -> Self {
+        Finger { last: None, touch }
+    }
+
+    /// Moves the finger (on the screen) to `p`, with the samples between.
+    pub fn to(&mut self, p: (f32, f32)) {
+        if let Some((x0, y0)) = self.last {
+            let steps = libm::ceilf(libm::hypotf(p.0 - x0, p.1 - y0) / FINGER_STEP).max(1.0);
+            for k in 1..steps as u16 {
+                let t = f32::from(k) / steps;
+                (self.touch)(Some((x0 + (p.0 - x0) * t, y0 + (p.1 - y0) * t)));
+            }
+        }
+        (self.touch)(Some(p));
+        self.last = Some(p);
+    }
+
+    /// Lifts the finger: the next [`Finger::to`] starts a new stroke.
+    pub fn lift(&mut self) {
+        self.last = None;
+        (self.touch)(None);
+    }
+}
+
 /// Walks the finger strokes of `digit` (0-9; others give a 9) in canvas coordinates: `touch`
 /// gets `Some(point)` for each sample of a stroke, [`FINGER_STEP`] apart at most, and `None`
 /// when the finger lifts after it.
-pub fn strokes_of(digit: u8, mut touch: impl FnMut(Option<(f32, f32)>)) {
+pub fn strokes_of(digit: u8, touch: impl FnMut(Option<(f32, f32)>)) {
     const ARC_STEPS: u16 = 24;
+    let mut finger = Finger::new(touch);
     for stroke in strokes(digit) {
-        // The shape's points, with the finger's intermediate samples between them.
-        let mut last: Option<(f32, f32)> = None;
-        let mut point = |p: (f32, f32)| {
-            if let Some((x0, y0)) = last {
-                let steps = libm::ceilf(libm::hypotf(p.0 - x0, p.1 - y0) / FINGER_STEP).max(1.0);
-                for k in 1..steps as u16 {
-                    let t = f32::from(k) / steps;
-                    touch(Some((x0 + (p.0 - x0) * t, y0 + (p.1 - y0) * t)));
-                }
-            }
-            touch(Some(p));
-            last = Some(p);
-        };
         for piece in stroke.iter() {
             match piece {
-                Line(points) => points.iter().for_each(|&p| point(p)),
+                Line(points) => points.iter().for_each(|&p| finger.to(p)),
                 Arc {
                     cx,
                     cy,
@@ -163,12 +185,12 @@ pub fn strokes_of(digit: u8, mut touch: impl FnMut(Option<(f32, f32)>)) {
                     for i in 0..=ARC_STEPS {
                         let a =
                             (from + (to - from) * f32::from(i) / f32::from(ARC_STEPS)).to_radians();
-                        point((cx + rx * libm::cosf(a), cy + ry * libm::sinf(a)));
+                        finger.to((cx + rx * libm::cosf(a), cy + ry * libm::sinf(a)));
                     }
                 }
             }
         }
-        touch(None);
+        finger.lift();
     }
 }
 
@@ -186,8 +208,19 @@ pub fn draw_digit(canvas: &mut Canvas, digit: u8) {
 /// `Some(screen point)` for each sample of a stroke, `None` for 100 ms between strokes, and
 /// after the last stroke `None` until [`SETTLE_MS`] has passed, so a [`Session`] stepped with
 /// these polls (and a clock advancing [`POLL_MS`] per poll) recognises the digit once, at the end.
-pub fn finger_polls(layout: &Layout, digit: u8, mut poll: impl FnMut(Option<Point>)) {
-    strokes_of(digit, |point| match point {
+pub fn finger_polls(layout: &Layout, digit: u8, poll: impl FnMut(Option<Point>)) {
+    drawing_polls(layout, |touch| strokes_of(digit, touch), poll);
+}
+
+/// The polls of any drawing, as [`finger_polls`] makes them of a digit: `draw` walks its
+/// strokes in canvas coordinates (a [`Finger`] does the sampling), calling its argument with
+/// `Some(point)` per sample and `None` per lift.
+pub fn drawing_polls(
+    layout: &Layout,
+    draw: impl FnOnce(&mut dyn FnMut(Option<(f32, f32)>)),
+    mut poll: impl FnMut(Option<Point>),
+) {
+    draw(&mut |point| match point {
         Some(p) => poll(Some(layout.screen_point(p))),
         None => (0..POLLS_BETWEEN_STROKES).for_each(|_| poll(None)),
     });
@@ -210,11 +243,21 @@ pub const CLEAR_TAP_POLLS: u64 = 5;
 pub fn draw_through_session<const SCRATCH: usize>(
     session: &mut Session<SCRATCH>,
     digit: u8,
+    on_update: impl FnMut(&Session<SCRATCH>, &Update),
+) -> Result<(), InferError> {
+    replay_through_session(session, |touch| strokes_of(digit, touch), on_update)
+}
+
+/// [`draw_through_session`] for any drawing: `draw` walks its strokes as
+/// [`drawing_polls`] describes.
+pub fn replay_through_session<const SCRATCH: usize>(
+    session: &mut Session<SCRATCH>,
+    draw: impl FnOnce(&mut dyn FnMut(Option<(f32, f32)>)),
     mut on_update: impl FnMut(&Session<SCRATCH>, &Update),
 ) -> Result<(), InferError> {
     let (mut clock_us, mut result) = (0u64, Ok(()));
     let layout = *session.layout();
-    finger_polls(&layout, digit, |touch| {
+    drawing_polls(&layout, draw, |touch| {
         clock_us += POLL_MS * 1000;
         match session.step(touch, &mut || clock_us) {
             Ok(update) => on_update(session, &update),

@@ -20,11 +20,11 @@ fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
-/// The boards' model, `models/cnn-bn.i8.mnef`.
+/// The boards' model, `models/<BOARD_STAGE>.i8.mnef`.
 fn model() -> &'static [u8] {
     static MODEL: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     MODEL.get_or_init(|| {
-        let path = root().join("models/cnn-bn.i8.mnef");
+        let path = model_embed::board_model(root(), "i8");
         std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     })
 }

@@ -5,7 +5,8 @@
 //!
 //! ```ignore
 //! // build.rs
-//! model_embed::embed(&[("MODEL", "../../models/cnn-bn.i8.mnef")]);
+//! let root = std::path::Path::new("../..");
+//! model_embed::embed(&[("MODEL", model_embed::board_model(root, "i8"))]);
 //! // main.rs
 //! mod models { include!(concat!(env!("OUT_DIR"), "/models.rs")); }
 //! let session = Session::<{ models::MODEL_SCRATCH_BYTES }>::new(models::MODEL);
@@ -13,6 +14,18 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+/// The stage whose int8 model the boards embed (the simulator, the QEMU check and the app's host
+/// tests use the same): the most accurate on the redrawn test set (what a finger on the panel
+/// produces; `cargo run -p cross-check --release --bin redrawn`) among those that fit the boards'
+/// flash. The one place this is decided.
+pub const BOARD_STAGE: &str = "cnn-bn";
+
+/// `models/<BOARD_STAGE>.<variant>.mnef` under the repository `root` (`variant`: `i8` or `f32`).
+pub fn board_model(root: &Path, variant: &str) -> PathBuf {
+    root.join("models")
+        .join(format!("{BOARD_STAGE}.{variant}.mnef"))
+}
 
 /// Writes `$OUT_DIR/models.rs`: for each `(NAME, path)` (the path relative to the crate, as
 /// build scripts run there), `pub static NAME: &[u8]` with the file's bytes, `pub const
