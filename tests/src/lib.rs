@@ -5,6 +5,8 @@
 //! A runtime that cannot be set up (no onnxruntime library, no Python environment) is an error
 //! that says how to set it up, never a skipped check.
 
+pub mod redraw;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

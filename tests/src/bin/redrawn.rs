@@ -1,0 +1,250 @@
+//! Accuracy through the board's own drawing pipeline: every MNIST test digit redrawn as finger
+//! strokes through `app`'s touch session (see `cross_check::redraw`), then classified by every
+//! stage's int8 and f32 flat files, beside the same files on the plain test digits. Writes a
+//! grid of the redrawn digits the board's model gets wrong.
+//!
+//! `cargo run -p cross-check --release --bin redrawn [-- --limit N] [--jitter SEED] [--grid PATH]`
+//!
+//! The last line, for scripts: `redrawn: <board stage> int8 <accuracy>% on <n> digits (plain
+//! <accuracy>%)`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use cross_check::redraw::{Redrawn, accuracy, answers, redraw_set};
+use cross_check::{root, test_set};
+use embedded_graphics::mono_font::ascii::FONT_6X10;
+use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
+use embedded_graphics::prelude::{Point, Size};
+use model_embed::BOARD_STAGE;
+use runtime_nostd::Variant;
+use trainer::artifacts::StageDir;
+use trainer::data::{IMAGE_SIDE, Mnist};
+use trainer::plot::Canvas;
+use trainer::stages::Stage;
+
+const USAGE: &str = "usage: redrawn [--limit N] [--stage a,b] [--jitter SEED] [--grid PATH]\n  \
+    --limit N      the first N test digits (default: all 10,000)\n  \
+    --stage a,b    the stages to classify with (default: all)\n  \
+    --jitter SEED  panel noise: readings off by up to 1.5 canvas px, 2% of polls dropped\n  \
+    --grid PATH    where to write the grid of the board model's errors\n                 \
+    (default: models/<board stage>/redrawn-errors.png)";
+
+struct Args {
+    limit: usize,
+    stages: Vec<Stage>,
+    jitter: Option<u64>,
+    grid: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        limit: usize::MAX,
+        stages: Stage::ALL.to_vec(),
+        jitter: None,
+        grid: root()
+            .join("models")
+            .join(BOARD_STAGE)
+            .join("redrawn-errors.png"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--limit" => {
+                let v = value()?;
+                args.limit = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or(format!("--limit {v}: give a positive number of digits"))?;
+            }
+            "--jitter" => {
+                let v = value()?;
+                args.jitter = Some(
+                    v.parse()
+                        .map_err(|_| format!("--jitter {v}: give a whole number seed"))?,
+                );
+            }
+            "--stage" => {
+                args.stages = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+            }
+            "--grid" => args.grid = value()?.into(),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+fn read_model(stage: Stage, variant: Variant) -> Result<&'static [u8], String> {
+    let path = StageDir::new(&root().join("models"), stage).flat(variant);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        format!(
+            "{}: {e}; export it with `cargo run -p trainer --release -- export --stage {stage}`",
+            path.display()
+        )
+    })?;
+    Ok(Box::leak(bytes.into_boxed_slice()))
+}
+
+/// One cell per error: the test digit and its redrawn form side by side, the answer under them
+/// (in brackets the label); digits with nothing to draw first.
+fn error_grid(test: &Mnist, redrawn: &[Redrawn], answers: &[u8], title: &str) -> Canvas {
+    const SCALE: i32 = 2;
+    const COLUMNS: usize = 8;
+    const MAX_ROWS: usize = 16;
+    let side = IMAGE_SIDE as i32 * SCALE;
+    let (cell_w, cell_h, header) = (2 * side + 14, side + 16, 16);
+    let mut wrong: Vec<usize> = (0..answers.len())
+        .filter(|&i| answers[i] != test.labels[i])
+        .collect();
+    wrong.sort_by_key(|&i| redrawn[i].digit.is_some());
+    let rows = wrong.len().div_ceil(COLUMNS).clamp(1, MAX_ROWS);
+    let mut canvas = Canvas::new(
+        (COLUMNS as i32 * cell_w) as u32,
+        (header + rows as i32 * cell_h) as u32,
+        Rgb888::WHITE,
+    );
+    let ink = Rgb888::new(30, 30, 30);
+    canvas.text(title, Point::new(4, 3), &FONT_6X10, ink, false);
+    let draw = |canvas: &mut Canvas, image: &[u8], at: Point| {
+        for (i, &p) in image.iter().enumerate() {
+            let (x, y) = ((i % IMAGE_SIDE) as i32, (i / IMAGE_SIDE) as i32);
+            let v = 255 - p;
+            canvas.fill(
+                at + Point::new(x * SCALE, y * SCALE),
+                Size::new(SCALE as u32, SCALE as u32),
+                Rgb888::new(v, v, v),
+            );
+        }
+    };
+    for (slot, &i) in wrong.iter().take(COLUMNS * MAX_ROWS).enumerate() {
+        let at = Point::new(
+            (slot % COLUMNS) as i32 * cell_w + 4,
+            header + (slot / COLUMNS) as i32 * cell_h,
+        );
+        draw(&mut canvas, test.image(i), at);
+        let label = match redrawn[i].digit {
+            Some(d) => {
+                draw(&mut canvas, &d, at + Point::new(side + 4, 0));
+                format!("#{i}: {} ({})", answers[i], test.labels[i])
+            }
+            None => format!("#{i}: no ink ({})", test.labels[i]),
+        };
+        let red = Rgb888::new(200, 20, 20);
+        canvas.text(
+            &label,
+            at + Point::new(side + 2, side + 3),
+            &FONT_6X10,
+            red,
+            true,
+        );
+    }
+    canvas
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let test = test_set();
+    let count = args.limit.min(test.len());
+    let labels = &test.labels[..count];
+    let board: Stage = BOARD_STAGE.parse()?;
+    let start = Instant::now();
+    let redrawn = redraw_set(test, count, read_model(board, Variant::Int8)?, args.jitter)?;
+    let no_ink: Vec<usize> = (0..count).filter(|&i| redrawn[i].digit.is_none()).collect();
+    let broken = redrawn.iter().filter(|r| r.trace.pieces > 1).count();
+    let strokes: usize = redrawn.iter().map(|r| r.trace.strokes.len()).sum();
+    println!(
+        "redrawn test set: the first {count} MNIST test digits as finger strokes through app's touch session ({}), {:.1} s",
+        match args.jitter {
+            None => "no panel noise".to_string(),
+            Some(seed) => format!("panel noise, seed {seed}"),
+        },
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "trace: {} strokes ({:.2} per digit); {} digits with nothing to draw (counted wrong){}; \
+         {broken} with broken ink (a skeleton in 2+ pieces, drawn as separate strokes)",
+        strokes,
+        strokes as f64 / count.max(1) as f64,
+        no_ink.len(),
+        if no_ink.is_empty() {
+            String::new()
+        } else {
+            format!(": test digits {no_ink:?}")
+        },
+    );
+    println!();
+    println!("| stage | test int8 | test f32 | redrawn int8 | redrawn f32 | redrawn int8 errors |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let plain: Vec<Option<&[u8]>> = (0..count).map(|i| Some(test.image(i))).collect();
+    let drawn: Vec<Option<&[u8]>> = redrawn
+        .iter()
+        .map(|r| r.digit.as_ref().map(|d| d.as_slice()))
+        .collect();
+    let mut board_result = None;
+    for &stage in &args.stages {
+        let (int8, f32) = (
+            read_model(stage, Variant::Int8)?,
+            read_model(stage, Variant::F32)?,
+        );
+        let drawn_int8 = answers(int8, &drawn)?;
+        let cells = [
+            accuracy(&answers(int8, &plain)?, labels),
+            accuracy(&answers(f32, &plain)?, labels),
+            accuracy(&drawn_int8, labels),
+            accuracy(&answers(f32, &drawn)?, labels),
+        ];
+        let errors = drawn_int8
+            .iter()
+            .zip(labels)
+            .filter(|(a, l)| a != l)
+            .count();
+        println!(
+            "| {stage} | {} | {} | {} | {} | {errors} |",
+            percent(cells[0]),
+            percent(cells[1]),
+            percent(cells[2]),
+            percent(cells[3])
+        );
+        if stage == board {
+            board_result = Some((cells[0], cells[2], drawn_int8));
+        }
+    }
+    let (plain_int8, redrawn_int8, board_answers) =
+        board_result.ok_or(format!("--stage must include the board's stage, {board}"))?;
+    let title = format!(
+        "{board} int8 on redrawn test digits: errors (test digit | redrawn; answer (label))"
+    );
+    let grid = error_grid(test, &redrawn, &board_answers, &title);
+    if let Some(dir) = args.grid.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    grid.save_png(&args.grid)
+        .map_err(|e| format!("{}: {e}", args.grid.display()))?;
+    println!("\nwrote {}", args.grid.display());
+    println!(
+        "redrawn: {board} int8 {} on {count} digits (plain {})",
+        percent(redrawn_int8),
+        percent(plain_int8)
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match parse_args().and_then(|args| run(&args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("redrawn: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The redrawn test set: each MNIST test digit turned into finger strokes ([`skeleton`], then
+//! [`trace`]) and replayed through the firmware's own touch session (`app::session`) exactly as
+//! a board runs it: 10 ms polls, finger-thick anti-aliased strokes on the 160x160 canvas, the
+//! settle time, `preprocess::to_mnist`. What comes out is the 28x28 digit the board's model
+//! would see, so the accuracy on these is the accuracy a user of the board experiences (up to
+//! how people draw differently from how they write with a pen).
+//!
+//! Optional [`Jitter`] adds what a resistive panel adds: position noise on every reading and
+//! polls that read no touch at all (pressure dropping out), seeded.
+
+pub mod skeleton;
+pub mod trace;
+
+use app::layout::Layout;
+use app::preprocess::DIGIT_SIDE;
+use app::session::Session;
+use app::synthetic::{Finger, replay_through_session};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use trainer::data::Mnist;
+
+pub use trace::Trace;
+
+/// Canvas pixels per pixel of the 28x28 frame: a digit's 20-pixel box becomes ~110 canvas
+/// pixels, about the size the synthetic finger digits have, and the frame fits the canvas.
+pub const CANVAS_SCALE: f32 = 5.5;
+/// The scratch the host session gives the model (`Session::new` checks it is enough).
+const SCRATCH: usize = 64 * 1024;
+
+/// Panel noise added to a replay.
+#[derive(Debug, Clone)]
+pub struct Jitter {
+    rng: StdRng,
+    /// Each reading moves by up to this many canvas pixels on each axis (uniform).
+    pub position_px: f32,
+    /// Probability that a poll while the finger is down reads no touch.
+    pub dropped_polls: f64,
+}
+
+impl Jitter {
+    /// Readings off by up to 1.5 canvas pixels, 2% of polls dropped, from `seed`.
+    pub fn panel(seed: u64) -> Self {
+        Jitter {
+            rng: StdRng::seed_from_u64(seed),
+            position_px: 1.5,
+            dropped_polls: 0.02,
+        }
+    }
+}
+
+/// One test digit, redrawn.
+#[derive(Debug, Clone)]
+pub struct Redrawn {
+    /// The strokes drawn.
+    pub trace: Trace,
+    /// What the session handed its model, or `None` when there was nothing to draw (no pixel
+    /// reaches the ink threshold): a trace failure.
+    pub digit: Option<[u8; DIGIT_SIDE * DIGIT_SIDE]>,
+}
+
+/// The board's layout (its 320x240 panel).
+fn layout() -> Layout {
+    Layout::for_screen(Layout::MIN_SCREEN).unwrap_or_else(|| {
+        unreachable!("Layout::MIN_SCREEN is the screen the layout is designed for")
+    })
+}
+
+/// Redraws a 28x28 MNIST `image` through a fresh session running `model` (a flat model file;
+/// its answer is not used, the digit it was given is).
+pub fn redraw(
+    image: &[u8],
+    model: &'static [u8],
+    jitter: Option<&mut Jitter>,
+) -> Result<Redrawn, String> {
+    let trace = trace::trace(&skeleton::skeleton(image));
+    let mut session =
+        Box::new(Session::<SCRATCH>::new(model, layout()).map_err(|e| e.to_string())?);
+    let half = (DIGIT_SIDE / 2) as f32;
+    let centre = (app::canvas::SIDE / 2) as f32;
+    let to_canvas = |(x, y): (f32, f32)| {
+        (
+            centre + (x - half) * CANVAS_SCALE,
+            centre + (y - half) * CANVAS_SCALE,
+        )
+    };
+    let strokes = &trace.strokes;
+    let draw = |touch: &mut dyn FnMut(Option<(f32, f32)>)| {
+        let mut finger = Finger::new(touch);
+        for stroke in strokes {
+            stroke.iter().for_each(|&p| finger.to(to_canvas(p)));
+            finger.lift();
+        }
+    };
+    match jitter {
+        None => replay_through_session(&mut session, draw, |_, _| {}),
+        Some(jitter) => replay_through_session(
+            &mut session,
+            |touch| {
+                draw(&mut |sample| {
+                    let reading = match sample {
+                        Some(_) if jitter.rng.random_bool(jitter.dropped_polls) => None,
+                        Some((x, y)) => {
+                            let r = jitter.position_px;
+                            let mut noise = || {
+                                if r > 0.0 {
+                                    jitter.rng.random_range(-r..=r)
+                                } else {
+                                    0.0
+                                }
+                            };
+                            Some((x + noise(), y + noise()))
+                        }
+                        None => None,
+                    };
+                    touch(reading);
+                })
+            },
+            |_, _| {},
+        ),
+    }
+    .map_err(|e| e.to_string())?;
+    let digit = session.screen().digit.copied();
+    Ok(Redrawn { trace, digit })
+}
+
+/// The first `count` digits of `test`, each redrawn through a session running `model`, on all
+/// cores. With `jitter_seed`, digit `i` gets [`Jitter::panel`] seeded with `seed + i` (the same
+/// whatever the thread count).
+pub fn redraw_set(
+    test: &Mnist,
+    count: usize,
+    model: &'static [u8],
+    jitter_seed: Option<u64>,
+) -> Result<Vec<Redrawn>, String> {
+    let count = count.min(test.len());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = count.div_ceil(threads).max(1);
+    let indices: Vec<usize> = (0..count).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = indices
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&i| {
+                            let mut jitter =
+                                jitter_seed.map(|s| Jitter::panel(s.wrapping_add(i as u64)));
+                            redraw(test.image(i), model, jitter.as_mut())
+                        })
+                        .collect::<Result<Vec<_>, String>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(count);
+        for worker in workers {
+            all.extend(
+                worker
+                    .join()
+                    .map_err(|_| "a redraw thread panicked".to_string())??,
+            );
+        }
+        Ok(all)
+    })
+}
+
+/// A flat model file's answers (argmax) on `digits`; `None` digits (nothing drawn) get
+/// [`NO_ANSWER`], which no label equals.
+pub fn answers(model: &[u8], digits: &[Option<&[u8]>]) -> Result<Vec<u8>, String> {
+    let model = runtime_nostd::Model::parse(model).map_err(|e| e.to_string())?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = digits.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let model = &model;
+        let workers: Vec<_> = digits
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut scratch = vec![0u32; model.scratch_bytes().div_ceil(4)];
+                    let scratch = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);
+                    let mut probabilities = vec![0.0f32; model.classes()];
+                    part.iter()
+                        .map(|digit| match digit {
+                            None => Ok(NO_ANSWER),
+                            Some(d) => model
+                                .infer(d, scratch, &mut probabilities)
+                                .map(|class| class as u8)
+                                .map_err(|e| e.to_string()),
+                        })
+                        .collect::<Result<Vec<u8>, String>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(digits.len());
+        for worker in workers {
+            all.extend(
+                worker
+                    .join()
+                    .map_err(|_| "an inference thread panicked".to_string())??,
+            );
+        }
+        Ok(all)
+    })
+}
+
+/// The answer recorded for a digit that could not be drawn.
+pub const NO_ANSWER: u8 = u8::MAX;
+
+/// Fraction of `answers` equal to `labels`.
+pub fn accuracy(answers: &[u8], labels: &[u8]) -> f64 {
+    let right = answers.iter().zip(labels).filter(|(a, l)| a == l).count();
+    right as f64 / answers.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board_model() -> &'static [u8] {
+        let path = crate::root().join(format!("models/{}.i8.mnef", model_embed::BOARD_STAGE));
+        Box::leak(
+            std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .into_boxed_slice(),
+        )
+    }
+
+    #[test]
+    fn a_blank_digit_has_nothing_to_draw() {
+        let r = redraw(&[0; 784], board_model(), None).unwrap();
+        assert!(r.digit.is_none());
+        assert!(r.trace.strokes.is_empty());
+    }
+
+    #[test]
+    fn a_redrawn_bar_comes_back_as_a_bar() {
+        // A thick vertical bar: a 1.
+        let mut image = [0u8; 784];
+        for y in 5..23 {
+            for x in 13..16 {
+                image[y * 28 + x] = 255;
+            }
+        }
+        let r = redraw(&image, board_model(), None).unwrap();
+        let digit = r.digit.expect("ink drawn");
+        assert_eq!(r.trace.strokes.len(), 1);
+        let ink_columns = (0..28)
+            .filter(|&x| (0..28).any(|y| digit[y * 28 + x] > 128))
+            .count();
+        let ink_rows = (0..28)
+            .filter(|&y| (0..28).any(|x| digit[y * 28 + x] > 128))
+            .count();
+        assert!(
+            ink_rows >= 18 && ink_columns <= 5,
+            "{ink_rows} rows, {ink_columns} columns"
+        );
+    }
+
+    #[test]
+    fn jitter_is_seeded() {
+        let mut image = [0u8; 784];
+        for i in 0..15 {
+            image[(6 + i) * 28 + 8 + i] = 255;
+            image[(6 + i) * 28 + 9 + i] = 255;
+        }
+        let model = board_model();
+        let run = |seed| {
+            redraw(&image, model, Some(&mut Jitter::panel(seed)))
+                .unwrap()
+                .digit
+        };
+        assert_eq!(run(1), run(1));
+        assert_ne!(run(1), redraw(&image, model, None).unwrap().digit);
+    }
+}
