@@ -107,12 +107,17 @@ pub enum DataError {
         image_count: usize,
         label_count: usize,
     },
-    /// A label outside 0..=9.
-    #[error("{path}: label {label} at index {index} is not a digit 0..9; {FIX_HINT}")]
+    /// A label outside the data set's classes (0..=9 for MNIST).
+    #[error(
+        "{path}: label {label} at index {index} is outside the {classes} classes 0..={}; \
+         a data set with more classes needs --classes, MNIST's labels are digits ({FIX_HINT})",
+        classes - 1
+    )]
     BadLabel {
         path: PathBuf,
         index: usize,
         label: u8,
+        classes: usize,
     },
     /// The decompressed file does not match the published checksum.
     #[error(
@@ -172,6 +177,23 @@ impl Mnist {
     /// # Ok::<(), mnist_files::DataError>(())
     /// ```
     pub fn load(dir: &Path, split: Split, checksum: Checksum) -> Result<Mnist, DataError> {
+        Self::load_checked(dir, split, checksum, Some(CLASSES))
+    }
+
+    /// Loads one split of a data set in MNIST's layout that need not be MNIST itself (same file
+    /// names, 28x28 images, one byte per label): checked by structure (magic numbers, counts,
+    /// dimensions, exact lengths, images and labels agreeing, every label below `classes` when
+    /// given), not by checksum.
+    pub fn load_idx(dir: &Path, split: Split, classes: Option<usize>) -> Result<Mnist, DataError> {
+        Self::load_checked(dir, split, Checksum::Skip, classes)
+    }
+
+    fn load_checked(
+        dir: &Path,
+        split: Split,
+        checksum: Checksum,
+        classes: Option<usize>,
+    ) -> Result<Mnist, DataError> {
         let images_path = dir.join(format!("{}-images-idx3-ubyte", split.stem()));
         let labels_path = dir.join(format!("{}-labels-idx1-ubyte", split.stem()));
         let (images_file, images_bytes) = read_maybe_gz(&images_path)?;
@@ -183,6 +205,9 @@ impl Mnist {
         }
         let pixels = parse_images(&images_file, &images_bytes)?;
         let labels = parse_labels(&labels_file, &labels_bytes)?;
+        if let Some(classes) = classes {
+            check_labels(&labels_file, &labels, classes)?;
+        }
         let image_count = pixels.len() / IMAGE_PIXELS;
         if image_count != labels.len() {
             return Err(DataError::CountMismatch {
@@ -208,6 +233,11 @@ impl Mnist {
     /// The raw 28x28 pixels of image `index`.
     pub fn image(&self, index: usize) -> &[u8] {
         &self.pixels[index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS]
+    }
+
+    /// Classes the labels imply: the largest label plus one (0 when empty).
+    pub fn classes(&self) -> usize {
+        self.labels.iter().max().map_or(0, |&l| usize::from(l) + 1)
     }
 
     /// The first `n` items (or all of them), for quick runs and tests.
@@ -346,24 +376,29 @@ pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
     Ok(payload(path, bytes, HEADER, count * IMAGE_PIXELS)?.to_vec())
 }
 
-/// Parses an `idx1-ubyte` label file, checking every label is a digit.
+/// Parses an `idx1-ubyte` label file (any byte is a label; [`check_labels`] bounds them).
 pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
     const HEADER: usize = 8;
     check_magic(path, bytes, FileKind::Labels, HEADER)?;
     let count = header_field(path, bytes, 1, HEADER)? as usize;
-    let labels = payload(path, bytes, HEADER, count)?;
-    if let Some((index, &label)) = labels
+    Ok(payload(path, bytes, HEADER, count)?.to_vec())
+}
+
+/// Checks that every label of the file at `path` is below `classes`.
+pub fn check_labels(path: &Path, labels: &[u8], classes: usize) -> Result<(), DataError> {
+    match labels
         .iter()
         .enumerate()
-        .find(|(_, l)| **l as usize >= CLASSES)
+        .find(|(_, l)| usize::from(**l) >= classes)
     {
-        return Err(DataError::BadLabel {
+        Some((index, &label)) => Err(DataError::BadLabel {
             path: path.to_path_buf(),
             index,
             label,
-        });
+            classes,
+        }),
+        None => Ok(()),
     }
-    Ok(labels.to_vec())
 }
 
 #[cfg(test)]
@@ -526,19 +561,39 @@ mod tests {
     }
 
     #[test]
-    fn bad_label_is_reported() {
-        let err = parse_labels(Path::new("x"), &labels_file(&[1, 10, 3])).unwrap_err();
+    fn labels_outside_the_classes_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        write_split(
+            dir.path(),
+            "t10k",
+            &images_file(3, 28, 28, 3 * 784),
+            &labels_file(&[1, 10, 3]),
+            false,
+        );
+        // MNIST: digits only.
+        let err = load(dir.path()).unwrap_err();
         assert!(
             matches!(
                 err,
                 DataError::BadLabel {
                     index: 1,
                     label: 10,
+                    classes: 10,
                     ..
                 }
             ),
             "{err}"
         );
+        assert!(err.to_string().contains("--classes"), "{err}");
+        // Another data set: as many classes as its labels say, or as the caller bounds them.
+        let other = Mnist::load_idx(dir.path(), Split::Test, None).unwrap();
+        assert_eq!(other.classes(), 11);
+        let err = Mnist::load_idx(dir.path(), Split::Test, Some(4)).unwrap_err();
+        assert!(
+            matches!(err, DataError::BadLabel { classes: 4, .. }),
+            "{err}"
+        );
+        assert!(Mnist::load_idx(dir.path(), Split::Test, Some(11)).is_ok());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! Training side of mnist-edge: the codelab's MNIST progression in burn, from a single softmax
 //! layer to the batch-norm CNN, with metrics, plots and exports.
 //!
-//! Modules follow the pipeline: [`data`] reads MNIST, [`stages`] names each step of the codelab
-//! and its recipe, [`model`] defines the networks, [`train`] fits and evaluates them,
+//! Modules follow the pipeline: [`data`] reads MNIST (and [`augment`] distorts it for the stage
+//! beyond the codelab), [`stages`] names each step of the codelab and its recipe, [`model`] defines the networks, [`train`] fits and evaluates them,
 //! [`artifacts`] saves them, [`export`] writes them for other runtimes, [`report`] and [`plot`]
 //! draw what happened.
 
 pub mod artifacts;
+pub mod augment;
 pub mod backend;
 pub mod data;
 pub mod export;

@@ -11,10 +11,14 @@ use serde_json::json;
 
 use trainer::artifacts::{StageDir, StageMetrics};
 use trainer::backend::Backend;
-use trainer::data::{Checksum, Mnist, Split};
+use trainer::data::{CLASSES, Checksum, Mnist, Split};
+use trainer::model::NetConfig;
 use trainer::stages::Stage;
 use trainer::train::{TrainOptions, evaluate, train};
 use trainer::{export, report};
+
+/// Where MNIST is, relative to the repository root (where users run the trainer).
+const DEFAULT_DATA_DIR: &str = "data/mnist";
 
 /// Steps per epoch and epochs of a `--quick` smoke run.
 const QUICK_STEPS: usize = 150;
@@ -60,9 +64,15 @@ struct Common {
     /// Comma-separated stages (default: all, in codelab order).
     #[arg(long, value_delimiter = ',')]
     stage: Vec<Stage>,
-    /// Folder with the four MNIST IDX files (.gz or raw).
-    #[arg(long, default_value = "data/mnist")]
+    /// Folder with the four MNIST IDX files (.gz or raw). The default folder must hold MNIST
+    /// itself (checked against the published checksums); another folder may hold any data set
+    /// in the same layout (28x28 images), checked by structure.
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    /// Classes of the data set (labels 0..N-1). Default: 10 for MNIST; for another folder, the
+    /// largest label plus one.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(2..=256))]
+    classes: Option<u16>,
     /// Artifact folder (weights, metrics, plots, report).
     #[arg(long, default_value = "models")]
     out: PathBuf,
@@ -75,7 +85,7 @@ struct Common {
 struct TrainArgs {
     #[command(flatten)]
     common: Common,
-    /// Epochs per stage (default: the recipe's 10, or 2 with --quick).
+    /// Epochs per stage (default: the recipe's, 10 for the codelab's stages; 2 with --quick).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
     epochs: Option<u64>,
     /// Seed for initialisation, dropout and shuffling.
@@ -108,8 +118,60 @@ impl Common {
         self.backend.device().map_err(anyhow::Error::msg)
     }
 
+    /// Whether `--data-dir` is the default MNIST folder (then the checksums guard it).
+    fn is_default_mnist(&self) -> bool {
+        let default = Path::new(DEFAULT_DATA_DIR);
+        match (self.data_dir.canonicalize(), default.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => self.data_dir == default,
+        }
+    }
+
     fn load(&self, split: Split) -> Result<Mnist> {
+        if !self.is_default_mnist() {
+            return Ok(Mnist::load_idx(
+                &self.data_dir,
+                split,
+                self.classes.map(usize::from),
+            )?);
+        }
+        if let Some(classes) = self.classes.filter(|&c| usize::from(c) != CLASSES) {
+            anyhow::bail!(
+                "--classes {classes}: {} is MNIST, whose labels are the {CLASSES} digits; \
+                 point --data-dir at another data set to train with another class count",
+                self.data_dir.display()
+            );
+        }
         Ok(Mnist::load(&self.data_dir, split, Checksum::Verify)?)
+    }
+
+    /// The class count: `--classes`, or what the labels of `sets` imply.
+    fn classes(&self, sets: &[&Mnist]) -> Result<usize> {
+        let classes = match self.classes {
+            Some(c) => usize::from(c),
+            None => sets.iter().map(|s| s.classes()).max().unwrap_or(0),
+        };
+        if classes < 2 {
+            anyhow::bail!(
+                "{}: the labels name {classes} class(es); a classifier needs two or more",
+                self.data_dir.display()
+            );
+        }
+        Ok(classes)
+    }
+
+    /// Fails when `data` has labels a model with `net`'s outputs cannot score.
+    fn check_model_fits(&self, data: &Mnist, net: &NetConfig, stage: Stage) -> Result<()> {
+        if data.classes() > net.classes() {
+            anyhow::bail!(
+                "{}: labels go up to {}, but the saved {stage} model has {} outputs; \
+                 evaluate it on the data set it was trained on",
+                self.data_dir.display(),
+                data.classes() - 1,
+                net.classes()
+            );
+        }
+        Ok(())
     }
 }
 
@@ -149,27 +211,42 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     println!("backend {backend}, device: {device_name}");
     let train_set = args.common.load(Split::Train)?;
     let test_set = args.common.load(Split::Test)?;
-    let default_epochs = if args.quick { QUICK_EPOCHS } else { 10 };
-    let options = TrainOptions {
-        epochs: args.epochs.map_or(default_epochs, |e| e as usize),
-        seed: args.seed,
-        max_steps_per_epoch: args.quick.then_some(QUICK_STEPS),
-        progress: true,
-    };
+    let classes = args.common.classes(&[&train_set, &test_set])?;
+    if !args.common.is_default_mnist() {
+        println!(
+            "data: {} is not the default MNIST folder: checked by structure (IDX magic numbers, \
+             counts, 28x28 images, labels agreeing with images), not by checksum; {} training \
+             and {} test images, {classes} classes",
+            args.common.data_dir.display(),
+            train_set.len(),
+            test_set.len()
+        );
+    }
     let mut summary = Vec::new();
     for stage in args.common.stages() {
         println!("== {stage}: {} ({:?})", stage.description(), stage.recipe());
+        let default_epochs = if args.quick {
+            QUICK_EPOCHS
+        } else {
+            stage.recipe().epochs
+        };
+        let options = TrainOptions {
+            epochs: args.epochs.map_or(default_epochs, |e| e as usize),
+            seed: args.seed,
+            max_steps_per_epoch: args.quick.then_some(QUICK_STEPS),
+            progress: true,
+            classes,
+        };
         let (model, epochs) = train(stage, &train_set, &test_set, &device, &options);
         let eval = evaluate(&model, &test_set, &device);
+        let net = stage.net().with_classes(classes);
         let metrics = StageMetrics {
             stage: stage.name().into(),
             seed: args.seed,
             backend: backend.to_string(),
             device: device_name.clone(),
-            net: stage.net(),
-            params: stage
-                .init_model(&device.clone().autodiff())
-                .trainable_params(),
+            params: net.init(&device.clone().autodiff()).trainable_params(),
+            net,
             test_accuracy: eval.accuracy,
             command: command_line(),
             epochs,
@@ -185,6 +262,9 @@ fn run_train(args: &TrainArgs) -> Result<()> {
             &eval.predictions,
             &device,
         )?;
+        if let Some(augment) = stage.recipe().augment {
+            report::write_augmentation_grid(&dir, &train_set, &augment, args.seed)?;
+        }
         for path in export::export_stage(&dir, &model, &metrics, &train_set)? {
             println!("wrote {}", path.display());
         }
@@ -249,9 +329,14 @@ fn run_report(common: &Common) -> Result<()> {
             continue;
         }
         let dir = StageDir::new(&common.out, stage);
+        common.check_model_fits(&test_set, &metrics.net, stage)?;
         let model = dir.load_model(&device)?;
         let eval = evaluate(&model, &test_set, &device);
         report::write_stage_plots(&dir, metrics, &model, &test_set, &eval.predictions, &device)?;
+        if let Some(augment) = stage.recipe().augment {
+            let train_set = common.load(Split::Train)?;
+            report::write_augmentation_grid(&dir, &train_set, &augment, metrics.seed)?;
+        }
     }
     write_report(&common.out)?;
     println!("{}", report::markdown_results(&all));
@@ -265,11 +350,12 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         println!("{:<16} {:>9} {:>9}", "stage", "test acc", "params");
     }
     for stage in args.common.stages() {
-        let model = StageDir::new(&args.common.out, stage).load_model(&device)?;
+        let dir = StageDir::new(&args.common.out, stage);
+        let net = dir.load_metrics()?.net;
+        args.common.check_model_fits(&test_set, &net, stage)?;
+        let model = dir.load_model(&device)?;
         let eval = evaluate(&model, &test_set, &device);
-        let params = stage
-            .init_model(&device.clone().autodiff())
-            .trainable_params();
+        let params = net.init(&device.clone().autodiff()).trainable_params();
         if args.json {
             println!(
                 "{}",

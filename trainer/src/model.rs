@@ -42,7 +42,7 @@ impl Activation {
     }
 }
 
-/// A fully-connected stack: 784 -> hidden... -> 10.
+/// A fully-connected stack: 784 -> hidden... -> classes (10 for MNIST).
 #[derive(Config, Debug, PartialEq)]
 pub struct DenseNetConfig {
     /// Widths of the hidden layers; none makes the single softmax layer.
@@ -52,6 +52,9 @@ pub struct DenseNetConfig {
     /// Dropout probability after each hidden layer, if any.
     #[config(default = "None")]
     pub dropout: Option<f64>,
+    /// Outputs: the data set's classes.
+    #[config(default = "CLASSES")]
+    pub classes: usize,
 }
 
 /// 784 -> hidden... -> 10, with an optional dropout after each hidden layer.
@@ -88,6 +91,9 @@ pub struct ConvNetConfig {
     /// Batch norm after every hidden layer (which then has no bias).
     #[config(default = false)]
     pub batch_norm: bool,
+    /// Outputs: the data set's classes.
+    #[config(default = "CLASSES")]
+    pub classes: usize,
 }
 
 /// One convolution with its optional batch norm; relu follows either way.
@@ -124,6 +130,22 @@ pub enum NetConfig {
 }
 
 impl NetConfig {
+    /// Outputs of the network: the classes it tells apart.
+    pub fn classes(&self) -> usize {
+        match self {
+            NetConfig::Dense(config) => config.classes,
+            NetConfig::Conv(config) => config.classes,
+        }
+    }
+
+    /// The same network with `classes` outputs (the stage table's are MNIST's ten).
+    pub fn with_classes(self, classes: usize) -> Self {
+        match self {
+            NetConfig::Dense(config) => NetConfig::Dense(config.with_classes(classes)),
+            NetConfig::Conv(config) => NetConfig::Conv(config.with_classes(classes)),
+        }
+    }
+
     /// A freshly initialised network (Keras' initialisers: Glorot-uniform kernels, zero biases).
     pub fn init(&self, device: &Device) -> Model {
         match self {
@@ -148,12 +170,21 @@ impl Model {
     ///
     /// # Shapes
     /// - images: `[batch, 1, 28, 28]`
-    /// - output: `[batch, 10]`
+    /// - output: `[batch, classes]` (10 for MNIST)
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
             Model::Dense(net) => net.forward(images),
             Model::Conv(net) => net.forward(images),
         }
+    }
+
+    /// Outputs: the classes the network tells apart.
+    pub fn classes(&self) -> usize {
+        let output = match self {
+            Model::Dense(net) => net.layers.last().map(|l| l.weight.dims()[1]),
+            Model::Conv(net) => Some(net.output.weight.dims()[1]),
+        };
+        output.unwrap_or(0)
     }
 
     /// Number of parameters the optimizer trains (frozen batch-norm gammas excluded, as Keras
@@ -218,7 +249,7 @@ impl DenseNetConfig {
     pub fn init(&self, device: &Device) -> DenseNet {
         let widths: Vec<usize> = std::iter::once(IMAGE_PIXELS)
             .chain(self.hidden.iter().copied())
-            .chain(std::iter::once(CLASSES))
+            .chain(std::iter::once(self.classes))
             .collect();
         let layers = widths
             .windows(2)
@@ -242,7 +273,7 @@ impl DenseNet {
     ///
     /// # Shapes
     /// - images: `[batch, 1, 28, 28]`
-    /// - output: `[batch, 10]`
+    /// - output: `[batch, classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images.flatten::<2>(1, 3);
         let last = self.layers.len() - 1;
@@ -308,7 +339,7 @@ impl ConvNetConfig {
             dense: linear(channels * side * side, self.dense, !self.batch_norm, device),
             dense_norm: self.batch_norm.then(|| batch_norm(self.dense, device)),
             dropout: dropout(self.dropout),
-            output: linear(self.dense, CLASSES, true, device),
+            output: linear(self.dense, self.classes, true, device),
         }
     }
 }
@@ -319,7 +350,7 @@ impl ConvNet {
     /// # Shapes
     /// - images: `[batch, 1, 28, 28]`
     /// - after each convolution: `[batch, filters, side, side]`, the side divided by the stride
-    /// - output: `[batch, 10]`
+    /// - output: `[batch, classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for block in &self.convs {

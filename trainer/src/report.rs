@@ -9,8 +9,12 @@ use embedded_graphics::mono_font::ascii::{FONT_9X15_BOLD, FONT_10X20};
 use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
 use embedded_graphics::prelude::*;
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
 use crate::artifacts::{ArtifactError, StageDir, StageMetrics};
-use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, Mnist};
+use crate::augment::Augmentation;
+use crate::data::{CLASSES, IMAGE_PIXELS, IMAGE_SIDE, Mnist, PIXEL_SCALE};
 use crate::model::Model;
 use crate::plot::{Canvas, LineChart, Series};
 use crate::train::evaluate;
@@ -163,24 +167,27 @@ pub fn prediction_grid(
     let width = GRID_COLUMNS as u32 * CELL_W as u32;
     let height = (header * 2 + CELL_H * (1 + GRID_TEST_ROWS as i32)) as u32;
     let mut canvas = Canvas::new(width, height, Rgb888::WHITE);
-    let fonts = font_digits();
-    let font_eval = evaluate(model, &fonts, device);
-    canvas.text(
-        "font digits",
-        Point::new(4, 2),
-        &FONT_9X15_BOLD,
-        RIGHT,
-        false,
-    );
-    for i in 0..fonts.len() {
-        draw_cell(
-            &mut canvas,
-            fonts.image(i),
-            font_eval.predictions[i],
-            fonts.labels[i],
-            i,
-            header,
+    // Font digits are digits: only a ten-class (MNIST-like) model can be scored on them.
+    if model.classes() == CLASSES {
+        let fonts = font_digits();
+        let font_eval = evaluate(model, &fonts, device);
+        canvas.text(
+            "font digits",
+            Point::new(4, 2),
+            &FONT_9X15_BOLD,
+            RIGHT,
+            false,
         );
+        for i in 0..fonts.len() {
+            draw_cell(
+                &mut canvas,
+                fonts.image(i),
+                font_eval.predictions[i],
+                fonts.labels[i],
+                i,
+                header,
+            );
+        }
     }
     let top = header * 2 + CELL_H;
     let errors = (0..test.len())
@@ -210,6 +217,60 @@ pub fn prediction_grid(
         );
     }
     canvas
+}
+
+/// Training digits as an augmented stage sees them: each row one digit of the training set,
+/// first as it is, then as [`AUGMENTED_SAMPLES`] - 1 draws of `augment` (seeded by `seed`).
+pub fn augmentation_grid(train: &Mnist, augment: &Augmentation, seed: u64) -> Canvas {
+    const ROWS: usize = 10;
+    let header = 20;
+    let width = AUGMENTED_SAMPLES as u32 * CELL_W as u32;
+    let row_height = IMAGE_SIDE as i32 * CELL_SCALE + 8;
+    let height = (header + row_height * ROWS as i32) as u32;
+    let mut canvas = Canvas::new(width, height, Rgb888::WHITE);
+    canvas.text(
+        "first column: the training digit; then random distortions of it",
+        Point::new(4, 2),
+        &FONT_9X15_BOLD,
+        RIGHT,
+        false,
+    );
+    let mut rng = StdRng::seed_from_u64(seed);
+    // The first training digit of each class, so every digit shows.
+    let firsts = (0..ROWS as u8).filter_map(|d| train.labels.iter().position(|&l| l == d));
+    for (row, i) in firsts.enumerate() {
+        let top = header + row as i32 * row_height;
+        for column in 0..AUGMENTED_SAMPLES {
+            let image: Vec<u8> = if column == 0 {
+                train.image(i).to_vec()
+            } else {
+                augment
+                    .batch(std::iter::once(train.image(i)), &mut rng)
+                    .iter()
+                    .map(|v| (v / PIXEL_SCALE).round().clamp(0.0, 255.0) as u8)
+                    .collect()
+            };
+            let x = column as i32 * CELL_W + (CELL_W - IMAGE_SIDE as i32 * CELL_SCALE) / 2;
+            draw_digit(&mut canvas, &image, Point::new(x, top));
+        }
+    }
+    canvas
+}
+
+/// Columns of [`augmentation_grid`]: the original and its distortions.
+pub const AUGMENTED_SAMPLES: usize = 10;
+
+/// Writes [`augmentation_grid`] as `augmented.png` into the stage folder.
+pub fn write_augmentation_grid(
+    dir: &StageDir,
+    train: &Mnist,
+    augment: &Augmentation,
+    seed: u64,
+) -> Result<(), ArtifactError> {
+    write_png(
+        &augmentation_grid(train, augment, seed),
+        &dir.plot("augmented"),
+    )
 }
 
 /// Writes `curves.png`, `lr.png` and `predictions.png` into the stage folder.

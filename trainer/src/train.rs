@@ -8,9 +8,11 @@ use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{CLASSES, IMAGE_SIDE, Mnist, Shuffler};
+use crate::data::{IMAGE_SIDE, Mnist, Shuffler};
 use crate::model::Model;
 use crate::stages::{OptimizerKind, Stage};
 
@@ -21,6 +23,8 @@ const EVAL_BATCH: usize = 1000;
 /// Mini-batches between progress-bar updates: each reads the running loss back from the device,
 /// which makes a GPU wait, so not every step.
 const PROGRESS_EVERY: usize = 50;
+/// Mixed into the seed of the augmentation's random stream.
+const AUGMENT_STREAM: u64 = 0xA06_3E47;
 
 /// Knobs of one training run.
 #[derive(Debug, Clone)]
@@ -33,6 +37,8 @@ pub struct TrainOptions {
     pub max_steps_per_epoch: Option<usize>,
     /// Draw indicatif progress bars (off in tests).
     pub progress: bool,
+    /// Outputs of the network: the data set's classes (10 for MNIST).
+    pub classes: usize,
 }
 
 /// What one epoch measured, as written to `metrics.json`.
@@ -79,7 +85,7 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// Predicted digit per image.
     pub predictions: Vec<u8>,
-    /// Softmax probabilities, `10 * len` values.
+    /// Softmax probabilities, `classes * len` values.
     pub probabilities: Vec<f32>,
 }
 
@@ -113,12 +119,21 @@ impl DeviceSet {
 
     /// The images `[batch, 1, 28, 28]` and labels `[batch]` at `indices`.
     fn batch(&self, indices: &[usize], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
-        let rows: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
-        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [indices.len()]), device);
+        let rows = Self::rows(indices, device);
         (
             self.images.clone().select(0, rows.clone()),
             self.labels.clone().select(0, rows),
         )
+    }
+
+    /// The labels `[batch]` at `indices`.
+    fn labels(&self, indices: &[usize], device: &Device) -> Tensor<1, Int> {
+        self.labels.clone().select(0, Self::rows(indices, device))
+    }
+
+    fn rows(indices: &[usize], device: &Device) -> Tensor<1, Int> {
+        let rows: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+        Tensor::from_data(TensorData::new(rows, [indices.len()]), device)
     }
 }
 
@@ -171,11 +186,16 @@ pub fn train(
     let recipe = stage.recipe();
     device.seed(options.seed);
     let train_device = device.clone().autodiff();
-    let mut model = stage.init_model(&train_device);
+    let mut model = stage
+        .net()
+        .with_classes(options.classes)
+        .init(&train_device);
     let mut optim = optimizer(recipe.optimizer);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut shuffler = Shuffler::new(train_set.len(), options.seed);
     let data = DeviceSet::upload(train_set, &train_device);
+    // Its own stream, so that augmenting leaves the shuffling of the same seed unchanged.
+    let mut augment_rng = StdRng::seed_from_u64(options.seed ^ AUGMENT_STREAM);
     let mut history = Vec::new();
 
     for epoch in 0..options.epochs {
@@ -199,7 +219,19 @@ pub fn train(
         let mut hits = Tensor::<1, Int>::zeros([1], &train_device);
         let mut seen = 0usize;
         for (step, indices) in batches.iter().enumerate() {
-            let (images, labels) = data.batch(indices, &train_device);
+            let (images, labels) = match &recipe.augment {
+                None => data.batch(indices, &train_device),
+                // Distorted on the host: a fresh draw per image per epoch.
+                Some(augment) => {
+                    let images = indices.iter().map(|&i| train_set.image(i));
+                    let pixels = augment.batch(images, &mut augment_rng);
+                    let shape = [indices.len(), 1, IMAGE_SIDE, IMAGE_SIDE];
+                    (
+                        Tensor::from_data(TensorData::new(pixels, shape), &train_device),
+                        data.labels(indices, &train_device),
+                    )
+                }
+            };
             let logits = model.forward(images);
             let loss = loss_fn.forward(logits.clone(), labels.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -263,16 +295,17 @@ pub fn evaluate(model: &Model, data: &Mnist, device: &Device) -> Evaluation {
     let loss_fn: CrossEntropyLoss = CrossEntropyLossConfig::new().init(device);
     let (mut loss_sum, mut hits) = (0.0f64, 0usize);
     let mut predictions = Vec::with_capacity(data.len());
-    let mut probabilities = Vec::with_capacity(data.len() * CLASSES);
+    let mut probabilities = Vec::new();
     let all: Vec<usize> = (0..data.len()).collect();
     for indices in all.chunks(EVAL_BATCH) {
         let logits = model.forward(image_batch(data, indices, device));
         let labels = label_batch(data, indices, device);
         let loss = loss_fn.forward(logits.clone(), labels.clone());
         loss_sum += f64::from(loss.into_scalar::<f32>()) * indices.len() as f64;
+        let classes = logits.dims()[1];
         let probs = burn::tensor::activation::softmax(logits, 1).into_data();
         let probs = probs.as_slice::<f32>().unwrap_or_default();
-        for (row, &i) in probs.chunks(CLASSES).zip(indices) {
+        for (row, &i) in probs.chunks(classes).zip(indices) {
             let digit = argmax(row);
             hits += usize::from(digit == data.labels[i]);
             predictions.push(digit);

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use trainer::data::{Checksum, Mnist, Split};
+use trainer::data::{CLASSES, Checksum, Mnist, Split};
 use trainer::model::Model;
 use trainer::stages::Stage;
 use trainer::train::{TrainOptions, train};
@@ -69,6 +69,7 @@ fn same_seed_gives_the_same_weights_and_another_seed_does_not() {
                     seed,
                     max_steps_per_epoch: Some(5),
                     progress: false,
+                    classes: CLASSES,
                 },
             )
             .0,

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use trainer::data::{Checksum, Mnist, Split};
+use trainer::data::{CLASSES, Checksum, Mnist, Split};
 use trainer::stages::Stage;
 use trainer::train::{TrainOptions, evaluate, train};
 
@@ -18,6 +18,7 @@ fn options(epochs: usize, seed: u64, max_steps: Option<usize>) -> TrainOptions {
         seed,
         max_steps_per_epoch: max_steps,
         progress: false,
+        classes: CLASSES,
     }
 }
 

@@ -18,7 +18,7 @@ use runtime_nostd::write::{LayerSpec, WriteError, f32_bytes, i32_bytes, write_mo
 use runtime_nostd::{InferError, ParseError};
 
 use super::layers::{Activation, BatchNormParams, Layer};
-use crate::data::{CLASSES, IMAGE_SIDE, Mnist};
+use crate::data::{IMAGE_SIDE, Mnist};
 
 /// Why a flat file could not be made.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,10 +298,12 @@ pub fn write_f32(
             }
         })
         .collect();
+    // The last layer's outputs are the classes.
+    let classes = layers.last().map_or(0, |l| l.bias.len());
     Ok(write_model(
         Variant::F32,
         input_shape(),
-        CLASSES,
+        classes,
         metadata,
         &specs,
     )?)
@@ -329,7 +331,7 @@ pub fn calibrate(f32_file: &[u8], images: &Mnist) -> Result<Vec<LayerStats>, Fla
         .collect();
     let mut stats = vec![LayerStats::default(); sigmoid.len()];
     let mut scratch = vec![0u32; model.scratch_bytes().div_ceil(4)];
-    let mut probabilities = [0.0; CLASSES];
+    let mut probabilities = vec![0.0; model.classes()];
     for i in 0..images.len() {
         let bytes = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);
         model
@@ -561,11 +563,20 @@ pub fn quantize(
     Ok(steps)
 }
 
+/// Outputs of the last quantised layer: the classes.
+pub fn classes(steps: &[QuantizedStep]) -> usize {
+    match steps.last() {
+        Some(QuantizedStep::Conv(q) | QuantizedStep::Dense(q)) => q.bias.len(),
+        Some(QuantizedStep::Flatten { .. }) | None => 0,
+    }
+}
+
 /// The int8 flat file of quantised layers.
 pub fn write_int8(
     steps: &[QuantizedStep],
     metadata: &[(&str, String)],
 ) -> Result<Vec<u8>, FlatExportError> {
+    let classes = classes(steps);
     let specs: Vec<LayerSpec> = steps
         .iter()
         .map(|step| match step {
@@ -576,7 +587,7 @@ pub fn write_int8(
     Ok(write_model(
         Variant::Int8,
         input_shape(),
-        CLASSES,
+        classes,
         metadata,
         &specs,
     )?)

@@ -21,7 +21,7 @@ use runtime_nostd::format::{Activation as FlatActivation, INPUT_QUANTIZATION, Qu
 
 use super::flat::{QuantizedLayer, QuantizedStep};
 use super::layers::{Activation, Array, BatchNormParams, Layer};
-use crate::data::{CLASSES, IMAGE_SIDE};
+use crate::data::IMAGE_SIDE;
 
 /// ONNX IR version written (ONNX Runtime >= 1.10 and tract read it).
 pub const IR_VERSION: i64 = 8;
@@ -266,15 +266,15 @@ impl GraphBuilder {
     }
 }
 
-fn graph_builder(name: String) -> GraphBuilder {
+fn graph_builder(name: String, classes: usize) -> GraphBuilder {
     let side = IMAGE_SIDE as i64;
     GraphBuilder {
         graph: GraphProto {
             name,
             input: vec![value_info(INPUT, &[None, Some(1), Some(side), Some(side)])],
             output: vec![
-                value_info(PROBABILITIES, &[None, Some(CLASSES as i64)]),
-                value_info(LOGITS, &[None, Some(CLASSES as i64)]),
+                value_info(PROBABILITIES, &[None, Some(classes as i64)]),
+                value_info(LOGITS, &[None, Some(classes as i64)]),
             ],
             ..Default::default()
         },
@@ -322,7 +322,16 @@ fn model(
 
 /// The ONNX model for a stage's inference layers.
 pub fn to_onnx(layers: &[Layer], provenance: &Provenance) -> ModelProto {
-    let mut builder = graph_builder(format!("mnist_edge_{}", provenance.stage.replace('-', "_")));
+    // The last layer's outputs are the classes.
+    let classes = match layers.last() {
+        Some(Layer::Dense { weight, .. }) => weight.dims.get(1).copied().unwrap_or(0),
+        Some(Layer::Conv { weight, .. }) => weight.dims.first().copied().unwrap_or(0),
+        Some(Layer::Flatten) | None => 0,
+    };
+    let mut builder = graph_builder(
+        format!("mnist_edge_{}", provenance.stage.replace('-', "_")),
+        classes,
+    );
     for (i, layer) in layers.iter().enumerate() {
         builder.layer(i, layer, i + 1 == layers.len());
     }
@@ -453,10 +462,10 @@ fn ohwi_to_oihw(codes: &[i8], out: usize, input: usize, k: usize) -> Vec<u8> {
 /// QuantizeLinear/DequantizeLinear pairs at every point where the int8 runtime holds codes, with
 /// the int8 weights and int32 biases as initializers. Same interface as the float file.
 pub fn to_int8_onnx(steps: &[QuantizedStep], provenance: &Provenance) -> ModelProto {
-    let mut builder = graph_builder(format!(
-        "mnist_edge_{}_int8",
-        provenance.stage.replace('-', "_")
-    ));
+    let mut builder = graph_builder(
+        format!("mnist_edge_{}_int8", provenance.stage.replace('-', "_")),
+        super::flat::classes(steps),
+    );
     builder.quantize_dequantize("input", INPUT_QUANTIZATION, None);
     for (i, step) in steps.iter().enumerate() {
         let prefix = format!("layer{i}");
