@@ -15,7 +15,7 @@ const HOST_SCRATCH: usize = 64 * 1024;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let golden_path = Golden::path(&root, model_embed::BOARD_STAGE);
+    let golden_path = Golden::path(&root, mnist_files::GOLDEN_STAGE);
     let model_path = model_embed::board_model(&root, "i8");
     println!("cargo:rerun-if-changed={}", golden_path.display());
     println!("cargo:rerun-if-changed=memory.x");

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::idx::{CLASSES, IMAGE_PIXELS};
 
+/// The stage the golden vectors are made from: the runtime's and the QEMU check's reference (any
+/// stage would do; this one has batch norm, so its folding is checked too).
+pub const GOLDEN_STAGE: &str = "cnn-bn";
+
 /// The command that writes the golden vectors again.
 pub const REGENERATE: &str = "cargo run -p cross-check --release --bin golden";
 

@@ -8,5 +8,5 @@
 pub mod golden;
 pub mod idx;
 
-pub use golden::{Golden, GoldenError};
+pub use golden::{GOLDEN_STAGE, Golden, GoldenError};
 pub use idx::{CLASSES, Checksum, DataError, FileKind, IMAGE_PIXELS, IMAGE_SIDE, Mnist, Split};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mnist_files::Golden;
+use mnist_files::{GOLDEN_STAGE, Golden};
 use runtime_nostd::{Model, Variant};
 
 /// One model over the golden digits: its answers and probabilities.
@@ -48,7 +48,7 @@ fn check(path: &Path, golden: &Golden) -> Result<String, String> {
         results.len(),
         model.scratch_bytes()
     );
-    if model.metadata_value("stage") == Some("cnn-bn") {
+    if model.metadata_value("stage") == Some(GOLDEN_STAGE) {
         let same = results
             .iter()
             .zip(&golden.predictions)
@@ -87,7 +87,7 @@ fn check(path: &Path, golden: &Golden) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let golden = match Golden::read(&Golden::path(&root, "cnn-bn")) {
+    let golden = match Golden::read(&Golden::path(&root, GOLDEN_STAGE)) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("host_check: {e}");

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mnist_files::Golden;
+use mnist_files::{GOLDEN_STAGE, Golden};
 use runtime_nostd::format::{
     self, Activation, ConvGeometry, HeaderView, Layer, LayerKind, LayerView, NO_QUANTIZATION,
     Payload, PayloadSection, Shape, Variant, header, layer_record,
@@ -407,8 +407,8 @@ fn committed_models_parse_say_what_they_are_and_run_in_their_scratch_size() {
 #[test]
 fn f32_cnn_bn_reproduces_the_golden_vectors() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let golden = Golden::read(&Golden::path(&root, "cnn-bn")).unwrap_or_else(|e| panic!("{e}"));
-    let bytes = read("cnn-bn.f32.mnef");
+    let golden = Golden::read(&Golden::path(&root, GOLDEN_STAGE)).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = read(&format!("{GOLDEN_STAGE}.f32.mnef"));
     let model = Model::parse(&bytes).unwrap();
     let mut scratch = vec![0u32; model.scratch_bytes().div_ceil(4)];
     let scratch = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);

@@ -339,7 +339,7 @@ pub fn python_onnx_check(paths: &[PathBuf]) -> Result<String, String> {
 /// Test-set indices of the golden vectors: the first 64 test digits.
 pub const GOLDEN_INDICES: std::ops::Range<usize> = 0..64;
 /// Stage whose outputs the golden vectors record.
-pub const GOLDEN_STAGE: Stage = Stage::named("cnn-bn");
+pub const GOLDEN_STAGE: Stage = Stage::named(mnist_files::GOLDEN_STAGE);
 
 /// `tests/golden/cnn-bn.json`.
 pub fn golden_path() -> PathBuf {

@@ -8,7 +8,7 @@
 //!
 //! Exits non-zero when a threshold fails: f32 must match the reference to 1e-4 with the same
 //! argmax on every digit; every int8 file must agree with its f32 file on >= 99.5% of digits and
-//! lose at most 0.3 point of accuracy; int8 cnn-bn (the firmware's) at most 0.1 point, with
+//! lose at most 0.3 point of accuracy; the firmware's int8 model at most 0.1 point, with
 //! >= 99.7% agreement, in 360,000 bytes.
 
 use std::path::Path;
@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use burn::tensor::Device;
+use model_embed::BOARD_STAGE;
 use runtime_nostd::{Model, Variant};
 use trainer::artifacts::StageDir;
 use trainer::data::{CLASSES, Checksum, Mnist, Split};
@@ -145,7 +146,8 @@ const INT8_FLOOR: Int8Floor = Int8Floor {
 /// with its top two probabilities within 0.01 of each other (cnn-bn: 3, dense1: 49), and 8-bit
 /// rounding flips near-ties: its int8 file agrees on 99.04%, every flip within a 0.008 margin. So
 /// its floor is lower, on condition that it changes no answer the f32 file gives with
-/// confidence. The firmware's model, cnn-bn, is held tighter: agreement, accuracy loss, size.
+/// confidence. The firmware's model ([`BOARD_STAGE`]) is held tighter: agreement, accuracy loss,
+/// size.
 const FLOOR_EXCEPTIONS: [(&str, Int8Floor); 2] = [
     (
         "dense-sigmoid",
@@ -156,7 +158,7 @@ const FLOOR_EXCEPTIONS: [(&str, Int8Floor); 2] = [
         },
     ),
     (
-        "cnn-bn",
+        BOARD_STAGE,
         Int8Floor {
             agreement: 0.997,
             accuracy_loss: 0.001,
