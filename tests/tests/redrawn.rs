@@ -8,9 +8,9 @@ use cross_check::{root, test_set};
 
 /// Digits of the subset.
 const SUBSET: usize = 300;
-/// Accuracy floor of the board's model on the redrawn subset (measured 97.33% for cnn-bn, 8 of
-/// 300 wrong, when this was written; a floor, not the figure).
-const FLOOR: f64 = 0.96;
+/// Accuracy floor of the board's model on the redrawn subset (measured 98.67% for cnn-bn-aug, 4 of
+/// 300 wrong, and 98.00% for cnn-bn, when this was written; a floor, not the figure).
+const FLOOR: f64 = 0.97;
 
 #[test]
 fn the_board_model_reads_redrawn_digits_above_the_floor() {

@@ -1,7 +1,9 @@
 //! On-the-fly data augmentation: each training image, every time it is drawn into a mini-batch,
 //! goes through a fresh random affine distortion (rotation, scale, shear, shift) about the
-//! image centre, resampled bilinearly. Handwriting varies in exactly these ways, and so does a
-//! finger on a touch screen; a network that has seen them generalises past the 60,000 originals.
+//! image centre, resampled bilinearly, and a random change of stroke width (a partial grey-level
+//! dilation or erosion). Handwriting varies in exactly these ways, and so does a finger on a
+//! touch screen, whose strokes are all as wide as the finger; a network that has seen them
+//! generalises past the 60,000 originals.
 //!
 //! The draws come from one seeded RNG in a fixed order (image by image, parameter by parameter),
 //! so a run is reproducible from its seed like the rest of training.
@@ -22,6 +24,9 @@ pub struct Augmentation {
     pub max_shear: f32,
     /// Shift in `[-max, max]` pixels, each axis on its own.
     pub max_shift_pixels: f32,
+    /// Stroke width change in `[-max, max]`: 1 thickens every stroke by a pixel on each side
+    /// (a dilation), -1 thins it as much (an erosion), values between blend.
+    pub max_stroke_change: f32,
 }
 
 /// One image's distortion: where each output pixel's centre samples the source image.
@@ -31,6 +36,8 @@ pub struct Distortion {
     inverse: [f32; 4],
     /// Shift applied after the linear map, in pixels.
     shift: (f32, f32),
+    /// Stroke width change, -1..1 (see [`Augmentation::max_stroke_change`]).
+    stroke: f32,
 }
 
 impl Distortion {
@@ -38,6 +45,7 @@ impl Distortion {
     pub const IDENTITY: Distortion = Distortion {
         inverse: [1.0, 0.0, 0.0, 1.0],
         shift: (0.0, 0.0),
+        stroke: 0.0,
     };
 
     /// The forward map `shift + R(rotation) * Shear(shear) * scale` inverted, so that each output
@@ -60,6 +68,16 @@ impl Distortion {
                 forward[0] / det,
             ],
             shift,
+            stroke: 0.0,
+        }
+    }
+
+    /// The same distortion, then strokes made wider (`stroke` > 0) or thinner (< 0), `stroke` in
+    /// -1..1.
+    pub fn with_stroke(self, stroke: f32) -> Self {
+        Distortion {
+            stroke: stroke.clamp(-1.0, 1.0),
+            ..self
         }
     }
 
@@ -79,7 +97,8 @@ impl Distortion {
             symmetric(ranges.max_shift_pixels),
             symmetric(ranges.max_shift_pixels),
         );
-        Distortion::new(rotation, scale, shear, shift)
+        let stroke = symmetric(ranges.max_stroke_change);
+        Distortion::new(rotation, scale, shear, shift).with_stroke(stroke)
     }
 
     /// Writes the distorted `image` (28x28 grey levels), scaled by [`PIXEL_SCALE`] as training
@@ -109,6 +128,42 @@ impl Distortion {
             let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
             *o = (top * (1.0 - fy) + bottom * fy) * PIXEL_SCALE;
         }
+        if self.stroke != 0.0 {
+            let pixels = IMAGE_PIXELS.min(out.len());
+            change_stroke_width(&mut out[..pixels], self.stroke);
+        }
+    }
+}
+
+/// Blends `image` towards its grey-level dilation (`amount` > 0: each pixel the brightest of
+/// itself and its four neighbours) or erosion (< 0: the darkest), so strokes grow or shrink by
+/// up to a pixel on each side.
+fn change_stroke_width(image: &mut [f32], amount: f32) {
+    let source = image.to_vec();
+    let side = IMAGE_SIDE as isize;
+    let at = |x: isize, y: isize| -> f32 {
+        let inside = (0..side).contains(&x) && (0..side).contains(&y);
+        if inside {
+            source[(y * side + x) as usize]
+        } else {
+            0.0
+        }
+    };
+    for (i, value) in image.iter_mut().enumerate() {
+        let (x, y) = ((i % IMAGE_SIDE) as isize, (i / IMAGE_SIDE) as isize);
+        let cross = [
+            at(x, y),
+            at(x - 1, y),
+            at(x + 1, y),
+            at(x, y - 1),
+            at(x, y + 1),
+        ];
+        let target = if amount > 0.0 {
+            cross.into_iter().fold(f32::MIN, f32::max)
+        } else {
+            cross.into_iter().fold(f32::MAX, f32::min)
+        };
+        *value += (target - *value) * amount.abs();
     }
 }
 
@@ -183,12 +238,29 @@ mod tests {
     }
 
     #[test]
+    fn stroke_width_changes_grow_and_shrink_the_ink() {
+        let mut image = vec![0u8; IMAGE_PIXELS];
+        for y in 8..20 {
+            for x in 12..15 {
+                image[y * IMAGE_SIDE + x] = 255;
+            }
+        }
+        let ink = |d: Distortion| -> f32 { distorted(&d, &image).iter().sum() };
+        let plain = ink(Distortion::IDENTITY);
+        assert!(ink(Distortion::IDENTITY.with_stroke(1.0)) > plain * 1.5);
+        assert!(ink(Distortion::IDENTITY.with_stroke(-1.0)) < plain * 0.5);
+        let half = ink(Distortion::IDENTITY.with_stroke(0.5));
+        assert!(half > plain && half < ink(Distortion::IDENTITY.with_stroke(1.0)));
+    }
+
+    #[test]
     fn batches_are_reproducible_from_the_seed_and_vary_between_draws() {
         let ranges = Augmentation {
             max_rotation_degrees: 12.0,
             max_scale_change: 0.1,
             max_shear: 0.2,
             max_shift_pixels: 2.0,
+            max_stroke_change: 0.5,
         };
         let image = test_image();
         let images = || [image.as_slice(), image.as_slice()].into_iter();

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// tests use the same): the most accurate on the redrawn test set (what a finger on the panel
 /// produces; `cargo run -p cross-check --release --bin redrawn`) among those that fit the boards'
 /// flash. The one place this is decided.
-pub const BOARD_STAGE: &str = "cnn-bn";
+pub const BOARD_STAGE: &str = "cnn-bn-aug";
 
 /// `models/<BOARD_STAGE>.<variant>.mnef` under the repository `root` (`variant`: `i8` or `f32`).
 pub fn board_model(root: &Path, variant: &str) -> PathBuf {

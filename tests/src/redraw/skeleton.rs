@@ -6,7 +6,7 @@ use mnist_files::idx::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// Grey level from which a pixel counts as ink: MNIST's anti-aliased edges are lighter, so this
 /// keeps the pen's core and drops the fringe.
-pub const INK_THRESHOLD: u8 = 128;
+pub const INK_THRESHOLD: u8 = 160;
 
 /// A binary 28x28 image, row-major.
 pub type Bitmap = [bool; IMAGE_PIXELS];
