@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Counts instructions per cnn-bn inference under QEMU mps2-an505 (Cortex-M33) with the TCG
+# Counts instructions per inference of the board's model (model_embed::BOARD_STAGE, the cnn-bn
+# network; the lines say "cnn-bn") under QEMU mps2-an505 (Cortex-M33) with the TCG
 # `insn` plugin: int8 with the DSP kernels, int8 with the portable kernels (their peer: the
 # ratio is the DSP kernels' gain) and f32 (hardware FPU), built for the M33; and int8
 # built for thumbv6m, the Cortex-M0+'s instruction set (the original Pico's RP2040), without the

@@ -1,4 +1,4 @@
-//! Runs the cnn-bn model N times on one test digit, for instruction counting under QEMU's TCG
+//! Runs the board's model (the cnn-bn network) N times on one test digit, for instruction counting under QEMU's TCG
 //! `insn` plugin: `(count(N = 11) - count(N = 1)) / 10` is the cost of one inference, without
 //! start-up. The variant and N are fixed at build time by `MNIST_EDGE_VARIANT` (`i8` or `f32`)
 //! and `MNIST_EDGE_INFERENCES`; `firmware/count-instructions.sh` builds and runs each.
