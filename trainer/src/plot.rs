@@ -104,6 +104,20 @@ impl Canvas {
             .into_styled(PrimitiveStyle::with_fill(color))
             .draw(self);
     }
+
+    /// Draws a square grey-level image (MNIST's white ink on black) as dark ink on white, as
+    /// the codelab shows digits, each pixel a `scale` x `scale` square, top-left at `origin`.
+    pub fn grey_image(&mut self, pixels: &[u8], side: usize, origin: Point, scale: u32) {
+        for (i, &p) in pixels.iter().enumerate() {
+            let (x, y) = ((i % side) as i32, (i / side) as i32);
+            let v = 255 - p;
+            self.fill(
+                origin + Point::new(x * scale as i32, y * scale as i32),
+                Size::new(scale, scale),
+                Rgb888::new(v, v, v),
+            );
+        }
+    }
 }
 
 impl OriginDimensions for Canvas {

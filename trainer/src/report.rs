@@ -127,16 +127,7 @@ pub fn font_digits() -> Mnist {
 }
 
 fn draw_digit(canvas: &mut Canvas, image: &[u8], origin: Point) {
-    for (i, &p) in image.iter().enumerate() {
-        let (x, y) = ((i % IMAGE_SIDE) as i32, (i / IMAGE_SIDE) as i32);
-        // MNIST is white ink on black; show it as dark ink on white like the codelab.
-        let v = 255 - p;
-        canvas.fill(
-            origin + Point::new(x * CELL_SCALE, y * CELL_SCALE),
-            Size::new(CELL_SCALE as u32, CELL_SCALE as u32),
-            Rgb888::new(v, v, v),
-        );
-    }
+    canvas.grey_image(image, IMAGE_SIDE, origin, CELL_SCALE as u32);
 }
 
 fn draw_cell(canvas: &mut Canvas, image: &[u8], predicted: u8, label: u8, column: usize, top: i32) {

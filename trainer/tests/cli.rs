@@ -1,16 +1,11 @@
 //! The `trainer` binary end to end: a quick cnn-bn run, its artifacts, `eval --json`,
 //! `report`, and the error messages a user sees for bad arguments or missing data.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .args(args)
-        .output()
-        .expect("the trainer binary runs")
-}
+use std::process::Output;
+
+use common::trainer;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

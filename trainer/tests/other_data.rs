@@ -2,19 +2,14 @@
 //! checksums, with as many classes as its labels say, and trained. The data sets are made here:
 //! 28x28 images of a bar whose position and angle depend on the class, with noise.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+
+use common::trainer;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .args(args)
-        .output()
-        .expect("the trainer binary runs")
-}
 
 /// Writes `<stem>-images-idx3-ubyte` and `<stem>-labels-idx1-ubyte` with `count` images of
 /// `classes` kinds of bars.

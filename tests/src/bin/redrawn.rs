@@ -16,7 +16,7 @@ use cross_check::redraw::{Redrawn, accuracy, answers, redraw_set};
 use cross_check::{root, test_set};
 use embedded_graphics::mono_font::ascii::FONT_6X10;
 use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
-use embedded_graphics::prelude::{Point, Size};
+use embedded_graphics::prelude::Point;
 use model_embed::BOARD_STAGE;
 use runtime_nostd::Variant;
 use trainer::artifacts::StageDir;
@@ -112,26 +112,15 @@ fn error_grid(test: &Mnist, redrawn: &[Redrawn], answers: &[u8], title: &str) ->
     );
     let ink = Rgb888::new(30, 30, 30);
     canvas.text(title, Point::new(4, 3), &FONT_6X10, ink, false);
-    let draw = |canvas: &mut Canvas, image: &[u8], at: Point| {
-        for (i, &p) in image.iter().enumerate() {
-            let (x, y) = ((i % IMAGE_SIDE) as i32, (i / IMAGE_SIDE) as i32);
-            let v = 255 - p;
-            canvas.fill(
-                at + Point::new(x * SCALE, y * SCALE),
-                Size::new(SCALE as u32, SCALE as u32),
-                Rgb888::new(v, v, v),
-            );
-        }
-    };
     for (slot, &i) in wrong.iter().take(COLUMNS * MAX_ROWS).enumerate() {
         let at = Point::new(
             (slot % COLUMNS) as i32 * cell_w + 4,
             header + (slot / COLUMNS) as i32 * cell_h,
         );
-        draw(&mut canvas, test.image(i), at);
+        canvas.grey_image(test.image(i), IMAGE_SIDE, at, SCALE as u32);
         let label = match redrawn[i].digit {
             Some(d) => {
-                draw(&mut canvas, &d, at + Point::new(side + 4, 0));
+                canvas.grey_image(&d, IMAGE_SIDE, at + Point::new(side + 4, 0), SCALE as u32);
                 format!("#{i}: {} ({})", answers[i], test.labels[i])
             }
             None => format!("#{i}: no ink ({})", test.labels[i]),

@@ -123,6 +123,32 @@ pub fn redraw(
     Ok(Redrawn { trace, digit })
 }
 
+/// `work` on `items` split into one contiguous chunk per core, the results in order. `work`
+/// gets a whole chunk, so it can set up per-thread state (scratch memory) once.
+fn on_all_cores<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&[T]) -> Result<Vec<R>, String> + Sync,
+) -> Result<Vec<R>, String> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || work(part)))
+            .collect();
+        let mut all = Vec::with_capacity(items.len());
+        for worker in workers {
+            all.extend(
+                worker
+                    .join()
+                    .map_err(|_| "a worker thread panicked".to_string())??,
+            );
+        }
+        Ok(all)
+    })
+}
+
 /// The first `count` digits of `test`, each redrawn through a session running `model`, on all
 /// cores. With `jitter_seed`, digit `i` gets [`Jitter::panel`] seeded with `seed + i` (the same
 /// whatever the thread count).
@@ -132,34 +158,14 @@ pub fn redraw_set(
     model: &'static [u8],
     jitter_seed: Option<u64>,
 ) -> Result<Vec<Redrawn>, String> {
-    let count = count.min(test.len());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = count.div_ceil(threads).max(1);
-    let indices: Vec<usize> = (0..count).collect();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = indices
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|&i| {
-                            let mut jitter =
-                                jitter_seed.map(|s| Jitter::panel(s.wrapping_add(i as u64)));
-                            redraw(test.image(i), model, jitter.as_mut())
-                        })
-                        .collect::<Result<Vec<_>, String>>()
-                })
+    let indices: Vec<usize> = (0..count.min(test.len())).collect();
+    on_all_cores(&indices, |part| {
+        part.iter()
+            .map(|&i| {
+                let mut jitter = jitter_seed.map(|s| Jitter::panel(s.wrapping_add(i as u64)));
+                redraw(test.image(i), model, jitter.as_mut())
             })
-            .collect();
-        let mut all = Vec::with_capacity(count);
-        for worker in workers {
-            all.extend(
-                worker
-                    .join()
-                    .map_err(|_| "a redraw thread panicked".to_string())??,
-            );
-        }
-        Ok(all)
+            .collect()
     })
 }
 
@@ -167,38 +173,19 @@ pub fn redraw_set(
 /// [`NO_ANSWER`], which no label equals.
 pub fn answers(model: &[u8], digits: &[Option<&[u8]>]) -> Result<Vec<u8>, String> {
     let model = runtime_nostd::Model::parse(model).map_err(|e| e.to_string())?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = digits.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let model = &model;
-        let workers: Vec<_> = digits
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut scratch = vec![0u32; model.scratch_bytes().div_ceil(4)];
-                    let scratch = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);
-                    let mut probabilities = vec![0.0f32; model.classes()];
-                    part.iter()
-                        .map(|digit| match digit {
-                            None => Ok(NO_ANSWER),
-                            Some(d) => model
-                                .infer(d, scratch, &mut probabilities)
-                                .map(|class| class as u8)
-                                .map_err(|e| e.to_string()),
-                        })
-                        .collect::<Result<Vec<u8>, String>>()
-                })
+    on_all_cores(digits, |part| {
+        let mut scratch = vec![0u32; model.scratch_bytes().div_ceil(4)];
+        let scratch = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);
+        let mut probabilities = vec![0.0f32; model.classes()];
+        part.iter()
+            .map(|digit| match digit {
+                None => Ok(NO_ANSWER),
+                Some(d) => model
+                    .infer(d, scratch, &mut probabilities)
+                    .map(|class| class as u8)
+                    .map_err(|e| e.to_string()),
             })
-            .collect();
-        let mut all = Vec::with_capacity(digits.len());
-        for worker in workers {
-            all.extend(
-                worker
-                    .join()
-                    .map_err(|_| "an inference thread panicked".to_string())??,
-            );
-        }
-        Ok(all)
+            .collect()
     })
 }
 

@@ -84,19 +84,21 @@ pub fn skeleton(image: &[u8]) -> Bitmap {
     thin(threshold(image))
 }
 
+/// A bitmap drawn in text, for tests: one string per row from the top, `#` for a set pixel.
+#[cfg(test)]
+pub(crate) fn bitmap(rows: &[&str]) -> Bitmap {
+    let mut b = [false; IMAGE_PIXELS];
+    for (y, row) in rows.iter().enumerate() {
+        for (x, c) in row.chars().enumerate() {
+            b[y * IMAGE_SIDE + x] = c == '#';
+        }
+    }
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bitmap(rows: &[&str]) -> Bitmap {
-        let mut b = [false; IMAGE_PIXELS];
-        for (y, row) in rows.iter().enumerate() {
-            for (x, c) in row.chars().enumerate() {
-                b[y * IMAGE_SIDE + x] = c == '#';
-            }
-        }
-        b
-    }
 
     fn count(b: &Bitmap) -> usize {
         b.iter().filter(|&&p| p).count()

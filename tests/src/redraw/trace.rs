@@ -156,17 +156,8 @@ fn pieces(skeleton: &Bitmap, pixels: &[Pixel]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redraw::skeleton::bitmap;
     use mnist_files::idx::IMAGE_PIXELS;
-
-    fn bitmap(rows: &[&str]) -> Bitmap {
-        let mut b = [false; IMAGE_PIXELS];
-        for (y, row) in rows.iter().enumerate() {
-            for (x, c) in row.chars().enumerate() {
-                b[y * IMAGE_SIDE + x] = c == '#';
-            }
-        }
-        b
-    }
 
     fn edges_drawn(trace: &Trace) -> usize {
         trace.strokes.iter().map(|s| s.len() - 1).sum()
