@@ -78,6 +78,12 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
+    let board: Stage = BOARD_STAGE.parse()?;
+    if !args.stages.contains(&board) {
+        return Err(format!(
+            "--stage must include the board's stage, {board} (its errors make the grid)"
+        ));
+    }
     Ok(args)
 }
 
