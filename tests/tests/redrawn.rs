@@ -3,8 +3,8 @@
 //! boards embed. The full 10,000 (every stage, int8 and f32) is
 //! `cargo run -p cross-check --release --bin redrawn`; README has its table.
 
-use cross_check::redraw::{accuracy, answers, redraw_set};
-use cross_check::{root, test_set};
+use cross_check::redraw::{accuracy, answers, board_model, redraw_set};
+use cross_check::test_set;
 
 /// Digits of the subset.
 const SUBSET: usize = 300;
@@ -14,12 +14,7 @@ const FLOOR: f64 = 0.97;
 
 #[test]
 fn the_board_model_reads_redrawn_digits_above_the_floor() {
-    let path = root().join(format!("models/{}.i8.mnef", model_embed::BOARD_STAGE));
-    let model: &'static [u8] = Box::leak(
-        std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-            .into_boxed_slice(),
-    );
+    let model = board_model().unwrap_or_else(|e| panic!("{e}"));
     let test = test_set();
     let redrawn = redraw_set(test, SUBSET, model, None).unwrap();
     let no_ink = redrawn.iter().filter(|r| r.digit.is_none()).count();

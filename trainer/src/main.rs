@@ -323,6 +323,7 @@ fn run_report(common: &Common) -> Result<()> {
         );
     }
     let wanted = common.stages();
+    let mut train_set: Option<Mnist> = None;
     for metrics in &all {
         let stage: Stage = metrics.stage.parse().map_err(anyhow::Error::msg)?;
         if !wanted.contains(&stage) {
@@ -334,8 +335,12 @@ fn run_report(common: &Common) -> Result<()> {
         let eval = evaluate(&model, &test_set, &device);
         report::write_stage_plots(&dir, metrics, &model, &test_set, &eval.predictions, &device)?;
         if let Some(augment) = stage.recipe().augment {
-            let train_set = common.load(Split::Train)?;
-            report::write_augmentation_grid(&dir, &train_set, &augment, metrics.seed)?;
+            // Loaded once, and only when a stage needs it.
+            let train = match &mut train_set {
+                Some(train) => train,
+                None => train_set.insert(common.load(Split::Train)?),
+            };
+            report::write_augmentation_grid(&dir, train, &augment, metrics.seed)?;
         }
     }
     write_report(&common.out)?;

@@ -12,14 +12,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cross_check::redraw::{Redrawn, accuracy, answers, redraw_set};
+use cross_check::redraw::{
+    BOARD_STAGE, Redrawn, accuracy, answers, board_model, flat_model, redraw_set,
+};
 use cross_check::{root, test_set};
 use embedded_graphics::mono_font::ascii::FONT_6X10;
 use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
 use embedded_graphics::prelude::Point;
-use model_embed::BOARD_STAGE;
 use runtime_nostd::Variant;
-use trainer::artifacts::StageDir;
 use trainer::data::{IMAGE_SIDE, Mnist};
 use trainer::plot::Canvas;
 use trainer::stages::Stage;
@@ -45,7 +45,7 @@ fn parse_args() -> Result<Args, String> {
         jitter: None,
         grid: root()
             .join("models")
-            .join(BOARD_STAGE)
+            .join(BOARD_STAGE.name())
             .join("redrawn-errors.png"),
     };
     let mut it = std::env::args().skip(1);
@@ -78,24 +78,13 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
-    let board: Stage = BOARD_STAGE.parse()?;
+    let board = BOARD_STAGE;
     if !args.stages.contains(&board) {
         return Err(format!(
             "--stage must include the board's stage, {board} (its errors make the grid)"
         ));
     }
     Ok(args)
-}
-
-fn read_model(stage: Stage, variant: Variant) -> Result<&'static [u8], String> {
-    let path = StageDir::new(&root().join("models"), stage).flat(variant);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        format!(
-            "{}: {e}; export it with `cargo run -p trainer --release -- export --stage {stage}`",
-            path.display()
-        )
-    })?;
-    Ok(Box::leak(bytes.into_boxed_slice()))
 }
 
 /// One cell per error: the test digit and its redrawn form side by side, the answer under them
@@ -151,9 +140,9 @@ fn run(args: &Args) -> Result<(), String> {
     let test = test_set();
     let count = args.limit.min(test.len());
     let labels = &test.labels[..count];
-    let board: Stage = BOARD_STAGE.parse()?;
+    let board = BOARD_STAGE;
     let start = Instant::now();
-    let redrawn = redraw_set(test, count, read_model(board, Variant::Int8)?, args.jitter)?;
+    let redrawn = redraw_set(test, count, board_model()?, args.jitter)?;
     let no_ink: Vec<usize> = (0..count).filter(|&i| redrawn[i].digit.is_none()).collect();
     let broken = redrawn.iter().filter(|r| r.trace.pieces > 1).count();
     let strokes: usize = redrawn.iter().map(|r| r.trace.strokes.len()).sum();
@@ -188,8 +177,8 @@ fn run(args: &Args) -> Result<(), String> {
     let mut board_result = None;
     for &stage in &args.stages {
         let (int8, f32) = (
-            read_model(stage, Variant::Int8)?,
-            read_model(stage, Variant::F32)?,
+            flat_model(stage, Variant::Int8)?,
+            flat_model(stage, Variant::F32)?,
         );
         let drawn_int8 = answers(int8, &drawn)?;
         let cells = [

@@ -17,7 +17,10 @@ use app::session::Session;
 use app::synthetic::{Finger, replay_through_session};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use runtime_nostd::Variant;
+use trainer::artifacts::StageDir;
 use trainer::data::Mnist;
+use trainer::stages::Stage;
 
 pub use trace::Trace;
 
@@ -189,6 +192,27 @@ pub fn answers(model: &[u8], digits: &[Option<&[u8]>]) -> Result<Vec<u8>, String
     })
 }
 
+/// The committed flat file `models/<stage>.<variant>.mnef`, kept for the life of the process (a
+/// `Session` runs a `&'static` model, as a board's embedded one is).
+pub fn flat_model(stage: Stage, variant: Variant) -> Result<&'static [u8], String> {
+    let path = StageDir::new(&crate::root().join("models"), stage).flat(variant);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        format!(
+            "{}: {e}; export it with `cargo run -p trainer --release -- export --stage {stage}`",
+            path.display()
+        )
+    })?;
+    Ok(Box::leak(bytes.into_boxed_slice()))
+}
+
+/// The int8 file the boards embed (`model_embed::BOARD_STAGE`).
+pub fn board_model() -> Result<&'static [u8], String> {
+    flat_model(BOARD_STAGE, Variant::Int8)
+}
+
+/// The stage the boards embed.
+pub const BOARD_STAGE: Stage = Stage::named(model_embed::BOARD_STAGE);
+
 /// The answer recorded for a digit that could not be drawn.
 pub const NO_ANSWER: u8 = u8::MAX;
 
@@ -203,12 +227,7 @@ mod tests {
     use super::*;
 
     fn board_model() -> &'static [u8] {
-        let path = crate::root().join(format!("models/{}.i8.mnef", model_embed::BOARD_STAGE));
-        Box::leak(
-            std::fs::read(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-                .into_boxed_slice(),
-        )
+        super::board_model().unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
