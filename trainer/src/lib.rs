@@ -9,6 +9,7 @@
 pub mod artifacts;
 pub mod augment;
 pub mod backend;
+pub mod cpu;
 pub mod data;
 pub mod export;
 pub mod model;

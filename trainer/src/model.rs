@@ -344,6 +344,58 @@ impl ConvNetConfig {
     }
 }
 
+impl ConvBlock {
+    /// Stride and padding when the convolution is square with symmetric explicit padding, no
+    /// dilation and one group (every stage's, see [`ConvNetConfig::init`]): the convolutions
+    /// [`crate::cpu::conv`] computes.
+    fn square(&self) -> Option<(usize, usize)> {
+        let conv = &self.conv;
+        let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
+            return None;
+        };
+        let [stride, stride_w] = conv.stride;
+        let square = conv.kernel_size[0] == conv.kernel_size[1]
+            && stride == stride_w
+            && conv.dilation == [1, 1]
+            && conv.groups == 1
+            && [left, bottom, right] == [top; 3];
+        square.then_some((stride, top))
+    }
+
+    /// The convolution alone, bias included. On the `flex` CPU backend it runs through
+    /// [`crate::cpu::conv`] (a backward pass of large matmuls on all cores), elsewhere through
+    /// burn's `Conv2d`: same parameters, same function.
+    ///
+    /// # Shapes
+    /// - x: `[batch, in, side, side]`
+    /// - output: `[batch, filters, side / stride, side / stride]`
+    pub fn conv(&self, x: Tensor<4>) -> Tensor<4> {
+        match self.square() {
+            Some((stride, padding)) if crate::cpu::is_flex(&x.device()) => {
+                let y = crate::cpu::conv::conv2d(x, self.conv.weight.val(), stride, padding);
+                match &self.conv.bias {
+                    Some(bias) => y + bias.val().reshape([1, -1, 1, 1]),
+                    None => y,
+                }
+            }
+            _ => self.conv.forward(x),
+        }
+    }
+
+    /// Convolution, batch norm if any, relu.
+    ///
+    /// # Shapes
+    /// - x: `[batch, in, side, side]`
+    /// - output: `[batch, filters, side / stride, side / stride]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut x = self.conv(x);
+        if let Some(norm) = &self.norm {
+            x = crate::cpu::batch_norm::batch_norm(norm, x);
+        }
+        relu(x)
+    }
+}
+
 impl ConvNet {
     /// Logits of images.
     ///
@@ -354,16 +406,21 @@ impl ConvNet {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for block in &self.convs {
-            x = block.conv.forward(x);
-            if let Some(norm) = &block.norm {
-                x = norm.forward(x);
-            }
-            x = relu(x);
+            x = block.forward(x);
         }
-        // NCHW flatten: channel-major, the order the ONNX and flat exports use too.
-        let mut x = self.dense.forward(x.flatten::<2>(1, 3));
+        self.head(x.flatten::<2>(1, 3))
+    }
+
+    /// Dense layer, its batch norm, relu, dropout and the output layer.
+    ///
+    /// # Shapes
+    /// - features: `[batch, channels * side * side]`, channel-major (NCHW flatten: the order
+    ///   the ONNX and flat exports use too)
+    /// - output: `[batch, classes]`
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        let mut x = self.dense.forward(features);
         if let Some(norm) = &self.dense_norm {
-            x = norm.forward(x);
+            x = crate::cpu::batch_norm::batch_norm(norm, x);
         }
         x = relu(x);
         if let Some(d) = &self.dropout {

@@ -1,0 +1,501 @@
+//! Convolution for training on the `flex` CPU backend: im2col + one matmul per chunk of
+//! images for the forward pass and for each gradient, as a burn backend extension with its own
+//! backward pass.
+//!
+//! Why: burn 0.22's `flex` computes the forward convolution itself, but its backward pass comes
+//! from burn's generic decomposition (the weight gradient as a convolution with batch and
+//! channels swapped, the input gradient as a transposed convolution), whose units of parallel
+//! work are the layer's input channels: 1, 12 and 24 in the codelab's CNN. Here the forward pass
+//! unfolds the images into a column matrix, keeps it for the backward pass, and each direction
+//! is a matmul:
+//!
+//! - forward: `Y[O, n] = W[O, k*k*C] x cols[n, k*k*C]^T`, with `n` the chunk's output pixels
+//! - weight gradient: `dW = sum over chunks of dY[O, n] x cols`
+//! - input gradient: `dcols = dY^T x W`, summed back onto the input pixels (col2im).
+//!
+//! The batch is cut into chunks of a few images whose columns stay in cache (about
+//! [`CHUNK_COLUMN_BYTES`]); chunks run in parallel on all cores and the weight gradient is the
+//! sum of the chunks' in chunk order, so results do not depend on the number of threads.
+//! Tensors are channels-first like burn's `Conv2d` (a drop-in: same parameters, same layout);
+//! inside a chunk the images are turned channels-last, where a kernel row is one contiguous run
+//! of `k * C` floats to copy, and the columns are ordered (kernel row, kernel column, channel).
+
+use std::ops::Range;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, DType, Dispatch, Flex, backend_extension};
+use burn::tensor::{Shape, Tensor};
+
+use super::{f32_values, flex_tensor};
+use rayon::prelude::*;
+
+/// Column-matrix bytes per chunk of images: about what a core's cache holds, so a chunk is
+/// unfolded, multiplied and (backward) folded back without a round trip to memory. The
+/// codelab's second convolution needs 339 KB of columns per image: 3 images per chunk.
+pub const CHUNK_COLUMN_BYTES: usize = 1 << 20;
+
+/// One square convolution over a batch: every size the unfolding needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Geometry {
+    batch: usize,
+    height: usize,
+    width: usize,
+    channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+}
+
+impl Geometry {
+    /// For an input of shape `[batch, channels, height, width]`.
+    fn new(input: &Shape, kernel: usize, stride: usize, padding: usize) -> Self {
+        Geometry {
+            batch: input[0],
+            channels: input[1],
+            height: input[2],
+            width: input[3],
+            kernel,
+            stride,
+            padding,
+        }
+    }
+
+    fn with_batch(self, batch: usize) -> Self {
+        Geometry { batch, ..self }
+    }
+
+    fn out_size(&self, size: usize) -> usize {
+        (size + 2 * self.padding).saturating_sub(self.kernel) / self.stride + 1
+    }
+
+    fn out_height(&self) -> usize {
+        self.out_size(self.height)
+    }
+
+    fn out_width(&self) -> usize {
+        self.out_size(self.width)
+    }
+
+    /// Length of one column-matrix row: one value per (kernel row, kernel column, channel).
+    fn row_len(&self) -> usize {
+        self.kernel * self.kernel * self.channels
+    }
+
+    /// Rows of the column matrix: every output position of every image, image-major.
+    fn rows(&self) -> usize {
+        self.batch * self.out_height() * self.out_width()
+    }
+
+    fn image_len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    fn positions(&self) -> usize {
+        self.out_height() * self.out_width()
+    }
+
+    /// Images per chunk: [`CHUNK_COLUMN_BYTES`] of columns, at least one image.
+    fn images_per_chunk(&self) -> usize {
+        let bytes = self.positions() * self.row_len() * std::mem::size_of::<f32>();
+        (CHUNK_COLUMN_BYTES / bytes.max(1)).max(1)
+    }
+
+    fn output_len(&self, outputs: usize) -> usize {
+        outputs * self.positions()
+    }
+
+    /// For output coordinate `out` along an axis of `size` pixels: the kernel taps that land
+    /// inside the image (not in the padding), and the input coordinate of the first of them.
+    fn taps_inside(&self, out: usize, size: usize) -> (Range<usize>, usize) {
+        // Input coordinate = out * stride - padding + tap, wanted in 0..size.
+        let origin = out * self.stride;
+        let first = self.padding.saturating_sub(origin);
+        let end = (size + self.padding)
+            .saturating_sub(origin)
+            .min(self.kernel);
+        let first = first.min(end);
+        (first..end, (origin + first).saturating_sub(self.padding))
+    }
+
+    /// Calls `visit(position, column-matrix range, input range)` for each contiguous run of one
+    /// output position's kernel row that lies inside a channels-last image. The ranges are
+    /// relative to the position's row of columns and to the image.
+    fn for_each_run(&self, mut visit: impl FnMut(usize, Range<usize>, Range<usize>)) {
+        let (c, k) = (self.channels, self.kernel);
+        let out_w = self.out_width();
+        for oy in 0..self.out_height() {
+            let (ky_range, first_y) = self.taps_inside(oy, self.height);
+            for ox in 0..out_w {
+                let position = oy * out_w + ox;
+                let (kx_range, first_x) = self.taps_inside(ox, self.width);
+                let len = kx_range.len() * c;
+                for (i, ky) in ky_range.clone().enumerate() {
+                    let column = (ky * k + kx_range.start) * c;
+                    let pixel = ((first_y + i) * self.width + first_x) * c;
+                    visit(position, column..column + len, pixel..pixel + len);
+                }
+            }
+        }
+    }
+
+    /// From channels-last images: `[N, k*k*C]`, row (image, oy, ox) holds the input pixels the kernel covers at that output
+    /// position, zero where it covers the padding.
+    fn im2col(&self, input: &[f32]) -> Vec<f32> {
+        let row_len = self.row_len();
+        let mut columns = vec![0.0f32; self.rows() * row_len];
+        let per_image = self.positions() * row_len;
+        for (out, image) in columns
+            .chunks_exact_mut(per_image)
+            .zip(input.chunks_exact(self.image_len()))
+        {
+            self.for_each_run(|position, column, pixel| {
+                out[position * row_len..][column].copy_from_slice(&image[pixel]);
+            });
+        }
+        columns
+    }
+
+    /// The adjoint of [`Geometry::im2col`]: adds every column-matrix entry back onto the input
+    /// pixel it was read from, into channels-last `input`.
+    fn col2im(&self, columns: &[f32], input: &mut [f32]) {
+        let row_len = self.row_len();
+        let per_image = self.positions() * row_len;
+        for (image, rows) in input
+            .chunks_exact_mut(self.image_len())
+            .zip(columns.chunks_exact(per_image))
+        {
+            self.for_each_run(|position, column, pixel| {
+                let source = &rows[position * row_len..][column];
+                for (target, value) in image[pixel].iter_mut().zip(source) {
+                    *target += value;
+                }
+            });
+        }
+    }
+}
+
+/// `[planes, len]` -> `[len, planes]`, for each of `count` consecutive blocks.
+fn transpose_blocks(values: &[f32], count: usize, planes: usize, len: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; values.len()];
+    for (block, out) in values
+        .chunks_exact(planes * len)
+        .zip(out.chunks_exact_mut(planes * len))
+        .take(count)
+    {
+        for (plane, values) in block.chunks_exact(len).enumerate() {
+            for (i, &value) in values.iter().enumerate() {
+                out[i * planes + plane] = value;
+            }
+        }
+    }
+    out
+}
+
+/// `[O, C, k, k]` -> `[O, k*k*C]`: the column order of a channels-last unfold.
+fn weight_channels_last(weight: &FlexTensor) -> FlexTensor {
+    let [outputs, channels, kernel, _] = weight.layout().shape().dims();
+    let permuted = Flex::float_permute(weight.clone(), &[0, 2, 3, 1]).to_contiguous();
+    Flex::float_reshape(permuted, Shape::from([outputs, kernel * kernel * channels]))
+}
+
+/// The inverse of [`weight_channels_last`].
+fn weight_channels_first(weight: FlexTensor, g: &Geometry) -> FlexTensor {
+    let outputs = weight.layout().shape()[0];
+    let (c, k) = (g.channels, g.kernel);
+    let blocks = Flex::float_reshape(weight, Shape::from([outputs, k, k, c]));
+    Flex::float_permute(blocks, &[0, 3, 1, 2]).to_contiguous()
+}
+
+/// The forward pass: `[batch, O, out_h, out_w]` and, if `keep_columns`, each chunk's column
+/// matrix for the backward pass.
+fn forward(
+    input: &FlexTensor,
+    weight: &FlexTensor,
+    g: &Geometry,
+    keep_columns: bool,
+) -> (FlexTensor, Vec<FlexTensor>) {
+    let outputs = weight.layout().shape()[0];
+    let input = f32_values(input);
+    let weight = weight_channels_last(weight);
+    let per_chunk = g.images_per_chunk();
+    let mut output = vec![0.0f32; g.batch * g.output_len(outputs)];
+    let columns: Vec<Option<FlexTensor>> = output
+        .par_chunks_mut(per_chunk * g.output_len(outputs))
+        .zip(input.par_chunks(per_chunk * g.image_len()))
+        .map(|(output, images)| {
+            let chunk = g.with_batch(images.len() / g.image_len());
+            let images = transpose_blocks(images, chunk.batch, g.channels, g.height * g.width);
+            let columns = flex_tensor(
+                chunk.im2col(&images),
+                Shape::from([chunk.rows(), g.row_len()]),
+            );
+            // [O, n]: image-major pixels, so each image's block is its [O, positions] output
+            // once the two leading axes swap.
+            let rows =
+                Flex::float_matmul(weight.clone(), Flex::float_swap_dims(columns.clone(), 0, 1));
+            let rows = f32_values(&rows);
+            for (o, row) in rows.chunks_exact(chunk.rows()).enumerate() {
+                for (image, pixels) in row.chunks_exact(g.positions()).enumerate() {
+                    output[(image * outputs + o) * g.positions()..][..g.positions()]
+                        .copy_from_slice(pixels);
+                }
+            }
+            keep_columns.then_some(columns)
+        })
+        .collect();
+    let shape = Shape::from([g.batch, outputs, g.out_height(), g.out_width()]);
+    (
+        flex_tensor(output, shape),
+        columns.into_iter().flatten().collect(),
+    )
+}
+
+/// The operation burn's dispatch routes to [`Flex`] and its autodiff.
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuConv: burn::backend::Backend {
+    /// A bias-free square convolution: stride and padding the same along both axes, no
+    /// dilation, one group.
+    ///
+    /// # Shapes
+    /// - input: `[batch, in, height, width]`
+    /// - weight: `[out, in, k, k]`
+    /// - output: `[batch, out, out_height, out_width]`
+    fn cpu_conv2d(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self>;
+}
+
+fn geometry(input: &FlexTensor, weight: &FlexTensor, stride: usize, padding: usize) -> Geometry {
+    Geometry::new(
+        input.layout().shape(),
+        weight.layout().shape()[2],
+        stride,
+        padding,
+    )
+}
+
+impl CpuConv for Flex {
+    fn cpu_conv2d(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let g = geometry(&input, &weight, stride, padding);
+        forward(&input, &weight, &g, false).0
+    }
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+/// What the backward pass needs: each chunk's column matrix (the unfolded input), the weight,
+/// the sizes.
+type Saved = (Vec<FlexTensor>, FlexTensor, Geometry);
+
+impl Backward<Flex, 2> for ConvBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [input_node, weight_node] = ops.parents;
+        let (columns, weight, g) = ops.state;
+        let outputs = weight.layout().shape()[0];
+        let weight = weight_channels_last(&weight);
+        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = f32_values(&grad);
+        let per_chunk = g.images_per_chunk();
+        let want_input = input_node.is_some();
+        // The first layer's input (the images) needs no gradient: its share stays zeros.
+        let mut dx = vec![0.0f32; g.batch * g.image_len()];
+        let dws: Vec<FlexTensor> = grad
+            .par_chunks(per_chunk * g.output_len(outputs))
+            .zip(columns.into_par_iter())
+            .zip(dx.par_chunks_mut(per_chunk * g.image_len()))
+            .map(|((grad, columns), dx)| {
+                let chunk = g.with_batch(grad.len() / g.output_len(outputs));
+                // [images, O, positions] -> [O, n], image-major pixels as in the columns.
+                let mut by_output = vec![0.0f32; grad.len()];
+                for (image, block) in grad.chunks_exact(g.output_len(outputs)).enumerate() {
+                    for (o, pixels) in block.chunks_exact(g.positions()).enumerate() {
+                        by_output[(o * chunk.batch + image) * g.positions()..][..g.positions()]
+                            .copy_from_slice(pixels);
+                    }
+                }
+                let dy = flex_tensor(by_output, Shape::from([outputs, chunk.rows()]));
+                if want_input {
+                    let dcolumns =
+                        Flex::float_matmul(Flex::float_swap_dims(dy.clone(), 0, 1), weight.clone());
+                    let mut images = vec![0.0f32; dx.len()];
+                    chunk.col2im(&f32_values(&dcolumns), &mut images);
+                    let planes =
+                        transpose_blocks(&images, chunk.batch, g.height * g.width, g.channels);
+                    dx.copy_from_slice(&planes);
+                }
+                Flex::float_matmul(dy, columns)
+            })
+            .collect();
+        if let Some(node) = weight_node {
+            // Chunk order, whatever ran where: the same sum on any number of threads.
+            if let Some(dw) = dws.into_iter().reduce(Flex::float_add) {
+                grads.register::<Flex>(node.id, weight_channels_first(dw, &g));
+            }
+        }
+        if let Some(node) = input_node {
+            let shape = Shape::from([g.batch, g.channels, g.height, g.width]);
+            grads.register::<Flex>(node.id, flex_tensor(dx, shape));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> CpuConv for Autodiff<Flex, C> {
+    fn cpu_conv2d(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        assert_eq!(
+            (input.primitive().dtype(), weight.primitive().dtype()),
+            (DType::F32, DType::F32),
+            "the CPU convolution computes in f32"
+        );
+        match ConvBackward
+            .prepare::<C>([input.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let input = input.into_primitive();
+                let weight = weight.into_primitive();
+                let g = geometry(&input, &weight, stride, padding);
+                let (output, columns) = forward(&input, &weight, &g, true);
+                prep.finish((columns, weight, g), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::cpu_conv2d(
+                input.into_primitive(),
+                weight.into_primitive(),
+                stride,
+                padding,
+            )),
+        }
+    }
+}
+
+/// [`CpuConv::cpu_conv2d`] on tensors (`flex` only).
+///
+/// # Shapes
+/// - input: `[batch, in, height, width]`
+/// - weight: `[out, in, k, k]`
+/// - output: `[batch, out, out_height, out_width]`
+pub fn conv2d(input: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::cpu_conv2d(
+        input.into_dispatch(),
+        weight.into_dispatch(),
+        stride,
+        padding,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_inside_skip_the_padding() {
+        let g = Geometry::new(&Shape::from([1, 1, 28, 28]), 6, 2, 2);
+        // Output 0 starts 2 pixels into the padding: taps 2..6 read pixels 0..4.
+        assert_eq!(g.taps_inside(0, 28), (2..6, 0));
+        assert_eq!(g.taps_inside(1, 28), (0..6, 0));
+        // Output 13 starts at pixel 24: taps 0..4 read 24..28, the rest is padding.
+        assert_eq!(g.taps_inside(13, 28), (0..4, 24));
+        assert_eq!(g.out_width(), 14);
+    }
+
+    /// Largest difference between two tensors' values, relative to the largest of `reference`.
+    fn relative_difference<const D: usize>(value: Tensor<D>, reference: Tensor<D>) -> f32 {
+        let scale = reference.clone().abs().max().into_scalar::<f32>().max(1e-6);
+        (value - reference).abs().max().into_scalar::<f32>() / scale
+    }
+
+    #[test]
+    fn matches_burns_convolution_forward_and_backward() {
+        use burn::tensor::Distribution;
+        use burn::tensor::module::conv2d as burn_conv2d;
+        use burn::tensor::ops::ConvOptions;
+        let device = burn::tensor::Device::flex().autodiff();
+        device.seed(3);
+        // (batch, channels, height, width, outputs, kernel, stride, padding): the codelab's three
+        // layers (the second and third over several chunks), no padding, stride 3, a non-square
+        // image, a kernel as large as the padded image.
+        for (batch, c, h, w, o, k, s, p) in [
+            (5, 1, 28, 28, 12, 3, 1, 1),
+            (7, 12, 28, 28, 24, 6, 2, 2),
+            (9, 24, 14, 14, 32, 6, 2, 2),
+            (3, 4, 9, 9, 5, 3, 1, 0),
+            (2, 3, 11, 7, 4, 4, 3, 1),
+            (2, 2, 3, 3, 3, 5, 1, 1),
+        ] {
+            let input = Tensor::<4>::random([batch, c, h, w], Distribution::Default, &device)
+                .require_grad();
+            let weight =
+                Tensor::<4>::random([o, c, k, k], Distribution::Default, &device).require_grad();
+            let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
+            let ours = conv2d(input.clone(), weight.clone(), s, p);
+            let theirs = burn_conv2d(input.clone(), weight.clone(), None, options);
+            assert_eq!(ours.dims(), theirs.dims());
+            let case = format!("{batch}x{c}x{h}x{w} -> {o}, k{k} s{s} p{p}");
+            let forward = relative_difference(ours.clone(), theirs.clone());
+            assert!(forward < 1e-5, "{case}: forward differs by {forward}");
+            // A loss that weighs every output differently, so no gradient is trivially uniform.
+            let weights = Tensor::<4>::random(ours.shape(), Distribution::Default, &device);
+            let ours = (ours * weights.clone()).sum().backward();
+            let theirs = (theirs * weights).sum().backward();
+            for (name, param) in [("input", &input), ("weight", &weight)] {
+                let difference = relative_difference(
+                    param.grad(&ours).expect("our gradient"),
+                    param.grad(&theirs).expect("burn's gradient"),
+                );
+                assert!(
+                    difference < 1e-5,
+                    "{case}: {name} gradient differs by {difference}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        use burn::tensor::Distribution;
+        let device = burn::tensor::Device::flex().autodiff();
+        device.seed(5);
+        let input =
+            Tensor::<4>::random([11, 12, 28, 28], Distribution::Default, &device).require_grad();
+        let weight =
+            Tensor::<4>::random([24, 12, 6, 6], Distribution::Default, &device).require_grad();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            pool.install(|| {
+                let y = conv2d(input.clone(), weight.clone(), 2, 2);
+                let grads = (y.clone() * y.clone()).sum().backward();
+                (
+                    y.into_data(),
+                    input.grad(&grads).expect("input gradient").into_data(),
+                    weight.grad(&grads).expect("weight gradient").into_data(),
+                )
+            })
+        };
+        assert_eq!(run(1), run(3));
+    }
+}
