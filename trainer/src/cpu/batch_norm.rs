@@ -359,8 +359,10 @@ mod tests {
                 a.grad(&g_ours).expect("our gradient"),
                 b.grad(&g_theirs).expect("burn's gradient"),
             );
+            // Sums over a whole channel (50,176 values in the largest case), which burn adds
+            // up in f32: its own rounding is of this order.
             assert!(
-                difference < 1e-4,
+                difference < 1e-3,
                 "{case}: {name} gradient differs by {difference}"
             );
         }

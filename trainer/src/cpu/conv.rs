@@ -147,16 +147,30 @@ impl Geometry {
     /// From channels-last images: `[N, k*k*C]`, row (image, oy, ox) holds the input pixels the kernel covers at that output
     /// position, zero where it covers the padding.
     fn im2col(&self, input: &[f32]) -> Vec<f32> {
-        let row_len = self.row_len();
-        let mut columns = vec![0.0f32; self.rows() * row_len];
-        let per_image = self.positions() * row_len;
-        for (out, image) in columns
-            .chunks_exact_mut(per_image)
-            .zip(input.chunks_exact(self.image_len()))
-        {
-            self.for_each_run(|position, column, pixel| {
-                out[position * row_len..][column].copy_from_slice(&image[pixel]);
-            });
+        // Row by row, each value written once (no zeroing pass first): the padding's zeros,
+        // then the run inside the image, per kernel row.
+        let (c, k) = (self.channels, self.kernel);
+        let mut columns = Vec::with_capacity(self.rows() * self.row_len());
+        for image in input.chunks_exact(self.image_len()) {
+            for oy in 0..self.out_height() {
+                let (ky_inside, first_y) = self.taps_inside(oy, self.height);
+                for ox in 0..self.out_width() {
+                    let (kx_inside, first_x) = self.taps_inside(ox, self.width);
+                    for ky in 0..k {
+                        let zeros_before = match ky_inside.contains(&ky) {
+                            true => kx_inside.start * c,
+                            false => k * c,
+                        };
+                        columns.resize(columns.len() + zeros_before, 0.0);
+                        if ky_inside.contains(&ky) {
+                            let iy = first_y + (ky - ky_inside.start);
+                            let pixel = (iy * self.width + first_x) * c;
+                            columns.extend_from_slice(&image[pixel..][..kx_inside.len() * c]);
+                            columns.resize(columns.len() + (k - kx_inside.end) * c, 0.0);
+                        }
+                    }
+                }
+            }
         }
         columns
     }
@@ -180,18 +194,12 @@ impl Geometry {
     }
 }
 
-/// `[planes, len]` -> `[len, planes]`, for each of `count` consecutive blocks.
-fn transpose_blocks(values: &[f32], count: usize, planes: usize, len: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; values.len()];
-    for (block, out) in values
-        .chunks_exact(planes * len)
-        .zip(out.chunks_exact_mut(planes * len))
-        .take(count)
-    {
-        for (plane, values) in block.chunks_exact(len).enumerate() {
-            for (i, &value) in values.iter().enumerate() {
-                out[i * planes + plane] = value;
-            }
+/// `[planes, len]` -> `[len, planes]`, for each consecutive block of `planes * len` values.
+fn transpose_blocks(values: &[f32], planes: usize, len: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(values.len());
+    for block in values.chunks_exact(planes * len) {
+        for i in 0..len {
+            out.extend((0..planes).map(|plane| block[plane * len + i]));
         }
     }
     out
@@ -230,7 +238,7 @@ fn forward(
         .zip(input.par_chunks(per_chunk * g.image_len()))
         .map(|(output, images)| {
             let chunk = g.with_batch(images.len() / g.image_len());
-            let images = transpose_blocks(images, chunk.batch, g.channels, g.height * g.width);
+            let images = transpose_blocks(images, g.channels, g.height * g.width);
             let columns = flex_tensor(
                 chunk.im2col(&images),
                 Shape::from([chunk.rows(), g.row_len()]),
@@ -323,11 +331,10 @@ impl Backward<Flex, 2> for ConvBackward {
             .map(|((grad, columns), dx)| {
                 let chunk = g.with_batch(grad.len() / g.output_len(outputs));
                 // [images, O, positions] -> [O, n], image-major pixels as in the columns.
-                let mut by_output = vec![0.0f32; grad.len()];
-                for (image, block) in grad.chunks_exact(g.output_len(outputs)).enumerate() {
-                    for (o, pixels) in block.chunks_exact(g.positions()).enumerate() {
-                        by_output[(o * chunk.batch + image) * g.positions()..][..g.positions()]
-                            .copy_from_slice(pixels);
+                let mut by_output = Vec::with_capacity(grad.len());
+                for o in 0..outputs {
+                    for image in grad.chunks_exact(g.output_len(outputs)) {
+                        by_output.extend_from_slice(&image[o * g.positions()..][..g.positions()]);
                     }
                 }
                 let dy = flex_tensor(by_output, Shape::from([outputs, chunk.rows()]));
@@ -336,8 +343,7 @@ impl Backward<Flex, 2> for ConvBackward {
                         Flex::float_matmul(Flex::float_swap_dims(dy.clone(), 0, 1), weight.clone());
                     let mut images = vec![0.0f32; dx.len()];
                     chunk.col2im(&f32_values(&dcolumns), &mut images);
-                    let planes =
-                        transpose_blocks(&images, chunk.batch, g.height * g.width, g.channels);
+                    let planes = transpose_blocks(&images, g.height * g.width, g.channels);
                     dx.copy_from_slice(&planes);
                 }
                 Flex::float_matmul(dy, columns)
