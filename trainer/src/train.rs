@@ -184,6 +184,9 @@ pub fn train(
     options: &TrainOptions,
 ) -> (Model, Vec<EpochMetrics>) {
     let recipe = stage.recipe();
+    if crate::cpu::is_flex(device) {
+        crate::cpu::flush_denormals_on_training_threads();
+    }
     device.seed(options.seed);
     let train_device = device.clone().autodiff();
     let mut model = stage
