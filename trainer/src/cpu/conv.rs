@@ -243,17 +243,15 @@ fn forward(
                 chunk.im2col(&images),
                 Shape::from([chunk.rows(), g.row_len()]),
             );
-            // [O, n]: image-major pixels, so each image's block is its [O, positions] output
-            // once the two leading axes swap.
+            // [n, O] (pixels down, the long side gemm's kernels tile best), then each image's
+            // [positions, O] block turned into its [O, positions] output.
             let rows =
-                Flex::float_matmul(weight.clone(), Flex::float_swap_dims(columns.clone(), 0, 1));
-            let rows = f32_values(&rows);
-            for (o, row) in rows.chunks_exact(chunk.rows()).enumerate() {
-                for (image, pixels) in row.chunks_exact(g.positions()).enumerate() {
-                    output[(image * outputs + o) * g.positions()..][..g.positions()]
-                        .copy_from_slice(pixels);
-                }
-            }
+                Flex::float_matmul(columns.clone(), Flex::float_swap_dims(weight.clone(), 0, 1));
+            output.copy_from_slice(&transpose_blocks(
+                &f32_values(&rows),
+                g.positions(),
+                outputs,
+            ));
             keep_columns.then_some(columns)
         })
         .collect();
@@ -331,27 +329,24 @@ impl Backward<Flex, 2> for ConvBackward {
             .map(|((grad, columns), dx)| {
                 let chunk = g.with_batch(grad.len() / g.output_len(outputs));
                 // [images, O, positions] -> [O, n], image-major pixels as in the columns.
-                let mut by_output = Vec::with_capacity(grad.len());
-                for o in 0..outputs {
-                    for image in grad.chunks_exact(g.output_len(outputs)) {
-                        by_output.extend_from_slice(&image[o * g.positions()..][..g.positions()]);
-                    }
-                }
-                let dy = flex_tensor(by_output, Shape::from([outputs, chunk.rows()]));
+                // [images, O, positions] -> [n, O], pixels down as in the columns.
+                let dy = transpose_blocks(grad, outputs, g.positions());
+                let dy = flex_tensor(dy, Shape::from([chunk.rows(), outputs]));
                 if want_input {
-                    let dcolumns =
-                        Flex::float_matmul(Flex::float_swap_dims(dy.clone(), 0, 1), weight.clone());
+                    let dcolumns = Flex::float_matmul(dy.clone(), weight.clone());
                     let mut images = vec![0.0f32; dx.len()];
                     chunk.col2im(&f32_values(&dcolumns), &mut images);
                     let planes = transpose_blocks(&images, g.height * g.width, g.channels);
                     dx.copy_from_slice(&planes);
                 }
-                Flex::float_matmul(dy, columns)
+                // dW^T [k*k*C, O]: the long side down again.
+                Flex::float_matmul(Flex::float_swap_dims(columns, 0, 1), dy)
             })
             .collect();
         if let Some(node) = weight_node {
             // Chunk order, whatever ran where: the same sum on any number of threads.
-            if let Some(dw) = dws.into_iter().reduce(Flex::float_add) {
+            if let Some(dw_t) = dws.into_iter().reduce(Flex::float_add) {
+                let dw = Flex::float_swap_dims(dw_t, 0, 1).to_contiguous();
                 grads.register::<Flex>(node.id, weight_channels_first(dw, &g));
             }
         }
