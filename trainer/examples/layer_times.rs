@@ -136,14 +136,28 @@ fn main() {
         "{:<28} {:>9} {:>9} {optimizer:>9.2}",
         "optimizer (Adam)", "", ""
     );
+    let (mut forwards, mut backwards) = (Vec::new(), Vec::new());
     let step = median(repeats, || {
         let start = Instant::now();
         let loss = loss_fn.forward(model.forward(images.clone()), targets.clone());
+        let _ = loss.clone().into_scalar::<f32>();
+        forwards.push(millis(start));
+        let backward = Instant::now();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        backwards.push(millis(backward));
         model = optim.step(1e-3, model.clone(), grads);
         let _ = model.classes();
         millis(start)
     });
+    let middle = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (forward, backward) = (middle(forwards), middle(backwards));
+    println!(
+        "{:<28} {forward:>9.2} {backward:>9.2}",
+        "whole step: forward, backward"
+    );
     println!("{:<28} {:>9} {:>9} {step:>9.2}", "whole step", "", "");
     println!(
         "convolutions and norms: burn {burn_total:.2} ms, cpu {ours_total:.2} ms ({:.2}x); \
