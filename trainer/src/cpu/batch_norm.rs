@@ -302,15 +302,10 @@ pub fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::tests::relative_difference;
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
     use burn::tensor::{Device, Distribution};
-
-    /// Largest difference between two tensors' values, relative to the largest of `reference`.
-    fn relative_difference<const D: usize>(value: Tensor<D>, reference: Tensor<D>) -> f32 {
-        let scale = reference.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (value - reference).abs().max().into_scalar::<f32>() / scale
-    }
 
     fn check<const D: usize>(shape: [usize; D], device: &Device) {
         let channels = shape[1];

@@ -9,9 +9,11 @@
 //! unfolds the images into a column matrix, keeps it for the backward pass, and each direction
 //! is a matmul:
 //!
-//! - forward: `Y[O, n] = W[O, k*k*C] x cols[n, k*k*C]^T`, with `n` the chunk's output pixels
-//! - weight gradient: `dW = sum over chunks of dY[O, n] x cols`
-//! - input gradient: `dcols = dY^T x W`, summed back onto the input pixels (col2im).
+//! - forward: `Y[n, O] = cols[n, k*k*C] x W[O, k*k*C]^T`, with `n` the chunk's output pixels
+//! - weight gradient: `dW^T = sum over chunks of cols^T x dY[n, O]`
+//! - input gradient: `dcols = dY x W`, summed back onto the input pixels (col2im).
+//!
+//! (Pixels run down the matmuls' rows: the long side, which `gemm`'s kernels tile best.)
 //!
 //! The batch is cut into chunks of a few images whose columns stay in cache (about
 //! [`CHUNK_COLUMN_BYTES`]); chunks run in parallel on all cores and the weight gradient is the
@@ -328,7 +330,6 @@ impl Backward<Flex, 2> for ConvBackward {
             .zip(dx.par_chunks_mut(per_chunk * g.image_len()))
             .map(|((grad, columns), dx)| {
                 let chunk = g.with_batch(grad.len() / g.output_len(outputs));
-                // [images, O, positions] -> [O, n], image-major pixels as in the columns.
                 // [images, O, positions] -> [n, O], pixels down as in the columns.
                 let dy = transpose_blocks(grad, outputs, g.positions());
                 let dy = flex_tensor(dy, Shape::from([chunk.rows(), outputs]));
@@ -409,6 +410,7 @@ pub fn conv2d(input: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::tests::relative_difference;
 
     #[test]
     fn taps_inside_skip_the_padding() {
@@ -419,12 +421,6 @@ mod tests {
         // Output 13 starts at pixel 24: taps 0..4 read 24..28, the rest is padding.
         assert_eq!(g.taps_inside(13, 28), (0..4, 24));
         assert_eq!(g.out_width(), 14);
-    }
-
-    /// Largest difference between two tensors' values, relative to the largest of `reference`.
-    fn relative_difference<const D: usize>(value: Tensor<D>, reference: Tensor<D>) -> f32 {
-        let scale = reference.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (value - reference).abs().max().into_scalar::<f32>() / scale
     }
 
     #[test]

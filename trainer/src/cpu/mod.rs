@@ -51,6 +51,20 @@ pub fn flush_denormals_on_training_threads() {
     rayon::broadcast(|_| denormals::flush());
 }
 
+#[cfg(test)]
+pub(crate) mod tests {
+    use burn::tensor::Tensor;
+
+    /// Largest difference between two tensors' values, relative to the largest of `reference`.
+    pub(crate) fn relative_difference<const D: usize>(
+        value: Tensor<D>,
+        reference: Tensor<D>,
+    ) -> f32 {
+        let scale = reference.clone().abs().max().into_scalar::<f32>().max(1e-6);
+        (value - reference).abs().max().into_scalar::<f32>() / scale
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod denormals {
     /// MXCSR bits: flush-to-zero (results) and denormals-are-zero (inputs).
