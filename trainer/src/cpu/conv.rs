@@ -232,7 +232,6 @@ fn forward(
 ) -> (FlexTensor, Vec<FlexTensor>) {
     let outputs = weight.layout().shape()[0];
     let input = f32_values(input);
-    let weight = weight_channels_last(weight);
     let per_chunk = g.images_per_chunk();
     let mut output = vec![0.0f32; g.batch * g.output_len(outputs)];
     let columns: Vec<Option<FlexTensor>> = output
@@ -299,15 +298,15 @@ impl CpuConv for Flex {
         padding: usize,
     ) -> FloatTensor<Self> {
         let g = geometry(&input, &weight, stride, padding);
-        forward(&input, &weight, &g, false).0
+        forward(&input, &weight_channels_last(&weight), &g, false).0
     }
 }
 
 #[derive(Debug)]
 struct ConvBackward;
 
-/// What the backward pass needs: each chunk's column matrix (the unfolded input), the weight,
-/// the sizes.
+/// What the backward pass needs: each chunk's column matrix (the unfolded input), the
+/// channels-last weight `[O, k*k*C]` the forward pass used, the sizes.
 type Saved = (Vec<FlexTensor>, FlexTensor, Geometry);
 
 impl Backward<Flex, 2> for ConvBackward {
@@ -317,7 +316,6 @@ impl Backward<Flex, 2> for ConvBackward {
         let [input_node, weight_node] = ops.parents;
         let (columns, weight, g) = ops.state;
         let outputs = weight.layout().shape()[0];
-        let weight = weight_channels_last(&weight);
         let grad = grads.consume::<Flex>(&ops.node);
         let grad = f32_values(&grad);
         let per_chunk = g.images_per_chunk();
@@ -379,6 +377,7 @@ impl<C: CheckpointStrategy> CpuConv for Autodiff<Flex, C> {
                 let input = input.into_primitive();
                 let weight = weight.into_primitive();
                 let g = geometry(&input, &weight, stride, padding);
+                let weight = weight_channels_last(&weight);
                 let (output, columns) = forward(&input, &weight, &g, true);
                 prep.finish((columns, weight, g), output)
             }
@@ -410,7 +409,7 @@ pub fn conv2d(input: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::tests::relative_difference;
+    use crate::cpu::tests::assert_close;
 
     #[test]
     fn taps_inside_skip_the_padding() {
@@ -450,20 +449,20 @@ mod tests {
             let theirs = burn_conv2d(input.clone(), weight.clone(), None, options);
             assert_eq!(ours.dims(), theirs.dims());
             let case = format!("{batch}x{c}x{h}x{w} -> {o}, k{k} s{s} p{p}");
-            let forward = relative_difference(ours.clone(), theirs.clone());
-            assert!(forward < 1e-5, "{case}: forward differs by {forward}");
+            assert_close(&case, "forward", ours.clone(), theirs.clone(), 1e-5);
             // A loss that weighs every output differently, so no gradient is trivially uniform.
             let weights = Tensor::<4>::random(ours.shape(), Distribution::Default, &device);
             let ours = (ours * weights.clone()).sum().backward();
             let theirs = (theirs * weights).sum().backward();
             for (name, param) in [("input", &input), ("weight", &weight)] {
-                let difference = relative_difference(
-                    param.grad(&ours).expect("our gradient"),
-                    param.grad(&theirs).expect("burn's gradient"),
-                );
-                assert!(
-                    difference < 1e-5,
-                    "{case}: {name} gradient differs by {difference}"
+                let (ours, theirs) = (param.grad(&ours), param.grad(&theirs));
+                let name = format!("{name} gradient");
+                assert_close(
+                    &case,
+                    &name,
+                    ours.expect("ours"),
+                    theirs.expect("burn's"),
+                    1e-5,
                 );
             }
         }

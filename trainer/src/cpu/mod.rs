@@ -55,13 +55,21 @@ pub fn flush_denormals_on_training_threads() {
 pub(crate) mod tests {
     use burn::tensor::Tensor;
 
-    /// Largest difference between two tensors' values, relative to the largest of `reference`.
-    pub(crate) fn relative_difference<const D: usize>(
-        value: Tensor<D>,
+    /// Panics unless the largest difference between `ours` and `reference`, relative to the
+    /// largest value of `reference`, is below `tolerance`.
+    pub(crate) fn assert_close<const D: usize>(
+        case: &str,
+        what: &str,
+        ours: Tensor<D>,
         reference: Tensor<D>,
-    ) -> f32 {
+        tolerance: f32,
+    ) {
         let scale = reference.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (value - reference).abs().max().into_scalar::<f32>() / scale
+        let difference = (ours - reference).abs().max().into_scalar::<f32>() / scale;
+        assert!(
+            difference < tolerance,
+            "{case}: {what} differs by {difference}"
+        );
     }
 }
 
