@@ -388,11 +388,11 @@ impl ConvBlock {
     /// - x: `[batch, in, side, side]`
     /// - output: `[batch, filters, side / stride, side / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self.conv(x);
-        if let Some(norm) = &self.norm {
-            x = crate::cpu::batch_norm::batch_norm(norm, x);
+        let x = self.conv(x);
+        match &self.norm {
+            Some(norm) => crate::cpu::batch_norm::batch_norm_relu(norm, x),
+            None => relu(x),
         }
-        relu(x)
     }
 }
 
@@ -418,11 +418,11 @@ impl ConvNet {
     ///   the ONNX and flat exports use too)
     /// - output: `[batch, classes]`
     pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
-        let mut x = self.dense.forward(features);
-        if let Some(norm) = &self.dense_norm {
-            x = crate::cpu::batch_norm::batch_norm(norm, x);
-        }
-        x = relu(x);
+        let x = self.dense.forward(features);
+        let mut x = match &self.dense_norm {
+            Some(norm) => crate::cpu::batch_norm::batch_norm_relu(norm, x),
+            None => relu(x),
+        };
         if let Some(d) = &self.dropout {
             x = d.forward(x);
         }

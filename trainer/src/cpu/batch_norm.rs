@@ -1,10 +1,13 @@
-//! Batch norm in training mode for the `flex` CPU backend: one pass for the statistics, one for
-//! the output, and a backward pass of two, per channel on all cores.
+//! Batch norm in training mode, followed by relu, for the `flex` CPU backend: two passes for
+//! the statistics, one for the output, and a backward pass of two, per channel on all cores.
 //!
 //! Why: burn's generic `batch_norm_train` (which `flex` uses) swaps the batch and channel axes
 //! and copies the activation to reduce per channel, twice forward and twice backward, then runs
 //! a chain of element-wise kernels; for the codelab's first layer that cost more than the
 //! convolution itself. Same function, same statistics (biased variance, as burn and Keras).
+//! The relu that follows every batch norm of the codelab's networks is applied in the output
+//! pass and its mask in the backward pass (recomputed from the input), which saves a pass over
+//! the activation each way and the tensor between.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -14,6 +17,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Dispatch, ExtensionType, Flex, backend_extension};
 use burn::nn::BatchNorm;
+use burn::tensor::activation::relu;
 use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
@@ -22,7 +26,7 @@ use super::{f32_values, flex_tensor};
 /// What a training-mode batch norm returns.
 #[derive(ExtensionType)]
 pub struct BatchNormTrained<B: burn::backend::Backend> {
-    /// The normalised, scaled and shifted input.
+    /// The normalised, scaled and shifted input, through relu.
     pub output: FloatTensor<B>,
     /// Per-channel mean of the batch, `[channels]` (no gradient).
     pub mean: FloatTensor<B>,
@@ -33,14 +37,14 @@ pub struct BatchNormTrained<B: burn::backend::Backend> {
 /// The operation burn's dispatch routes to [`Flex`] and its autodiff.
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuBatchNorm: burn::backend::Backend {
-    /// `gamma * (x - mean) / sqrt(variance + epsilon) + beta`, with the batch's own per-channel
-    /// statistics.
+    /// `relu(gamma * (x - mean) / sqrt(variance + epsilon) + beta)`, with the batch's own
+    /// per-channel statistics.
     ///
     /// # Shapes
     /// - input: `[batch, channels, ...]`
     /// - gamma, beta: `[channels]`
     /// - output: as input; mean, variance: `[channels]`
-    fn cpu_batch_norm_train(
+    fn cpu_batch_norm_relu_train(
         input: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
@@ -157,7 +161,7 @@ fn forward(
         let shift = beta[c] - mean[c] * scale;
         let x = &x[(b * layout.channels + c) * layout.plane..][..layout.plane];
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = v * scale + shift;
+            *o = (v * scale + shift).max(0.0);
         }
     });
     let channels = Shape::from([layout.channels]);
@@ -170,7 +174,7 @@ fn forward(
 }
 
 impl CpuBatchNorm for Flex {
-    fn cpu_batch_norm_train(
+    fn cpu_batch_norm_relu_train(
         input: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
@@ -183,26 +187,34 @@ impl CpuBatchNorm for Flex {
 #[derive(Debug)]
 struct BatchNormBackward;
 
-/// The input, gamma, the batch's mean and inverse standard deviation.
-type Saved = (FlexTensor, FlexTensor, Vec<f32>, Vec<f32>);
+/// The input, gamma, beta, the batch's mean and inverse standard deviation.
+type Saved = (FlexTensor, FlexTensor, FlexTensor, Vec<f32>, Vec<f32>);
 
 impl Backward<Flex, 3> for BatchNormBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [input_node, gamma_node, beta_node] = ops.parents;
-        let (input, gamma, mean, inv_std) = ops.state;
+        let (input, gamma, beta, mean, inv_std) = ops.state;
         let shape = input.layout().shape().clone();
         let layout = Layout::of(&shape);
-        let (x, gamma) = (f32_values(&input), f32_values(&gamma));
+        let (x, gamma, beta) = (f32_values(&input), f32_values(&gamma), f32_values(&beta));
         let grad = grads.consume::<Flex>(&ops.node);
         let dy = f32_values(&grad);
-        // Per channel: sum of dy (beta's gradient) and of dy * x_hat (gamma's).
+        // The gradient reaching the batch norm's output: dy where relu let the value through
+        // (the output recomputed from x, as the forward pass did).
+        let passed = |c: usize| {
+            let scale = gamma[c] * inv_std[c];
+            let shift = beta[c] - mean[c] * scale;
+            move |dy: f32, x: f32| if x * scale + shift > 0.0 { dy } else { 0.0 }
+        };
+        // Per channel: sum of that gradient (beta's) and of it times x_hat (gamma's).
         let sums = layout.per_channel(|c| {
             let (mut sum, mut sum_hat) = (0.0f64, 0.0f64);
+            let passed = passed(c);
             for (dy, x) in layout.channel(&dy, c).zip(layout.channel(&x, c)) {
-                sum += lane_sum(dy, dy, |dy, _| dy);
-                sum_hat += lane_sum(dy, x, |dy, x| dy * (x - mean[c]));
+                sum += lane_sum(dy, x, passed);
+                sum_hat += lane_sum(dy, x, |dy, x| passed(dy, x) * (x - mean[c]));
             }
             (sum, sum_hat * f64::from(inv_std[c]))
         });
@@ -224,9 +236,10 @@ impl Backward<Flex, 3> for BatchNormBackward {
                 let scale = gamma[c] * inv_std[c];
                 let mean_dy = (sums[c].0 / n) as f32;
                 let mean_dy_hat = (sums[c].1 / n) as f32;
+                let passed = passed(c);
                 for ((o, &dy), &x) in out.iter_mut().zip(dy).zip(x) {
                     let hat = (x - mean[c]) * inv_std[c];
-                    *o = scale * (dy - mean_dy - hat * mean_dy_hat);
+                    *o = scale * (passed(dy, x) - mean_dy - hat * mean_dy_hat);
                 }
             });
             grads.register::<Flex>(node.id, flex_tensor(dx, shape));
@@ -235,7 +248,7 @@ impl Backward<Flex, 3> for BatchNormBackward {
 }
 
 impl<C: CheckpointStrategy> CpuBatchNorm for Autodiff<Flex, C> {
-    fn cpu_batch_norm_train(
+    fn cpu_batch_norm_relu_train(
         input: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
@@ -250,7 +263,9 @@ impl<C: CheckpointStrategy> CpuBatchNorm for Autodiff<Flex, C> {
         let beta = beta.into_primitive();
         let (trained, mean, inv_std) = forward(&input, &gamma, &beta, epsilon);
         let output = match prepared {
-            OpsKind::Tracked(prep) => prep.finish((input, gamma, mean, inv_std), trained.output),
+            OpsKind::Tracked(prep) => {
+                prep.finish((input, gamma, beta, mean, inv_std), trained.output)
+            }
             OpsKind::UnTracked(prep) => prep.finish(trained.output),
         };
         BatchNormTrained {
@@ -261,25 +276,25 @@ impl<C: CheckpointStrategy> CpuBatchNorm for Autodiff<Flex, C> {
     }
 }
 
-/// `norm.forward(x)`, with the training-mode statistics computed by [`CpuBatchNorm`] on the
-/// `flex` backend when the layer trains (autodiff device, training flag on); burn's own
-/// `BatchNorm::forward` otherwise. The running statistics are updated as burn does: a
+/// `relu(norm.forward(x))`, computed by [`CpuBatchNorm`] on the `flex` backend when the layer
+/// trains (autodiff device, training flag on); burn's own `BatchNorm::forward` and relu
+/// otherwise. The running statistics are updated as burn does: a
 /// momentum-weighted average with the batch's, detached.
 ///
 /// # Shapes
 /// - x: `[batch, channels, ...]`
 /// - output: as x
-pub fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+pub fn batch_norm_relu<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     let trains = device.is_autodiff() && norm.training.is_enabled();
     if !trains || !super::is_flex(&device) {
-        return norm.forward(x);
+        return relu(norm.forward(x));
     }
     let BatchNormTrained {
         output,
         mean,
         variance,
-    } = Dispatch::cpu_batch_norm_train(
+    } = Dispatch::cpu_batch_norm_relu_train(
         x.into_dispatch(),
         norm.gamma.val().into_dispatch(),
         norm.beta.val().into_dispatch(),
@@ -324,7 +339,10 @@ mod tests {
         // An offset mean, so that centring matters.
         let x =
             (Tensor::<D>::random(shape, Distribution::Default, device) * 3.0 + 2.0).require_grad();
-        let (y_ours, y_theirs) = (batch_norm(&ours, x.clone()), theirs.forward(x.clone()));
+        let (y_ours, y_theirs) = (
+            batch_norm_relu(&ours, x.clone()),
+            relu(theirs.forward(x.clone())),
+        );
         let case = format!("{shape:?}");
         assert_close(&case, "output", y_ours.clone(), y_theirs.clone(), 1e-5);
         for (name, a, b) in [
@@ -358,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn matches_burns_batch_norm_in_training() {
+    fn matches_burns_batch_norm_and_relu_in_training() {
         let device = Device::flex().autodiff();
         device.seed(11);
         check([6, 5, 7, 3], &device);

@@ -1,5 +1,5 @@
-//! Convolution for training on the `flex` CPU backend: im2col + one matmul per chunk of
-//! images for the forward pass and for each gradient, as a burn backend extension with its own
+//! Convolution for training on the `flex` CPU backend: im2col + matmuls per chunk of images
+//! for the forward pass and for each gradient, as a burn backend extension with its own
 //! backward pass.
 //!
 //! Why: burn 0.22's `flex` computes the forward convolution itself, but its backward pass comes
@@ -10,10 +10,11 @@
 //! is a matmul:
 //!
 //! - forward: `Y[n, O] = cols[n, k*k*C] x W[O, k*k*C]^T`, with `n` the chunk's output pixels
-//! - weight gradient: `dW^T = sum over chunks of cols^T x dY[n, O]`
-//! - input gradient: `dcols = dY x W`, summed back onto the input pixels (col2im).
+//! - weight gradient: `dW = sum over images of dY^T[O, positions] x cols[positions, k*k*C]`
+//! - input gradient: `dcols = dY x W` per image, summed back onto the input pixels (col2im).
 //!
-//! (Pixels run down the matmuls' rows: the long side, which `gemm`'s kernels tile best.)
+//! The matmuls run through [`super::matmul`] on strided views, so an image's channels-first
+//! gradient `[O, positions]` is read as the `dY^T` it is, with no copy.
 //!
 //! The batch is cut into chunks of a few images whose columns stay in cache (about
 //! [`CHUNK_COLUMN_BYTES`]); chunks run in parallel on all cores and the weight gradient is the
@@ -22,6 +23,7 @@
 //! inside a chunk the images are turned channels-last, where a kernel row is one contiguous run
 //! of `k * C` floats to copy, and the columns are ordered (kernel row, kernel column, channel).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -34,6 +36,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, DType, Dispatch, Flex, backend_extension};
 use burn::tensor::{Shape, Tensor};
 
+use super::matmul::{Strided, matmul};
 use super::{f32_values, flex_tensor};
 use rayon::prelude::*;
 
@@ -196,71 +199,84 @@ impl Geometry {
     }
 }
 
-/// `[planes, len]` -> `[len, planes]`, for each consecutive block of `planes * len` values.
-fn transpose_blocks(values: &[f32], planes: usize, len: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(values.len());
-    for block in values.chunks_exact(planes * len) {
-        for i in 0..len {
-            out.extend((0..planes).map(|plane| block[plane * len + i]));
+/// `[planes, len]` -> `[len, planes]`, for each consecutive block of `planes * len` values of
+/// `values`, into `out`.
+fn transpose_blocks_into(values: &[f32], planes: usize, len: usize, out: &mut [f32]) {
+    for (block, out) in values
+        .chunks_exact(planes * len)
+        .zip(out.chunks_exact_mut(planes * len))
+    {
+        for (plane, values) in block.chunks_exact(len).enumerate() {
+            for (i, &value) in values.iter().enumerate() {
+                out[i * planes + plane] = value;
+            }
         }
     }
-    out
+}
+
+/// Channels-first images -> channels-last (borrowed when there is one channel: the same order).
+fn channels_last<'a>(images: &'a [f32], g: &Geometry) -> Cow<'a, [f32]> {
+    if g.channels == 1 {
+        return Cow::Borrowed(images);
+    }
+    let mut out = vec![0.0; images.len()];
+    transpose_blocks_into(images, g.channels, g.height * g.width, &mut out);
+    Cow::Owned(out)
 }
 
 /// `[O, C, k, k]` -> `[O, k*k*C]`: the column order of a channels-last unfold.
-fn weight_channels_last(weight: &FlexTensor) -> FlexTensor {
+fn weight_channels_last(weight: &FlexTensor) -> Vec<f32> {
     let [outputs, channels, kernel, _] = weight.layout().shape().dims();
-    let permuted = Flex::float_permute(weight.clone(), &[0, 2, 3, 1]).to_contiguous();
-    Flex::float_reshape(permuted, Shape::from([outputs, kernel * kernel * channels]))
+    let permuted = Flex::float_permute(weight.clone(), &[0, 2, 3, 1]);
+    let values = f32_values(&permuted).into_owned();
+    debug_assert_eq!(values.len(), outputs * kernel * kernel * channels);
+    values
 }
 
 /// The inverse of [`weight_channels_last`].
-fn weight_channels_first(weight: FlexTensor, g: &Geometry) -> FlexTensor {
-    let outputs = weight.layout().shape()[0];
+fn weight_channels_first(weight: Vec<f32>, outputs: usize, g: &Geometry) -> FlexTensor {
     let (c, k) = (g.channels, g.kernel);
-    let blocks = Flex::float_reshape(weight, Shape::from([outputs, k, k, c]));
+    let blocks = flex_tensor(weight, Shape::from([outputs, k, k, c]));
     Flex::float_permute(blocks, &[0, 3, 1, 2]).to_contiguous()
 }
 
-/// The forward pass: `[batch, O, out_h, out_w]` and, if `keep_columns`, each chunk's column
-/// matrix for the backward pass.
+/// The forward pass, from channels-first `input` and the channels-last `weight` `[O, k*k*C]`:
+/// the channels-first output `[batch, O, out_h, out_w]` and each chunk's column matrix (for the
+/// backward pass).
 fn forward(
-    input: &FlexTensor,
-    weight: &FlexTensor,
+    input: &[f32],
+    weight: &[f32],
+    outputs: usize,
     g: &Geometry,
-    keep_columns: bool,
-) -> (FlexTensor, Vec<FlexTensor>) {
-    let outputs = weight.layout().shape()[0];
-    let input = f32_values(input);
+) -> (Vec<f32>, Vec<Vec<f32>>) {
     let per_chunk = g.images_per_chunk();
+    let (positions, row_len) = (g.positions(), g.row_len());
     let mut output = vec![0.0f32; g.batch * g.output_len(outputs)];
-    let columns: Vec<Option<FlexTensor>> = output
+    let columns = output
         .par_chunks_mut(per_chunk * g.output_len(outputs))
         .zip(input.par_chunks(per_chunk * g.image_len()))
         .map(|(output, images)| {
             let chunk = g.with_batch(images.len() / g.image_len());
-            let images = transpose_blocks(images, g.channels, g.height * g.width);
-            let columns = flex_tensor(
-                chunk.im2col(&images),
-                Shape::from([chunk.rows(), g.row_len()]),
+            let columns = chunk.im2col(&channels_last(images, g));
+            // `[n, O] = cols x W^T` for the chunk's n output pixels, then each image's
+            // `[positions, O]` block turned into its channels-first `[O, positions]`. (A
+            // channels-last destination is the one gemm's kernels take without transposing the
+            // problem: rows of W against the pixels' columns.)
+            let mut rows = vec![0.0f32; chunk.rows() * outputs];
+            matmul(
+                &mut rows,
+                Strided::row_major(chunk.rows(), outputs),
+                &columns,
+                Strided::row_major(chunk.rows(), row_len),
+                weight,
+                Strided::row_major(outputs, row_len).transposed(),
+                false,
             );
-            // [n, O] (pixels down, the long side gemm's kernels tile best), then each image's
-            // [positions, O] block turned into its [O, positions] output.
-            let rows =
-                Flex::float_matmul(columns.clone(), Flex::float_swap_dims(weight.clone(), 0, 1));
-            output.copy_from_slice(&transpose_blocks(
-                &f32_values(&rows),
-                g.positions(),
-                outputs,
-            ));
-            keep_columns.then_some(columns)
+            transpose_blocks_into(&rows, positions, outputs, output);
+            columns
         })
         .collect();
-    let shape = Shape::from([g.batch, outputs, g.out_height(), g.out_width()]);
-    (
-        flex_tensor(output, shape),
-        columns.into_iter().flatten().collect(),
-    )
+    (output, columns)
 }
 
 /// The operation burn's dispatch routes to [`Flex`] and its autodiff.
@@ -281,6 +297,10 @@ pub trait CpuConv: burn::backend::Backend {
     ) -> FloatTensor<Self>;
 }
 
+fn output_shape(g: &Geometry, outputs: usize) -> Shape {
+    Shape::from([g.batch, outputs, g.out_height(), g.out_width()])
+}
+
 fn geometry(input: &FlexTensor, weight: &FlexTensor, stride: usize, padding: usize) -> Geometry {
     Geometry::new(
         input.layout().shape(),
@@ -298,7 +318,14 @@ impl CpuConv for Flex {
         padding: usize,
     ) -> FloatTensor<Self> {
         let g = geometry(&input, &weight, stride, padding);
-        forward(&input, &weight_channels_last(&weight), &g, false).0
+        let outputs = weight.layout().shape()[0];
+        let (output, _) = forward(
+            &f32_values(&input),
+            &weight_channels_last(&weight),
+            outputs,
+            &g,
+        );
+        flex_tensor(output, output_shape(&g, outputs))
     }
 }
 
@@ -306,47 +333,78 @@ impl CpuConv for Flex {
 struct ConvBackward;
 
 /// What the backward pass needs: each chunk's column matrix (the unfolded input), the
-/// channels-last weight `[O, k*k*C]` the forward pass used, the sizes.
-type Saved = (Vec<FlexTensor>, FlexTensor, Geometry);
+/// channels-last weight `[O, k*k*C]` the forward pass used, the number of outputs, the sizes.
+type Saved = (Vec<Vec<f32>>, Vec<f32>, usize, Geometry);
 
 impl Backward<Flex, 2> for ConvBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [input_node, weight_node] = ops.parents;
-        let (columns, weight, g) = ops.state;
-        let outputs = weight.layout().shape()[0];
+        let (columns, weight, outputs, g) = ops.state;
         let grad = grads.consume::<Flex>(&ops.node);
         let grad = f32_values(&grad);
         let per_chunk = g.images_per_chunk();
+        let (positions, row_len) = (g.positions(), g.row_len());
         let want_input = input_node.is_some();
         // The first layer's input (the images) needs no gradient: its share stays zeros.
         let mut dx = vec![0.0f32; g.batch * g.image_len()];
-        let dws: Vec<FlexTensor> = grad
+        let dws: Vec<Vec<f32>> = grad
             .par_chunks(per_chunk * g.output_len(outputs))
-            .zip(columns.into_par_iter())
+            .zip(columns.par_iter())
             .zip(dx.par_chunks_mut(per_chunk * g.image_len()))
             .map(|((grad, columns), dx)| {
                 let chunk = g.with_batch(grad.len() / g.output_len(outputs));
-                // [images, O, positions] -> [n, O], pixels down as in the columns.
-                let dy = transpose_blocks(grad, outputs, g.positions());
-                let dy = flex_tensor(dy, Shape::from([chunk.rows(), outputs]));
+                // Each image's gradient is its channels-first block: dY^T `[O, positions]`.
+                let images = || {
+                    grad.chunks_exact(g.output_len(outputs))
+                        .zip(columns.chunks_exact(positions * row_len))
+                };
                 if want_input {
-                    let dcolumns = Flex::float_matmul(dy.clone(), weight.clone());
-                    let mut images = vec![0.0f32; dx.len()];
-                    chunk.col2im(&f32_values(&dcolumns), &mut images);
-                    let planes = transpose_blocks(&images, g.height * g.width, g.channels);
-                    dx.copy_from_slice(&planes);
+                    // dcols `[positions, k*k*C] = dY x W` per image, folded back onto the
+                    // channels-last images, then turned channels-first.
+                    let mut dcolumns = vec![0.0f32; columns.len()];
+                    for (dcolumns, (dy, _)) in
+                        dcolumns.chunks_exact_mut(positions * row_len).zip(images())
+                    {
+                        matmul(
+                            dcolumns,
+                            Strided::row_major(positions, row_len),
+                            dy,
+                            Strided::row_major(outputs, positions).transposed(),
+                            &weight,
+                            Strided::row_major(outputs, row_len),
+                            false,
+                        );
+                    }
+                    let mut channels_last = vec![0.0f32; dx.len()];
+                    chunk.col2im(&dcolumns, &mut channels_last);
+                    transpose_blocks_into(&channels_last, g.height * g.width, g.channels, dx);
                 }
-                // dW^T [k*k*C, O]: the long side down again.
-                Flex::float_matmul(Flex::float_swap_dims(columns, 0, 1), dy)
+                // dW `[O, k*k*C]`: the sum over the chunk's images of dY^T x cols.
+                let mut dw = vec![0.0f32; outputs * row_len];
+                for (i, (dy, columns)) in images().enumerate() {
+                    matmul(
+                        &mut dw,
+                        Strided::row_major(outputs, row_len),
+                        dy,
+                        Strided::row_major(outputs, positions),
+                        columns,
+                        Strided::row_major(positions, row_len),
+                        i > 0,
+                    );
+                }
+                dw
             })
             .collect();
         if let Some(node) = weight_node {
             // Chunk order, whatever ran where: the same sum on any number of threads.
-            if let Some(dw_t) = dws.into_iter().reduce(Flex::float_add) {
-                let dw = Flex::float_swap_dims(dw_t, 0, 1).to_contiguous();
-                grads.register::<Flex>(node.id, weight_channels_first(dw, &g));
+            let dw = dws.into_iter().reduce(|mut total, dw| {
+                total.iter_mut().zip(&dw).for_each(|(t, d)| *t += d);
+                total
+            });
+            if let Some(dw) = dw {
+                grads.register::<Flex>(node.id, weight_channels_first(dw, outputs, &g));
             }
         }
         if let Some(node) = input_node {
@@ -377,9 +435,11 @@ impl<C: CheckpointStrategy> CpuConv for Autodiff<Flex, C> {
                 let input = input.into_primitive();
                 let weight = weight.into_primitive();
                 let g = geometry(&input, &weight, stride, padding);
+                let outputs = weight.layout().shape()[0];
                 let weight = weight_channels_last(&weight);
-                let (output, columns) = forward(&input, &weight, &g, true);
-                prep.finish((columns, weight, g), output)
+                let (output, columns) = forward(&f32_values(&input), &weight, outputs, &g);
+                let output = flex_tensor(output, output_shape(&g, outputs));
+                prep.finish((columns, weight, outputs, g), output)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::cpu_conv2d(
                 input.into_primitive(),

@@ -1,10 +1,12 @@
 //! Training kernels for the `flex` CPU backend where burn's generic ones leave the cores idle
-//! or copy too much: the convolution ([`conv`]) and batch norm ([`batch_norm`]), each a burn
-//! backend extension with its own backward pass, computing the same function as burn's layer
+//! or copy too much: the convolution ([`conv`], its matmuls through [`matmul`]), batch norm with
+//! the relu after it ([`batch_norm`]), each a burn backend extension with its own backward pass,
+//! and Adam's update ([`adam`]); each computes the same function as burn's layer or optimizer
 //! with the same parameters (checked against burn in their tests).
 //!
-//! The network calls [`conv::conv2d`] and [`batch_norm::batch_norm`] when its tensors are on
-//! `flex` ([`is_flex`]); on a GPU it keeps burn's layers.
+//! The network calls [`conv::conv2d`] and [`batch_norm::batch_norm_relu`] and the trainer
+//! [`adam::FusedAdam`], which use these when tensors are on `flex` ([`is_flex`]); on a GPU they
+//! keep burn's layers and optimizer.
 
 use std::borrow::Cow;
 
@@ -12,8 +14,10 @@ use burn::backend::DispatchDevice;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{Device, Shape, TensorData};
 
+pub mod adam;
 pub mod batch_norm;
 pub mod conv;
+mod matmul;
 
 /// Whether tensors on `device` compute on the `flex` CPU backend (with or without autodiff):
 /// where the kernels of this module run.
