@@ -73,6 +73,9 @@ fn main() {
         .next()
         .map_or(30, |r| r.parse().expect("REPEATS is a number"));
     let device = Device::flex().autodiff();
+    // As training sets them up.
+    trainer::cpu::flush_denormals_on_training_threads();
+    trainer::cpu::keep_freed_memory();
     let batch = stage.recipe().batch_size;
     let Model::Conv(net) = stage.net().init(&device) else {
         panic!("{stage} is not a conv stage: nothing to break down");

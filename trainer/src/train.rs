@@ -190,6 +190,7 @@ pub fn train(
     let recipe = stage.recipe();
     if crate::cpu::is_flex(device) {
         crate::cpu::flush_denormals_on_training_threads();
+        crate::cpu::keep_freed_memory();
     }
     device.seed(options.seed);
     let train_device = device.clone().autodiff();

@@ -1,27 +1,25 @@
-//! Convolution for training on the `flex` CPU backend: im2col + matmuls per chunk of images
-//! for the forward pass and for each gradient, as a burn backend extension with its own
-//! backward pass.
+//! Convolution for training on the `flex` CPU backend: im2col + matmuls for the forward pass
+//! and for each gradient, as a burn backend extension with its own backward pass.
 //!
 //! Why: burn 0.22's `flex` computes the forward convolution itself, but its backward pass comes
 //! from burn's generic decomposition (the weight gradient as a convolution with batch and
 //! channels swapped, the input gradient as a transposed convolution), whose units of parallel
 //! work are the layer's input channels: 1, 12 and 24 in the codelab's CNN. Here the forward pass
-//! unfolds the images into a column matrix, keeps it for the backward pass, and each direction
-//! is a matmul:
+//! unfolds each image into a column matrix `cols` (a row per kernel tap, a column per output
+//! position, in one of two memory orders: [`ColumnOrder`]), keeps it for the backward pass, and
+//! each direction is a matmul:
 //!
-//! - forward: `Y[n, O] = cols[n, k*k*C] x W[O, k*k*C]^T`, with `n` the chunk's output pixels
-//! - weight gradient: `dW = sum over images of dY^T[O, positions] x cols[positions, k*k*C]`
-//! - input gradient: `dcols = dY x W` per image, summed back onto the input pixels (col2im).
+//! - forward: `Y[O, P] = W[O, taps] x cols[taps, P]`, with `P` the output positions
+//! - weight gradient: `dW = sum over images of dY[O, P] x cols^T`
+//! - input gradient: `dcols = W^T x dY` per image, summed back onto the input pixels (col2im).
 //!
-//! The matmuls run through [`super::matmul`] on strided views, so an image's channels-first
-//! gradient `[O, positions]` is read as the `dY^T` it is, with no copy.
+//! The matmuls run through [`super::matmul`] on strided views, so `cols^T`, `W^T` and an
+//! image's channels-first gradient are read where they lie, with no copy.
 //!
 //! The batch is cut into chunks of a few images whose columns stay in cache (about
 //! [`CHUNK_COLUMN_BYTES`]); chunks run in parallel on all cores and the weight gradient is the
 //! sum of the chunks' in chunk order, so results do not depend on the number of threads.
-//! Tensors are channels-first like burn's `Conv2d` (a drop-in: same parameters, same layout);
-//! inside a chunk the images are turned channels-last, where a kernel row is one contiguous run
-//! of `k * C` floats to copy, and the columns are ordered (kernel row, kernel column, channel).
+//! Tensors are channels-first like burn's `Conv2d` (a drop-in: same parameters, same layout).
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -44,6 +42,19 @@ use rayon::prelude::*;
 /// unfolded, multiplied and (backward) folded back without a round trip to memory. The
 /// codelab's second convolution needs 339 KB of columns per image: 3 images per chunk.
 pub const CHUNK_COLUMN_BYTES: usize = 1 << 20;
+
+/// How an image's column matrix lies in memory; [`Geometry::order`] picks one per layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnOrder {
+    /// `[P, k*k*C]`: a row per output position, (kernel row, kernel column, channel) along it,
+    /// unfolded from channels-last images, where a kernel row is one run of `k * C` pixels to
+    /// copy. For strided layers, where a tap's pixels are not contiguous in any image row.
+    Pixels,
+    /// `[C*k*k, P]` (Caffe's): a row per tap in the order of burn's weight `[O, C, k, k]`,
+    /// unfolded from channels-first images; with stride 1 a tap's row is runs of `out_w`
+    /// contiguous pixels, and the weight, output and gradients need no reordering.
+    Taps,
+}
 
 /// One square convolution over a batch: every size the unfolding needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +82,28 @@ impl Geometry {
         }
     }
 
+    /// Taps for stride 1 (the codelab's first layer: 3x3 over one channel, whose pixel-ordered
+    /// rows would be runs of 3), pixels otherwise.
+    fn order(&self) -> ColumnOrder {
+        match self.stride {
+            1 => ColumnOrder::Taps,
+            _ => ColumnOrder::Pixels,
+        }
+    }
+
+    /// One image's column matrix as `[taps, P]`, whichever its order.
+    fn columns_view(&self) -> Strided {
+        let (taps, positions) = (self.row_len(), self.positions());
+        match self.order() {
+            ColumnOrder::Pixels => Strided::row_major(positions, taps).transposed(),
+            ColumnOrder::Taps => Strided::row_major(taps, positions),
+        }
+    }
+
+    fn columns_len(&self) -> usize {
+        self.row_len() * self.positions()
+    }
+
     fn with_batch(self, batch: usize) -> Self {
         Geometry { batch, ..self }
     }
@@ -87,12 +120,12 @@ impl Geometry {
         self.out_size(self.width)
     }
 
-    /// Length of one column-matrix row: one value per (kernel row, kernel column, channel).
+    /// Kernel taps: one per (kernel row, kernel column, channel).
     fn row_len(&self) -> usize {
         self.kernel * self.kernel * self.channels
     }
 
-    /// Rows of the column matrix: every output position of every image, image-major.
+    /// Rows of a pixel-ordered column matrix: every output position of every image.
     fn rows(&self) -> usize {
         self.batch * self.out_height() * self.out_width()
     }
@@ -107,7 +140,7 @@ impl Geometry {
 
     /// Images per chunk: [`CHUNK_COLUMN_BYTES`] of columns, at least one image.
     fn images_per_chunk(&self) -> usize {
-        let bytes = self.positions() * self.row_len() * std::mem::size_of::<f32>();
+        let bytes = self.columns_len() * std::mem::size_of::<f32>();
         (CHUNK_COLUMN_BYTES / bytes.max(1)).max(1)
     }
 
@@ -131,7 +164,7 @@ impl Geometry {
     /// Calls `visit(position, column-matrix range, input range)` for each contiguous run of one
     /// output position's kernel row that lies inside a channels-last image. The ranges are
     /// relative to the position's row of columns and to the image.
-    fn for_each_run(&self, mut visit: impl FnMut(usize, Range<usize>, Range<usize>)) {
+    fn for_each_pixel_run(&self, mut visit: impl FnMut(usize, Range<usize>, Range<usize>)) {
         let (c, k) = (self.channels, self.kernel);
         let out_w = self.out_width();
         for oy in 0..self.out_height() {
@@ -149,8 +182,9 @@ impl Geometry {
         }
     }
 
-    /// From channels-last images: `[N, k*k*C]`, row (image, oy, ox) holds the input pixels the kernel covers at that output
-    /// position, zero where it covers the padding.
+    /// Channels-last images -> their pixel-ordered column matrices ([`ColumnOrder::Pixels`]),
+    /// one after the other: row (image, oy, ox) holds the input pixels the kernel covers at
+    /// that output position, zero where it covers the padding.
     fn im2col(&self, input: &[f32]) -> Vec<f32> {
         // Row by row, each value written once (no zeroing pass first): the padding's zeros,
         // then the run inside the image, per kernel row.
@@ -189,13 +223,75 @@ impl Geometry {
             .chunks_exact_mut(self.image_len())
             .zip(columns.chunks_exact(per_image))
         {
-            self.for_each_run(|position, column, pixel| {
+            self.for_each_pixel_run(|position, column, pixel| {
                 let source = &rows[position * row_len..][column];
                 for (target, value) in image[pixel].iter_mut().zip(source) {
                     *target += value;
                 }
             });
         }
+    }
+
+    /// Along an axis of `size` input pixels and `out` outputs, for kernel tap `tap`: the outputs
+    /// whose tap lands inside the image (not in the padding), and the input coordinate the
+    /// first of them reads.
+    fn outputs_inside(&self, tap: usize, size: usize, out: usize) -> (Range<usize>, usize) {
+        // Input coordinate = output * stride + tap - padding, wanted in 0..size.
+        let s = self.stride;
+        let end = ((size + self.padding).saturating_sub(tap))
+            .div_ceil(s)
+            .min(out);
+        let start = self.padding.saturating_sub(tap).div_ceil(s).min(end);
+        (start..end, (start * s + tap).saturating_sub(self.padding))
+    }
+
+    /// Calls `visit(row of the image's column matrix, input image row, output columns, first
+    /// input column)` for each output row of each tap whose kernel row lands inside the image;
+    /// the rest of the column matrix reads the padding (zeros).
+    fn for_each_tap_run(&self, mut visit: impl FnMut(usize, usize, usize, Range<usize>, usize)) {
+        let (k, out_h, out_w) = (self.kernel, self.out_height(), self.out_width());
+        for tap in 0..self.row_len() {
+            let (channel, ky, kx) = (tap / (k * k), tap / k % k, tap % k);
+            let (rows, first_y) = self.outputs_inside(ky, self.height, out_h);
+            let (columns, first_x) = self.outputs_inside(kx, self.width, out_w);
+            for (i, oy) in rows.enumerate() {
+                let y = channel * self.height + first_y + i * self.stride;
+                visit(tap, oy, y, columns.clone(), first_x);
+            }
+        }
+    }
+
+    /// One channels-first image `[C, H, W]` -> its tap-ordered column matrix `[C*k*k, P]`
+    /// ([`ColumnOrder::Taps`]): row (c, ky, kx) holds, for each output position, the pixel that
+    /// tap reads there (0 in the padding).
+    fn unfold(&self, image: &[f32], columns: &mut [f32]) {
+        let out_w = self.out_width();
+        let positions = self.positions();
+        // Zeros first: what the padding reads (small next to the runs copied over them).
+        columns.fill(0.0);
+        self.for_each_tap_run(|tap, oy, y, xs, first_x| {
+            let line = &image[y * self.width..][..self.width];
+            let out = &mut columns[tap * positions + oy * out_w..][xs];
+            let pixels = line[first_x..].iter().step_by(self.stride);
+            for (o, &pixel) in out.iter_mut().zip(pixels) {
+                *o = pixel;
+            }
+        });
+    }
+
+    /// The adjoint of [`Geometry::unfold`]: adds every column-matrix entry onto the pixel it
+    /// was read from, in the channels-first `image`.
+    fn fold(&self, columns: &[f32], image: &mut [f32]) {
+        let out_w = self.out_width();
+        let positions = self.positions();
+        self.for_each_tap_run(|tap, oy, y, xs, first_x| {
+            let line = &mut image[y * self.width..][..self.width];
+            let values = &columns[tap * positions + oy * out_w..][xs];
+            let pixels = line[first_x..].iter_mut().step_by(self.stride);
+            for (pixel, &value) in pixels.zip(values) {
+                *pixel += value;
+            }
+        });
     }
 }
 
@@ -224,25 +320,32 @@ fn channels_last<'a>(images: &'a [f32], g: &Geometry) -> Cow<'a, [f32]> {
     Cow::Owned(out)
 }
 
-/// `[O, C, k, k]` -> `[O, k*k*C]`: the column order of a channels-last unfold.
-fn weight_channels_last(weight: &FlexTensor) -> Vec<f32> {
-    let [outputs, channels, kernel, _] = weight.layout().shape().dims();
-    let permuted = Flex::float_permute(weight.clone(), &[0, 2, 3, 1]);
-    let values = f32_values(&permuted).into_owned();
-    debug_assert_eq!(values.len(), outputs * kernel * kernel * channels);
-    values
+/// burn's weight `[O, C, k, k]` as `[O, taps]` in the order of `g`'s columns.
+fn weight_in_column_order(weight: &FlexTensor, g: &Geometry) -> Vec<f32> {
+    match g.order() {
+        ColumnOrder::Taps => f32_values(weight).into_owned(),
+        // (kernel row, kernel column, channel)
+        ColumnOrder::Pixels => {
+            f32_values(&Flex::float_permute(weight.clone(), &[0, 2, 3, 1])).into_owned()
+        }
+    }
 }
 
-/// The inverse of [`weight_channels_last`].
-fn weight_channels_first(weight: Vec<f32>, outputs: usize, g: &Geometry) -> FlexTensor {
+/// The inverse of [`weight_in_column_order`]: burn's `[O, C, k, k]`.
+fn weight_from_column_order(weight: Vec<f32>, outputs: usize, g: &Geometry) -> FlexTensor {
     let (c, k) = (g.channels, g.kernel);
-    let blocks = flex_tensor(weight, Shape::from([outputs, k, k, c]));
-    Flex::float_permute(blocks, &[0, 3, 1, 2]).to_contiguous()
+    match g.order() {
+        ColumnOrder::Taps => flex_tensor(weight, Shape::from([outputs, c, k, k])),
+        ColumnOrder::Pixels => {
+            let blocks = flex_tensor(weight, Shape::from([outputs, k, k, c]));
+            Flex::float_permute(blocks, &[0, 3, 1, 2]).to_contiguous()
+        }
+    }
 }
 
-/// The forward pass, from channels-first `input` and the channels-last `weight` `[O, k*k*C]`:
-/// the channels-first output `[batch, O, out_h, out_w]` and each chunk's column matrix (for the
-/// backward pass).
+/// The forward pass, from channels-first `input` and `weight` `[O, taps]` in column order: the
+/// channels-first output `[batch, O, out_h, out_w]` and each chunk's column matrices, image
+/// after image (for the backward pass).
 fn forward(
     input: &[f32],
     weight: &[f32],
@@ -250,30 +353,54 @@ fn forward(
     g: &Geometry,
 ) -> (Vec<f32>, Vec<Vec<f32>>) {
     let per_chunk = g.images_per_chunk();
-    let (positions, row_len) = (g.positions(), g.row_len());
+    let (positions, taps) = (g.positions(), g.row_len());
     let mut output = vec![0.0f32; g.batch * g.output_len(outputs)];
     let columns = output
         .par_chunks_mut(per_chunk * g.output_len(outputs))
         .zip(input.par_chunks(per_chunk * g.image_len()))
         .map(|(output, images)| {
             let chunk = g.with_batch(images.len() / g.image_len());
-            let columns = chunk.im2col(&channels_last(images, g));
-            // `[n, O] = cols x W^T` for the chunk's n output pixels, then each image's
-            // `[positions, O]` block turned into its channels-first `[O, positions]`. (A
-            // channels-last destination is the one gemm's kernels take without transposing the
-            // problem: rows of W against the pixels' columns.)
-            let mut rows = vec![0.0f32; chunk.rows() * outputs];
-            matmul(
-                &mut rows,
-                Strided::row_major(chunk.rows(), outputs),
-                &columns,
-                Strided::row_major(chunk.rows(), row_len),
-                weight,
-                Strided::row_major(outputs, row_len).transposed(),
-                false,
-            );
-            transpose_blocks_into(&rows, positions, outputs, output);
-            columns
+            match g.order() {
+                ColumnOrder::Pixels => {
+                    let columns = chunk.im2col(&channels_last(images, g));
+                    // `[n, O] = cols x W^T` for the chunk's n output pixels, then each image's
+                    // `[positions, O]` block turned into its channels-first `[O, positions]`.
+                    // (A channels-last destination is the one gemm's kernels take without
+                    // transposing the problem: rows of W against the pixels' columns.)
+                    let mut rows = vec![0.0f32; chunk.rows() * outputs];
+                    matmul(
+                        &mut rows,
+                        Strided::row_major(chunk.rows(), outputs),
+                        &columns,
+                        Strided::row_major(chunk.rows(), taps),
+                        weight,
+                        Strided::row_major(outputs, taps).transposed(),
+                        false,
+                    );
+                    transpose_blocks_into(&rows, positions, outputs, output);
+                    columns
+                }
+                ColumnOrder::Taps => {
+                    let mut columns = vec![0.0f32; chunk.batch * g.columns_len()];
+                    for ((image, columns), output) in images
+                        .chunks_exact(g.image_len())
+                        .zip(columns.chunks_exact_mut(g.columns_len()))
+                        .zip(output.chunks_exact_mut(g.output_len(outputs)))
+                    {
+                        g.unfold(image, columns);
+                        matmul(
+                            output,
+                            Strided::row_major(outputs, positions),
+                            weight,
+                            Strided::row_major(outputs, taps),
+                            columns,
+                            g.columns_view(),
+                            false,
+                        );
+                    }
+                    columns
+                }
+            }
         })
         .collect();
     (output, columns)
@@ -321,7 +448,7 @@ impl CpuConv for Flex {
         let outputs = weight.layout().shape()[0];
         let (output, _) = forward(
             &f32_values(&input),
-            &weight_channels_last(&weight),
+            &weight_in_column_order(&weight, &g),
             outputs,
             &g,
         );
@@ -332,8 +459,8 @@ impl CpuConv for Flex {
 #[derive(Debug)]
 struct ConvBackward;
 
-/// What the backward pass needs: each chunk's column matrix (the unfolded input), the
-/// channels-last weight `[O, k*k*C]` the forward pass used, the number of outputs, the sizes.
+/// What the backward pass needs: each chunk's column matrices (the unfolded input), the weight
+/// `[O, taps]` in column order, the number of outputs, the sizes.
 type Saved = (Vec<Vec<f32>>, Vec<f32>, usize, Geometry);
 
 impl Backward<Flex, 2> for ConvBackward {
@@ -345,7 +472,9 @@ impl Backward<Flex, 2> for ConvBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let grad = f32_values(&grad);
         let per_chunk = g.images_per_chunk();
-        let (positions, row_len) = (g.positions(), g.row_len());
+        let (positions, taps) = (g.positions(), g.row_len());
+        // Each image's gradient is its channels-first block `[O, P]`; its columns `[taps, P]`.
+        let dy_view = Strided::row_major(outputs, positions);
         let want_input = input_node.is_some();
         // The first layer's input (the images) needs no gradient: its share stays zeros.
         let mut dx = vec![0.0f32; g.batch * g.image_len()];
@@ -355,42 +484,53 @@ impl Backward<Flex, 2> for ConvBackward {
             .zip(dx.par_chunks_mut(per_chunk * g.image_len()))
             .map(|((grad, columns), dx)| {
                 let chunk = g.with_batch(grad.len() / g.output_len(outputs));
-                // Each image's gradient is its channels-first block: dY^T `[O, positions]`.
                 let images = || {
                     grad.chunks_exact(g.output_len(outputs))
-                        .zip(columns.chunks_exact(positions * row_len))
+                        .zip(columns.chunks_exact(g.columns_len()))
                 };
                 if want_input {
-                    // dcols `[positions, k*k*C] = dY x W` per image, folded back onto the
-                    // channels-last images, then turned channels-first.
+                    // dcols `[taps, P] = W^T x dY` per image, folded back onto the images.
                     let mut dcolumns = vec![0.0f32; columns.len()];
                     for (dcolumns, (dy, _)) in
-                        dcolumns.chunks_exact_mut(positions * row_len).zip(images())
+                        dcolumns.chunks_exact_mut(g.columns_len()).zip(images())
                     {
                         matmul(
                             dcolumns,
-                            Strided::row_major(positions, row_len),
-                            dy,
-                            Strided::row_major(outputs, positions).transposed(),
+                            g.columns_view(),
                             &weight,
-                            Strided::row_major(outputs, row_len),
+                            Strided::row_major(outputs, taps).transposed(),
+                            dy,
+                            dy_view,
                             false,
                         );
                     }
-                    let mut channels_last = vec![0.0f32; dx.len()];
-                    chunk.col2im(&dcolumns, &mut channels_last);
-                    transpose_blocks_into(&channels_last, g.height * g.width, g.channels, dx);
+                    match g.order() {
+                        ColumnOrder::Pixels => {
+                            let mut channels_last = vec![0.0f32; dx.len()];
+                            chunk.col2im(&dcolumns, &mut channels_last);
+                            let plane = g.height * g.width;
+                            transpose_blocks_into(&channels_last, plane, g.channels, dx);
+                        }
+                        ColumnOrder::Taps => {
+                            for (dcolumns, dx) in dcolumns
+                                .chunks_exact(g.columns_len())
+                                .zip(dx.chunks_exact_mut(g.image_len()))
+                            {
+                                g.fold(dcolumns, dx);
+                            }
+                        }
+                    }
                 }
-                // dW `[O, k*k*C]`: the sum over the chunk's images of dY^T x cols.
-                let mut dw = vec![0.0f32; outputs * row_len];
+                // dW `[O, taps]`: the sum over the chunk's images of dY x cols^T.
+                let mut dw = vec![0.0f32; outputs * taps];
                 for (i, (dy, columns)) in images().enumerate() {
                     matmul(
                         &mut dw,
-                        Strided::row_major(outputs, row_len),
+                        Strided::row_major(outputs, taps),
                         dy,
-                        Strided::row_major(outputs, positions),
+                        dy_view,
                         columns,
-                        Strided::row_major(positions, row_len),
+                        g.columns_view().transposed(),
                         i > 0,
                     );
                 }
@@ -404,7 +544,7 @@ impl Backward<Flex, 2> for ConvBackward {
                 total
             });
             if let Some(dw) = dw {
-                grads.register::<Flex>(node.id, weight_channels_first(dw, outputs, &g));
+                grads.register::<Flex>(node.id, weight_from_column_order(dw, outputs, &g));
             }
         }
         if let Some(node) = input_node {
@@ -436,7 +576,7 @@ impl<C: CheckpointStrategy> CpuConv for Autodiff<Flex, C> {
                 let weight = weight.into_primitive();
                 let g = geometry(&input, &weight, stride, padding);
                 let outputs = weight.layout().shape()[0];
-                let weight = weight_channels_last(&weight);
+                let weight = weight_in_column_order(&weight, &g);
                 let (output, columns) = forward(&f32_values(&input), &weight, outputs, &g);
                 let output = flex_tensor(output, output_shape(&g, outputs));
                 prep.finish((columns, weight, outputs, g), output)
@@ -483,6 +623,16 @@ mod tests {
     }
 
     #[test]
+    fn outputs_inside_skip_the_padding() {
+        let g = Geometry::new(&Shape::from([1, 1, 28, 28]), 6, 2, 2);
+        // Tap 0 reads 2 pixels before each output's origin: output 0 reads the padding.
+        assert_eq!(g.outputs_inside(0, 28, 14), (1..14, 0));
+        // Tap 5 reads origin + 3: output 13 (pixel 29) is in the padding.
+        assert_eq!(g.outputs_inside(5, 28, 14), (0..13, 3));
+        assert_eq!(g.outputs_inside(2, 28, 14), (0..14, 0));
+    }
+
+    #[test]
     fn matches_burns_convolution_forward_and_backward() {
         use burn::tensor::Distribution;
         use burn::tensor::module::conv2d as burn_conv2d;
@@ -490,15 +640,18 @@ mod tests {
         let device = burn::tensor::Device::flex().autodiff();
         device.seed(3);
         // (batch, channels, height, width, outputs, kernel, stride, padding): the codelab's three
-        // layers (the second and third over several chunks), no padding, stride 3, a non-square
-        // image, a kernel as large as the padded image.
+        // layers (the second and third over several chunks), stride 1 over several channels and
+        // chunks, no padding, stride 3, a non-square image, a kernel as large as the padded
+        // image, 1x1. Stride 1 has tap-ordered columns, the others pixel-ordered.
         for (batch, c, h, w, o, k, s, p) in [
             (5, 1, 28, 28, 12, 3, 1, 1),
+            (300, 3, 12, 12, 7, 5, 1, 2),
             (7, 12, 28, 28, 24, 6, 2, 2),
             (9, 24, 14, 14, 32, 6, 2, 2),
             (3, 4, 9, 9, 5, 3, 1, 0),
             (2, 3, 11, 7, 4, 4, 3, 1),
             (2, 2, 3, 3, 3, 5, 1, 1),
+            (4, 3, 5, 5, 2, 1, 1, 0),
         ] {
             let input = Tensor::<4>::random([batch, c, h, w], Distribution::Default, &device)
                 .require_grad();

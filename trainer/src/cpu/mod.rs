@@ -55,6 +55,44 @@ pub fn flush_denormals_on_training_threads() {
     rayon::broadcast(|_| denormals::flush());
 }
 
+/// Makes the allocator keep the memory a training step frees, for the next step to reuse.
+///
+/// Why: a step allocates and frees the same few-megabyte buffers (activations, column
+/// matrices, gradients) every time. By default glibc serves blocks over 128 KB with fresh
+/// `mmap`s (a threshold it raises only as it sees them freed) and returns a freed heap top over
+/// 128 KB to the kernel, so the next step takes page faults to touch the same memory again:
+/// `layer_times` ran the same step 20-25% faster with these thresholds raised. They are
+/// glibc's own knobs for this (`mallopt`): blocks up to 32 MB (its ceiling) come from the heap,
+/// and up to 1 GB of freed memory stays mapped. The cost is a process that keeps its peak heap
+/// until it exits. A no-op off glibc.
+pub fn keep_freed_memory() {
+    allocator::keep_freed_memory();
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod allocator {
+    pub fn keep_freed_memory() {
+        const MMAP_THRESHOLD: libc::c_int = 32 << 20;
+        const TRIM_THRESHOLD: libc::c_int = 1 << 30;
+        for (param, value) in [
+            (libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+            (libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+        ] {
+            // SAFETY: mallopt only sets a tuning parameter of glibc's allocator (it takes the
+            // allocator's lock itself); both values are within the documented ranges, and a
+            // refused value (return 0) leaves the default in place, which is only slower.
+            unsafe {
+                libc::mallopt(param, value);
+            }
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod allocator {
+    pub fn keep_freed_memory() {}
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use burn::tensor::Tensor;
