@@ -86,8 +86,14 @@ pub trait CpuAdam: burn::backend::Backend {
     ) -> AdamUpdated<Self>;
 }
 
-/// Elements per parallel task: small tensors (biases, norms) stay on one core.
+/// Elements per task of the update.
 const ELEMENTS_PER_TASK: usize = 1 << 14;
+/// A task's index and its share of the new value and moments.
+type Task<'a> = (usize, ((&'a mut [f32], &'a mut [f32]), &'a mut [f32]));
+
+/// Tensors from this size are updated on all cores (the dense layers' weights); smaller ones on
+/// the calling thread.
+const PARALLEL_FROM: usize = 1 << 17;
 
 impl CpuAdam for Flex {
     fn cpu_adam_step(
@@ -112,23 +118,38 @@ impl CpuAdam for Flex {
         );
         let mut outputs = [(); 3].map(|_| vec![0.0f32; len]);
         let [new_value, new_moment_1, new_moment_2] = &mut outputs;
-        new_value
-            .par_chunks_mut(ELEMENTS_PER_TASK)
-            .zip(new_moment_1.par_chunks_mut(ELEMENTS_PER_TASK))
-            .zip(new_moment_2.par_chunks_mut(ELEMENTS_PER_TASK))
-            .enumerate()
-            .for_each(|(task, ((out_value, out_moment_1), out_moment_2))| {
-                let start = task * ELEMENTS_PER_TASK;
-                for (i, ((v, m1), m2)) in out_value
-                    .iter_mut()
-                    .zip(out_moment_1.iter_mut())
-                    .zip(out_moment_2.iter_mut())
-                    .enumerate()
-                {
-                    let at = start + i;
-                    (*v, *m1, *m2) = step.element(value[at], grad[at], moment_1[at], moment_2[at]);
-                }
-            });
+        let update = |(task, ((out_value, out_moment_1), out_moment_2)): Task<'_>| {
+            let at = task * ELEMENTS_PER_TASK..task * ELEMENTS_PER_TASK + out_value.len();
+            let inputs = value[at.clone()]
+                .iter()
+                .zip(&grad[at.clone()])
+                .zip(&moment_1[at.clone()])
+                .zip(&moment_2[at]);
+            let outputs = out_value
+                .iter_mut()
+                .zip(out_moment_1.iter_mut())
+                .zip(out_moment_2.iter_mut());
+            for (((v, m1), m2), (((&value, &grad), &moment_1), &moment_2)) in outputs.zip(inputs) {
+                (*v, *m1, *m2) = step.element(value, grad, moment_1, moment_2);
+            }
+        };
+        // Handing work to rayon's threads costs tens of microseconds: worth it for the large
+        // weight matrices only.
+        if len >= PARALLEL_FROM {
+            new_value
+                .par_chunks_mut(ELEMENTS_PER_TASK)
+                .zip(new_moment_1.par_chunks_mut(ELEMENTS_PER_TASK))
+                .zip(new_moment_2.par_chunks_mut(ELEMENTS_PER_TASK))
+                .enumerate()
+                .for_each(update);
+        } else {
+            new_value
+                .chunks_mut(ELEMENTS_PER_TASK)
+                .zip(new_moment_1.chunks_mut(ELEMENTS_PER_TASK))
+                .zip(new_moment_2.chunks_mut(ELEMENTS_PER_TASK))
+                .enumerate()
+                .for_each(update);
+        }
         let [new_value, new_moment_1, new_moment_2] = outputs;
         AdamUpdated {
             value: flex_tensor(new_value, shape.clone()),
