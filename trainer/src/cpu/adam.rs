@@ -18,9 +18,9 @@ use rayon::prelude::*;
 
 use super::{f32_values, flex_tensor};
 
-/// Adam's hyper-parameters and the step's bias corrections.
+/// Adam's hyper-parameters and one step's bias corrections.
 #[derive(Debug, Clone, Copy)]
-struct Step {
+pub struct Step {
     lr: f32,
     beta_1: f32,
     beta_2: f32,
@@ -32,7 +32,7 @@ struct Step {
 
 impl Step {
     /// As burn's `AdaptiveMomentum::transform` computes them for step `time` (from 1).
-    fn new(lr: LearningRate, beta_1: f32, beta_2: f32, epsilon: f32, time: usize) -> Self {
+    pub fn new(lr: LearningRate, beta_1: f32, beta_2: f32, epsilon: f32, time: usize) -> Self {
         let time = time as i32;
         let bias_correction2_sqrt = (1.0 - beta_2.powi(time)).sqrt();
         Step {
@@ -72,17 +72,12 @@ pub trait CpuAdam: burn::backend::Backend {
     ///
     /// # Shapes
     /// - value, grad, moment_1, moment_2: one shape, any rank; the outputs have it too
-    #[allow(clippy::too_many_arguments)]
     fn cpu_adam_step(
         value: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         moment_1: FloatTensor<Self>,
         moment_2: FloatTensor<Self>,
-        lr: f64,
-        beta_1: f32,
-        beta_2: f32,
-        epsilon: f32,
-        time: usize,
+        step: Step,
     ) -> AdamUpdated<Self>;
 }
 
@@ -101,13 +96,8 @@ impl CpuAdam for Flex {
         grad: FloatTensor<Self>,
         moment_1: FloatTensor<Self>,
         moment_2: FloatTensor<Self>,
-        lr: f64,
-        beta_1: f32,
-        beta_2: f32,
-        epsilon: f32,
-        time: usize,
+        step: Step,
     ) -> AdamUpdated<Self> {
-        let step = Step::new(lr, beta_1, beta_2, epsilon, time);
         let shape = value.layout().shape().clone();
         let inputs = [&value, &grad, &moment_1, &moment_2].map(|t: &FlexTensor| f32_values(t));
         let [value, grad, moment_1, moment_2] = &inputs;
@@ -215,11 +205,7 @@ impl Optimizer for FusedAdam {
             grad.into_dispatch(),
             moment_1.into_dispatch(),
             moment_2.into_dispatch(),
-            lr,
-            self.beta_1,
-            self.beta_2,
-            self.epsilon,
-            time,
+            Step::new(lr, self.beta_1, self.beta_2, self.epsilon, time),
         );
         let momentum = AdaptiveMomentumState::new(
             time,
