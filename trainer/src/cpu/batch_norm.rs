@@ -317,7 +317,7 @@ pub fn batch_norm_relu<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::tests::assert_close;
+    use crate::cpu::tests::{assert_close, assert_gradient_close};
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
     use burn::tensor::{Device, Distribution};
@@ -355,23 +355,14 @@ mod tests {
         let g_ours = (y_ours * weights.clone()).sum().backward();
         let g_theirs = (y_theirs * weights).sum().backward();
         let (ours_dx, theirs_dx) = (x.grad(&g_ours), x.grad(&g_theirs));
-        let (ours_dx, theirs_dx) = (ours_dx.expect("ours"), theirs_dx.expect("burn's"));
-        assert_close(&case, "input gradient", ours_dx, theirs_dx, 1e-4);
+        assert_gradient_close(&case, "input", ours_dx, theirs_dx, 1e-4);
         for (name, a, b) in [
             ("gamma", &ours.gamma, &theirs.gamma),
             ("beta", &ours.beta, &theirs.beta),
         ] {
-            let (ours, theirs) = (a.grad(&g_ours), b.grad(&g_theirs));
-            let name = format!("{name} gradient");
             // Sums over a whole channel (50,176 values in the largest case), which burn adds
             // up in f32: its own rounding is of this order.
-            assert_close(
-                &case,
-                &name,
-                ours.expect("ours"),
-                theirs.expect("burn's"),
-                1e-3,
-            );
+            assert_gradient_close(&case, name, a.grad(&g_ours), b.grad(&g_theirs), 1e-3);
         }
     }
 

@@ -93,7 +93,7 @@ impl Geometry {
 
     /// One image's column matrix as `[taps, P]`, whichever its order.
     fn columns_view(&self) -> Strided {
-        let (taps, positions) = (self.row_len(), self.positions());
+        let (taps, positions) = (self.taps(), self.positions());
         match self.order() {
             ColumnOrder::Pixels => Strided::row_major(positions, taps).transposed(),
             ColumnOrder::Taps => Strided::row_major(taps, positions),
@@ -101,7 +101,7 @@ impl Geometry {
     }
 
     fn columns_len(&self) -> usize {
-        self.row_len() * self.positions()
+        self.taps() * self.positions()
     }
 
     fn with_batch(self, batch: usize) -> Self {
@@ -121,7 +121,7 @@ impl Geometry {
     }
 
     /// Kernel taps: one per (kernel row, kernel column, channel).
-    fn row_len(&self) -> usize {
+    fn taps(&self) -> usize {
         self.kernel * self.kernel * self.channels
     }
 
@@ -189,7 +189,7 @@ impl Geometry {
         // Row by row, each value written once (no zeroing pass first): the padding's zeros,
         // then the run inside the image, per kernel row.
         let (c, k) = (self.channels, self.kernel);
-        let mut columns = Vec::with_capacity(self.rows() * self.row_len());
+        let mut columns = Vec::with_capacity(self.rows() * self.taps());
         for image in input.chunks_exact(self.image_len()) {
             for oy in 0..self.out_height() {
                 let (ky_inside, first_y) = self.taps_inside(oy, self.height);
@@ -217,7 +217,7 @@ impl Geometry {
     /// The adjoint of [`Geometry::im2col`]: adds every column-matrix entry back onto the input
     /// pixel it was read from, into channels-last `input`.
     fn col2im(&self, columns: &[f32], input: &mut [f32]) {
-        let row_len = self.row_len();
+        let row_len = self.taps();
         let per_image = self.positions() * row_len;
         for (image, rows) in input
             .chunks_exact_mut(self.image_len())
@@ -250,7 +250,7 @@ impl Geometry {
     /// the rest of the column matrix reads the padding (zeros).
     fn for_each_tap_run(&self, mut visit: impl FnMut(usize, usize, usize, Range<usize>, usize)) {
         let (k, out_h, out_w) = (self.kernel, self.out_height(), self.out_width());
-        for tap in 0..self.row_len() {
+        for tap in 0..self.taps() {
             let (channel, ky, kx) = (tap / (k * k), tap / k % k, tap % k);
             let (rows, first_y) = self.outputs_inside(ky, self.height, out_h);
             let (columns, first_x) = self.outputs_inside(kx, self.width, out_w);
@@ -353,7 +353,7 @@ fn forward(
     g: &Geometry,
 ) -> (Vec<f32>, Vec<Vec<f32>>) {
     let per_chunk = g.images_per_chunk();
-    let (positions, taps) = (g.positions(), g.row_len());
+    let (positions, taps) = (g.positions(), g.taps());
     let mut output = vec![0.0f32; g.batch * g.output_len(outputs)];
     let columns = output
         .par_chunks_mut(per_chunk * g.output_len(outputs))
@@ -472,7 +472,7 @@ impl Backward<Flex, 2> for ConvBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let grad = f32_values(&grad);
         let per_chunk = g.images_per_chunk();
-        let (positions, taps) = (g.positions(), g.row_len());
+        let (positions, taps) = (g.positions(), g.taps());
         // Each image's gradient is its channels-first block `[O, P]`; its columns `[taps, P]`.
         let dy_view = Strided::row_major(outputs, positions);
         let want_input = input_node.is_some();
@@ -609,7 +609,7 @@ pub fn conv2d(input: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::tests::assert_close;
+    use crate::cpu::tests::{assert_close, assert_gradient_close};
 
     #[test]
     fn taps_inside_skip_the_padding() {
@@ -668,15 +668,7 @@ mod tests {
             let ours = (ours * weights.clone()).sum().backward();
             let theirs = (theirs * weights).sum().backward();
             for (name, param) in [("input", &input), ("weight", &weight)] {
-                let (ours, theirs) = (param.grad(&ours), param.grad(&theirs));
-                let name = format!("{name} gradient");
-                assert_close(
-                    &case,
-                    &name,
-                    ours.expect("ours"),
-                    theirs.expect("burn's"),
-                    1e-5,
-                );
+                assert_gradient_close(&case, name, param.grad(&ours), param.grad(&theirs), 1e-5);
             }
         }
     }

@@ -113,6 +113,20 @@ pub(crate) mod tests {
             "{case}: {what} differs by {difference}"
         );
     }
+
+    /// [`assert_close`] on the gradients of one parameter, ours and burn's (both present).
+    pub(crate) fn assert_gradient_close<const D: usize>(
+        case: &str,
+        parameter: &str,
+        ours: Option<Tensor<D>>,
+        reference: Option<Tensor<D>>,
+        tolerance: f32,
+    ) {
+        let what = format!("{parameter} gradient");
+        let ours = ours.unwrap_or_else(|| panic!("{case}: no {what} of ours"));
+        let reference = reference.unwrap_or_else(|| panic!("{case}: no {what} of burn's"));
+        assert_close(case, &what, ours, reference, tolerance);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
