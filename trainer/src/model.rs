@@ -240,6 +240,17 @@ fn batch_norm(features: usize, device: &Device) -> BatchNorm {
     norm
 }
 
+/// The batch norm if the layer has one, then relu (one fused kernel on `flex`).
+///
+/// # Shapes
+/// - x: `[batch, channels, ...]`; output: as x
+fn norm_relu<const D: usize>(norm: Option<&BatchNorm>, x: Tensor<D>) -> Tensor<D> {
+    match norm {
+        Some(norm) => crate::cpu::batch_norm::batch_norm_relu(norm, x),
+        None => relu(x),
+    }
+}
+
 fn dropout(prob: Option<f64>) -> Option<Dropout> {
     prob.map(|p| DropoutConfig::new(p).init())
 }
@@ -388,11 +399,7 @@ impl ConvBlock {
     /// - x: `[batch, in, side, side]`
     /// - output: `[batch, filters, side / stride, side / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv(x);
-        match &self.norm {
-            Some(norm) => crate::cpu::batch_norm::batch_norm_relu(norm, x),
-            None => relu(x),
-        }
+        norm_relu(self.norm.as_ref(), self.conv(x))
     }
 }
 
@@ -418,11 +425,7 @@ impl ConvNet {
     ///   the ONNX and flat exports use too)
     /// - output: `[batch, classes]`
     pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
-        let x = self.dense.forward(features);
-        let mut x = match &self.dense_norm {
-            Some(norm) => crate::cpu::batch_norm::batch_norm_relu(norm, x),
-            None => relu(x),
-        };
+        let mut x = norm_relu(self.dense_norm.as_ref(), self.dense.forward(features));
         if let Some(d) = &self.dropout {
             x = d.forward(x);
         }
