@@ -270,6 +270,9 @@ pub enum PythonConsumer {
     Reference,
     /// OpenCV's DNN module.
     OpenCv,
+    /// ONNX Runtime's Python wheel (the library the `ort` crate loads, here runnable under an
+    /// emulated CPU).
+    OnnxRuntime,
 }
 
 impl PythonConsumer {
@@ -278,7 +281,40 @@ impl PythonConsumer {
         match self {
             PythonConsumer::Reference => "reference",
             PythonConsumer::OpenCv => "opencv",
+            PythonConsumer::OnnxRuntime => "onnxruntime",
         }
+    }
+}
+
+/// The CPU a Python consumer runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PythonCpu {
+    /// This machine's.
+    Host,
+    /// An x86-64 CPU with AVX2 and FMA but no AVX-512 and no VNNI, emulated by QEMU's user mode
+    /// (`scripts/avx2-cpu.sh`): the kernels ONNX Runtime picks on such a CPU run whatever CPU
+    /// runs the test.
+    Avx2Only,
+}
+
+/// What a Python consumer gave: probabilities `[images, 10]` and the CPU it saw.
+#[derive(Debug, Clone)]
+pub struct PythonRun {
+    /// Softmax outputs, image after image.
+    pub probabilities: Vec<f32>,
+    /// The x86 extensions the consumer's CPU reported (`cpu features:` line of run_onnx.py).
+    pub cpu_features: Vec<String>,
+}
+
+impl PythonRun {
+    /// Whether the CPU the consumer saw is an AVX2-only one: AVX2, no AVX-512, no VNNI.
+    pub fn saw_avx2_only(&self) -> bool {
+        let has = |name: &str| self.cpu_features.iter().any(|f| f == name);
+        has("AVX2")
+            && !self
+                .cpu_features
+                .iter()
+                .any(|f| f.starts_with("AVX512") || f.contains("VNNI"))
     }
 }
 
@@ -288,33 +324,83 @@ pub const PYTHON_IMAGES: usize = 1000;
 /// `models/<stage>.onnx` through a Python consumer: probabilities for the first
 /// [`PYTHON_IMAGES`] test digits.
 pub fn python_probabilities(consumer: PythonConsumer, stage: Stage) -> Result<Vec<f32>, String> {
+    python_run(consumer, &onnx_path(stage), PYTHON_IMAGES, PythonCpu::Host).map(|r| r.probabilities)
+}
+
+/// An ONNX file through a Python consumer on `cpu`: probabilities for the first `images` test
+/// digits, and the CPU features it saw.
+pub fn python_run(
+    consumer: PythonConsumer,
+    model: &Path,
+    images: usize,
+    cpu: PythonCpu,
+) -> Result<PythonRun, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("temporary folder: {e}"))?;
     let (pixels, probabilities) = (dir.path().join("pixels.f32"), dir.path().join("out.f32"));
-    let bytes: Vec<u8> = test_pixels()[..PYTHON_IMAGES * IMAGE_PIXELS]
+    let bytes: Vec<u8> = test_pixels()[..images * IMAGE_PIXELS]
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
     std::fs::write(&pixels, bytes).map_err(|e| format!("{}: {e}", pixels.display()))?;
-    let output = std::process::Command::new(python()?)
+    let mut command = match cpu {
+        PythonCpu::Host => std::process::Command::new(python()?),
+        PythonCpu::Avx2Only => {
+            let mut emulated = std::process::Command::new(root().join("scripts/avx2-cpu.sh"));
+            emulated.arg(python()?);
+            emulated
+        }
+    };
+    let output = command
         .arg(root().join("tests/python/run_onnx.py"))
         .arg(consumer.name())
-        .arg(onnx_path(stage))
+        .arg(model)
         .args([&pixels, &probabilities])
         .output()
-        .map_err(|e| format!("running tests/python/run_onnx.py: {e}"))?;
+        .map_err(|e| format!("running tests/python/run_onnx.py ({cpu:?} CPU): {e}"))?;
     if !output.status.success() {
         return Err(format!(
-            "{} on {stage}: {}",
+            "{} on {} ({cpu:?} CPU): {}",
             consumer.name(),
+            model.display(),
             String::from_utf8_lossy(&output.stderr)
         ));
     }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let cpu_features = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("cpu features:"))
+        .ok_or_else(|| format!("run_onnx.py printed no `cpu features:` line: {stdout}"))?
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     let bytes =
         std::fs::read(&probabilities).map_err(|e| format!("{}: {e}", probabilities.display()))?;
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
+    Ok(PythonRun {
+        probabilities: bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        cpu_features,
+    })
+}
+
+/// An ONNX file through ONNX Runtime on an emulated AVX2-only x86-64 CPU
+/// ([`PythonCpu::Avx2Only`]): probabilities for all test digits. An error if the emulated CPU
+/// reports AVX-512 or VNNI, or lacks AVX2 (then the check would not check those kernels).
+pub fn ort_avx2_probabilities_of(path: &Path) -> Result<Vec<f32>, String> {
+    let run = python_run(
+        PythonConsumer::OnnxRuntime,
+        path,
+        test_set().len(),
+        PythonCpu::Avx2Only,
+    )?;
+    if !run.saw_avx2_only() {
+        return Err(format!(
+            "the emulated CPU reports {:?}, not AVX2 without AVX-512 or VNNI",
+            run.cpu_features
+        ));
+    }
+    Ok(run.probabilities)
 }
 
 /// Runs `tests/python/check_onnx.py` (onnx.checker full_check + strict shape inference) on files.

@@ -95,7 +95,26 @@ mod allocator {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use burn::tensor::Tensor;
+    use burn::tensor::{Device, Tensor, TensorData};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// A tensor of values uniform in `[low, high)` drawn from its own generator: burn's is
+    /// process-global, so a test that seeded it draws other values whenever a test running
+    /// beside it draws too. A check near a discontinuity (relu's kink) must see the same values
+    /// on every run.
+    pub(crate) fn uniform<const D: usize>(
+        shape: [usize; D],
+        (low, high): (f32, f32),
+        seed: u64,
+        device: &Device,
+    ) -> Tensor<D> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let values: Vec<f32> = (0..shape.iter().product())
+            .map(|_| rng.random_range(low..high))
+            .collect();
+        Tensor::from_data(TensorData::new(values, shape), device)
+    }
 
     /// Panics unless the largest difference between `ours` and `reference`, relative to the
     /// largest value of `reference`, is below `tolerance`.
