@@ -2,15 +2,14 @@
 # Builds the `qemu` firmware for the Cortex-M33 and runs it on QEMU's mps2-an505: the 64 golden
 # test digits and ten synthetic finger strokes through preprocessing and the int8 model, every
 # output compared bit for bit with the host runtime-nostd. Then the kernel check (bin
-# `kernel-check`): the DSP kernels against the portable ones on random shapes, bit for bit. Installs qemu-system-arm (Debian) and
-# defmt-print (crates.io) when missing. Exits with the firmware's status (0 = all bit-exact) and
+# `kernel-check`): the DSP kernels against the portable ones on random shapes, bit for bit.
+# Installs qemu-system-arm (Debian, by scripts/install-qemu.sh) and defmt-print (crates.io) when
+# missing. Exits with the firmware's status (0 = all bit-exact) and
 # prints, last:  qemu: <matched>/<total> bit-exact, accuracy <a>, <n> instructions/inference
 # (n: int8 cnn-bn, from count-instructions.sh; a failed count fails the script).
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v qemu-system-arm >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq qemu-system-arm
-fi
+../scripts/install-qemu.sh system-arm
 command -v defmt-print >/dev/null || cargo install defmt-print --locked
 cargo build --release -p qemu --target thumbv8m.main-none-eabihf
 elf=target/thumbv8m.main-none-eabihf/release/qemu

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mnist-edge's one test command (README, "Test"). On a fresh machine it installs what it needs
 # (the pinned Rust toolchain with its thumb targets; a project-local Python .venv with onnx and
-# onnxruntime, whose wheel carries the library the `ort` crate loads; SDL2 for the simulator;
+# onnxruntime, whose wheel carries the library the `ort` crate loads; QEMU's x86-64 user-mode
+# emulator, to run ONNX Runtime as an AVX2-only CPU would; SDL2 for the simulator;
 # qemu-system-arm and defmt-print for the QEMU check; Node.js and the pinned rp2040js for the
 # board emulator), then checks formatting,
 # lints, the no_std builds for the microcontroller targets, and runs every test in release mode
@@ -21,8 +22,9 @@ all_checks() {
 
   burn_onnx=(--manifest-path tests/burn-onnx/Cargo.toml --target-dir target)
 
-  step "python environment for the ONNX checks"
+  step "python environment for the ONNX checks, and QEMU's x86-64 emulator (ONNX Runtime on an AVX2-only CPU)"
   scripts/python-env.sh
+  scripts/install-qemu.sh user-x86
 
   step "format"
   cargo fmt --all -- --check
@@ -47,6 +49,13 @@ all_checks() {
 
   step "tests"
   cargo test --workspace --release
+
+  step "the trainer's CPU kernels again on an emulated AVX2-only CPU (scripts/avx2-cpu.sh)"
+  # gemm and flex pick AVX-512 or AVX2 kernels by CPUID at run time: the run above took this
+  # machine's; QEMU as a Haswell takes the other on an AVX-512 machine (the same on an AVX2 one).
+  # --workspace keeps the build above (a lone -p trainer build unifies burn's features otherwise).
+  CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$PWD/scripts/avx2-cpu.sh" \
+    cargo test --workspace --release --lib cpu::
 
   step "runtime-nostd's tests built for a 32-bit target (i686: usize is 32 bits)"
   # Installs the 32-bit C runtime the i686 test binaries link against when missing.
