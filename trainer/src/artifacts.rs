@@ -1,7 +1,9 @@
-//! Where a stage's artifacts live (`models/<stage>/...`) and how its weights and metrics are saved
-//! and loaded again.
+//! Where a stage's artifacts live (`models/<stage>/...`, or a run folder under `runs/`) and how
+//! its weights and metrics are saved and loaded again.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
@@ -12,6 +14,89 @@ use runtime_nostd::Variant;
 use crate::model::{Model, NetConfig};
 use crate::stages::Stage;
 use crate::train::EpochMetrics;
+
+/// The committed models: what `eval`, `export` and `report` read by default and the firmware
+/// embeds. A training writes here only when `--out` names it.
+pub const COMMITTED_MODELS: &str = "models";
+/// Where a training writes by default: a new folder per run (ignored by git).
+pub const RUNS: &str = "runs";
+
+/// A new run folder under `runs`, not yet created: `<runs>/<UTC date>-<time>-<label>`, with
+/// `-2`, `-3`, ... appended when a run of the same second took the name.
+pub fn new_run_dir(runs: &Path, label: &str, now: SystemTime) -> PathBuf {
+    let seconds = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let base = format!("{}-{label}", utc_stamp(seconds));
+    std::iter::once(base.clone())
+        .chain((2..).map(|n| format!("{base}-{n}")))
+        .map(|name| runs.join(name))
+        .find(|dir| !dir.exists())
+        .expect("an unbounded sequence of names has a free one")
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC for a time in seconds since the Unix epoch (the proleptic Gregorian
+/// calendar's days from 1970-01-01, counted in 400-year eras from 0000-03-01).
+fn utc_stamp(seconds: u64) -> String {
+    let (days, of_day) = ((seconds / 86_400) as i64, seconds % 86_400);
+    let shifted = days + 719_468; // days from 0000-03-01
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// The files under a folder and when each was last written: taken before a run writes into a
+/// folder that already holds artifacts, to name afterwards the files it replaced.
+#[derive(Debug, Clone, Default)]
+pub struct FolderSnapshot(BTreeMap<PathBuf, SystemTime>);
+
+impl FolderSnapshot {
+    /// Every file under `dir` (none if it does not exist).
+    pub fn of(dir: &Path) -> Self {
+        let mut files = BTreeMap::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(folder) = pending.pop() {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                let path = entry.path();
+                match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => pending.push(path),
+                    Ok(meta) => {
+                        files.insert(path, meta.modified().unwrap_or(UNIX_EPOCH));
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        FolderSnapshot(files)
+    }
+
+    /// The files of the snapshot that have been written since it was taken (or removed).
+    pub fn replaced(&self) -> Vec<PathBuf> {
+        self.0
+            .iter()
+            .filter(|(path, written)| {
+                std::fs::metadata(path)
+                    .and_then(|m| m.modified())
+                    .map_or(true, |now| now != **written)
+            })
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+}
 
 /// Everything `metrics.json` records about one trained stage.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,12 +152,14 @@ pub struct EpochSeconds {
 pub enum ArtifactError {
     /// No weights file for the stage.
     #[error(
-        "no trained weights for stage {stage} at {path}; train it first: cargo run -p trainer --release -- --stage {stage}"
+        "no trained weights for stage {stage} at {path}; train it there first: cargo run -p trainer --release -- --stage {stage} --out {}",
+        artifact_root(path)
     )]
     MissingWeights { stage: Stage, path: PathBuf },
     /// The weights file exists but does not fit the stage's network.
     #[error(
-        "weights file {path} is corrupt or belongs to another network ({detail}); retrain: cargo run -p trainer --release -- --stage {stage}"
+        "weights file {path} is corrupt or belongs to another network ({detail}); retrain: cargo run -p trainer --release -- --stage {stage} --out {}",
+        artifact_root(path)
     )]
     BadWeights {
         stage: Stage,
@@ -81,7 +168,8 @@ pub enum ArtifactError {
     },
     /// `metrics.json` is missing or unreadable.
     #[error(
-        "cannot read {path}: {detail}; retrain: cargo run -p trainer --release -- --stage {stage}"
+        "cannot read {path}: {detail}; retrain: cargo run -p trainer --release -- --stage {stage} --out {}",
+        artifact_root(path)
     )]
     BadMetrics {
         stage: Stage,
@@ -91,6 +179,14 @@ pub enum ArtifactError {
     /// A write failed.
     #[error("cannot write {path}: {detail}")]
     Write { path: PathBuf, detail: String },
+}
+
+/// The folder that holds the stage folder of an artifact `<root>/<stage>/<file>`: what `--out`
+/// names to write it there again.
+fn artifact_root(file: &Path) -> String {
+    file.parent()
+        .and_then(Path::parent)
+        .map_or_else(|| ".".into(), |root| root.display().to_string())
 }
 
 /// The artifact folder of one stage.
@@ -217,6 +313,40 @@ impl StageDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_folders_are_named_by_utc_time_and_never_reused() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        // 2000-02-29 (a leap day of a year divisible by 400) and the last second of 2026.
+        assert_eq!(utc_stamp(951_782_400 + 3_723), "20000229-010203");
+        assert_eq!(utc_stamp(1_798_761_599), "20261231-235959");
+        let runs = tempfile::tempdir().unwrap();
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_798_761_599);
+        let first = new_run_dir(runs.path(), "dense1-quick", now);
+        assert_eq!(first, runs.path().join("20261231-235959-dense1-quick"));
+        std::fs::create_dir_all(&first).unwrap();
+        let second = new_run_dir(runs.path(), "dense1-quick", now);
+        assert_eq!(second, runs.path().join("20261231-235959-dense1-quick-2"));
+    }
+
+    #[test]
+    fn a_snapshot_names_the_files_written_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let (kept, rewritten) = (dir.path().join("kept"), dir.path().join("sub/rewritten"));
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(&kept, "a").unwrap();
+        std::fs::write(&rewritten, "b").unwrap();
+        let before = FolderSnapshot::of(dir.path());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&rewritten, "b").unwrap();
+        std::fs::write(dir.path().join("new"), "c").unwrap();
+        assert_eq!(before.replaced(), vec![rewritten]);
+        assert!(
+            FolderSnapshot::of(&dir.path().join("absent"))
+                .replaced()
+                .is_empty()
+        );
+    }
 
     fn metrics_for(stage: Stage) -> StageMetrics {
         StageMetrics {

@@ -2,14 +2,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use trainer::artifacts::{StageDir, StageMetrics};
+use trainer::artifacts::{
+    COMMITTED_MODELS, FolderSnapshot, RUNS, StageDir, StageMetrics, new_run_dir,
+};
 use trainer::backend::Backend;
 use trainer::data::{CLASSES, Checksum, Mnist, Split};
 use trainer::model::NetConfig;
@@ -73,9 +75,11 @@ struct Common {
     /// largest label plus one.
     #[arg(long, value_parser = clap::value_parser!(u16).range(2..=256))]
     classes: Option<u16>,
-    /// Artifact folder (weights, metrics, plots, report).
-    #[arg(long, default_value = "models")]
-    out: PathBuf,
+    /// Artifact folder (weights, metrics, plots, exports, report). Training writes a new
+    /// folder under runs/ unless this names one (`--out models` replaces the committed models);
+    /// eval, export and report read models/ unless this names another.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// burn backend: flex (CPU), vulkan, cuda.
     #[arg(long, default_value = "flex")]
     backend: Backend,
@@ -106,6 +110,13 @@ struct EvalArgs {
 }
 
 impl Common {
+    /// The saved stages that eval, export and report work on: `--out`, else the committed models.
+    fn saved(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(COMMITTED_MODELS))
+    }
+
     fn stages(&self) -> Vec<Stage> {
         if self.stage.is_empty() {
             Stage::ALL.to_vec()
@@ -203,8 +214,36 @@ fn command_line() -> String {
     command
 }
 
+impl TrainArgs {
+    /// Where the run writes: `--out`, else a new folder under runs/ named by the time, the
+    /// stages and what differs from a default run.
+    fn out(&self) -> PathBuf {
+        if let Some(out) = &self.common.out {
+            return out.clone();
+        }
+        let mut label = if self.common.stage.is_empty() {
+            "all".to_string()
+        } else {
+            let names: Vec<&str> = self.common.stage.iter().map(|s| s.name()).collect();
+            names.join("+")
+        };
+        if self.quick {
+            label.push_str("-quick");
+        }
+        if self.seed != 0 {
+            label.push_str(&format!("-seed{}", self.seed));
+        }
+        new_run_dir(Path::new(RUNS), &label, SystemTime::now())
+    }
+}
+
 fn run_train(args: &TrainArgs) -> Result<()> {
     let process_start = Instant::now();
+    let out = args.out();
+    // What was there before, to name the files this run replaces (when --out names a folder
+    // that holds artifacts, the committed models/ among them).
+    let before = FolderSnapshot::of(&out);
+    println!("writing to {}", out.display());
     let backend = args.common.backend;
     let device = args.common.device()?;
     let device_name = backend.device_name(&device);
@@ -251,7 +290,7 @@ fn run_train(args: &TrainArgs) -> Result<()> {
             command: command_line(),
             epochs,
         };
-        let dir = StageDir::new(&args.common.out, stage);
+        let dir = StageDir::new(&out, stage);
         dir.save_model(&model)?;
         dir.save_metrics(&metrics)?;
         report::write_stage_plots(
@@ -270,13 +309,29 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         }
         summary.push(metrics);
     }
-    write_report(&args.common.out)?;
+    write_report(&out)?;
     println!("\n{}", report::markdown_results(&summary));
     println!(
         "progression: {} stages, {:.1} s from process start to last export ({backend} on {device_name})",
         summary.len(),
         process_start.elapsed().as_secs_f64()
     );
+    let replaced = before.replaced();
+    if replaced.is_empty() {
+        println!(
+            "artifacts in {} (no file there was replaced)",
+            out.display()
+        );
+    } else {
+        println!(
+            "artifacts in {}; replaced {} files that were there before this run:",
+            out.display(),
+            replaced.len()
+        );
+        for path in replaced {
+            println!("  {}", path.display());
+        }
+    }
     Ok(())
 }
 
@@ -315,11 +370,13 @@ fn write_report(out: &Path) -> Result<()> {
 fn run_report(common: &Common) -> Result<()> {
     let device = common.device()?;
     let test_set = common.load(Split::Test)?;
-    let all = saved_metrics(&common.out);
+    let saved = common.saved();
+    let all = saved_metrics(&saved);
     if all.is_empty() {
         anyhow::bail!(
-            "no metrics.json under {}; train first: cargo run -p trainer --release",
-            common.out.display()
+            "no metrics.json under {}; train into it first: cargo run -p trainer --release -- --out {}",
+            saved.display(),
+            saved.display()
         );
     }
     let wanted = common.stages();
@@ -329,7 +386,7 @@ fn run_report(common: &Common) -> Result<()> {
         if !wanted.contains(&stage) {
             continue;
         }
-        let dir = StageDir::new(&common.out, stage);
+        let dir = StageDir::new(&saved, stage);
         common.check_model_fits(&test_set, &metrics.net, stage)?;
         let model = dir.load_model(&device)?;
         let eval = evaluate(&model, &test_set, &device);
@@ -343,7 +400,7 @@ fn run_report(common: &Common) -> Result<()> {
             report::write_augmentation_grid(&dir, train, &augment, metrics.seed)?;
         }
     }
-    write_report(&common.out)?;
+    write_report(&saved)?;
     println!("{}", report::markdown_results(&all));
     Ok(())
 }
@@ -355,7 +412,7 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         println!("{:<16} {:>9} {:>9}", "stage", "test acc", "params");
     }
     for stage in args.common.stages() {
-        let dir = StageDir::new(&args.common.out, stage);
+        let dir = StageDir::new(&args.common.saved(), stage);
         let net = dir.load_metrics()?.net;
         args.common.check_model_fits(&test_set, &net, stage)?;
         let model = dir.load_model(&device)?;
@@ -382,7 +439,7 @@ fn run_export(common: &Common) -> Result<()> {
     let device = common.device()?;
     let train_set = common.load(Split::Train)?;
     for stage in common.stages() {
-        let dir = StageDir::new(&common.out, stage);
+        let dir = StageDir::new(&common.saved(), stage);
         let model = dir.load_model(&device)?;
         let metrics = dir.load_metrics()?;
         for path in export::export_stage(&dir, &model, &metrics, &train_set)? {

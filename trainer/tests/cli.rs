@@ -3,7 +3,9 @@
 
 mod common;
 
-use std::process::Output;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use common::trainer;
 
@@ -51,6 +53,15 @@ fn quick_cnn_bn_run_writes_every_artifact_and_eval_reproduces_it() {
     // `report --stage` redraws that stage's plots only; the table covers every saved stage.
     let dense = trainer(&["--stage", "dense1", "--quick", "--out", out]);
     assert!(dense.status.success(), "{}", stderr(&dense));
+    // A run into a folder that holds artifacts names what it replaced: here only the report
+    // (cnn-bn's files stay as they were).
+    let said = String::from_utf8_lossy(&dense.stdout);
+    let report_path = out_dir.path().join("report.html");
+    assert!(
+        said.contains("replaced 1 files that were there before this run:")
+            && said.contains(&format!("  {}", report_path.display())),
+        "{said}"
+    );
     let curves = |stage: &str| out_dir.path().join(stage).join("curves.png");
     std::fs::remove_file(curves("cnn-bn")).unwrap();
     std::fs::remove_file(curves("dense1")).unwrap();
@@ -113,9 +124,78 @@ fn eval_without_weights_says_how_to_train() {
         empty.path().to_str().unwrap(),
     ]);
     assert!(!run.status.success());
+    let fix = format!(
+        "cargo run -p trainer --release -- --stage cnn --out {}",
+        empty.path().display()
+    );
+    assert!(stderr(&run).contains(&fix), "{}", stderr(&run));
+}
+
+/// Every file under `dir` with its bytes.
+fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// `git status` of the tracked files, from the repository root.
+fn tracked_status(root: &Path) -> String {
+    let out = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(root)
+        .output()
+        .expect("git runs (this test checks the tracked files of the checkout)");
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A training without `--out`, as README's commands are typed: a new folder under runs/ (which
+/// git ignores), and neither the committed models/ nor any other tracked file changes.
+#[test]
+fn a_run_without_out_writes_a_run_folder_and_no_tracked_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (status, models) = (tracked_status(&root), contents(&root.join("models")));
+    let run = trainer(&["--stage", "dense1", "--quick", "--seed", "3"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let folder = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("writing to "))
+        .unwrap_or_else(|| panic!("no `writing to` line: {stdout}"));
+    let folder = root.join(folder);
+    let written =
+        folder.join("dense1/metrics.json").is_file() && folder.join("dense1.i8.mnef").is_file();
+    let removed = std::fs::remove_dir_all(&folder);
     assert!(
-        stderr(&run).contains("cargo run -p trainer --release -- --stage cnn"),
+        written,
+        "{} lacks the run's artifacts: {stdout}",
+        folder.display()
+    );
+    removed.unwrap();
+    assert!(
+        folder.starts_with(root.join("runs"))
+            && folder.to_string_lossy().ends_with("dense1-quick-seed3"),
         "{}",
-        stderr(&run)
+        folder.display()
+    );
+    assert!(stdout.contains("no file there was replaced"), "{stdout}");
+    assert_eq!(
+        tracked_status(&root),
+        status,
+        "the run changed tracked files"
+    );
+    assert!(
+        contents(&root.join("models")) == models,
+        "the run changed models/"
     );
 }
