@@ -84,13 +84,13 @@ all_checks() {
   (
     cd firmware
     cargo fmt --all -- --check
-    cargo clippy -p app -p simulator --all-targets --release -- -D warnings
+    cargo clippy -p app -p model-embed -p simulator --all-targets --release -- -D warnings
     for board in pico-restouch qemu; do
       cargo clippy -p "$board" --release --target thumbv8m.main-none-eabihf -- -D warnings
     done
     cargo clippy -p pico-restouch --release --no-default-features --features rp2040 \
       --target thumbv6m-none-eabi -- -D warnings
-    cargo test -p app -p simulator --release
+    cargo test -p app -p model-embed -p simulator --release
     cargo build -p app --release --target thumbv6m-none-eabi
     ./size-report.sh
     ./run-qemu.sh

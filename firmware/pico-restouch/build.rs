@@ -30,5 +30,8 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed={memory}");
     let root = std::path::Path::new("../..");
-    model_embed::embed(&[("MODEL", model_embed::board_model(root, "i8"))]);
+    model_embed::embed(
+        &[("MODEL", model_embed::board_model(root, "i8"))],
+        model_embed::BOARD_SCRATCH_BYTES,
+    );
 }

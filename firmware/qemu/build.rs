@@ -22,13 +22,17 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     std::fs::copy("memory.x", out.join("memory.x")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());
-    model_embed::embed(&[
-        ("MODEL", model_path.as_path()),
-        (
-            "MODEL_F32",
-            model_embed::board_model(&root, "f32").as_path(),
-        ),
-    ]);
+    // mps2-an505 has 4 MB of data RAM (memory.x): room for the f32 twin's scratch too.
+    model_embed::embed(
+        &[
+            ("MODEL", model_path.as_path()),
+            (
+                "MODEL_F32",
+                model_embed::board_model(&root, "f32").as_path(),
+            ),
+        ],
+        1 << 20,
+    );
 
     let golden = Golden::read(&golden_path).unwrap_or_else(|e| panic!("{e}"));
     let mut cases: Vec<(Vec<u8>, u8)> = golden

@@ -2,5 +2,9 @@
 
 fn main() {
     let root = std::path::Path::new("../..");
-    model_embed::embed(&[("MODEL", model_embed::board_model(root, "i8"))]);
+    // The board's limit: the simulator refuses what the board would.
+    model_embed::embed(
+        &[("MODEL", model_embed::board_model(root, "i8"))],
+        model_embed::BOARD_SCRATCH_BYTES,
+    );
 }

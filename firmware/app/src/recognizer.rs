@@ -2,7 +2,19 @@
 
 use core::fmt;
 
+use runtime_nostd::format::Shape;
 use runtime_nostd::{InferError, Model, ParseError, Scratch};
+
+use crate::preprocess::DIGIT_SIDE;
+
+/// Classes a model must have: the ten digits the screen names.
+pub const CLASSES: usize = 10;
+/// The input a model must take: what preprocessing makes of a drawing, one grey 28x28 image.
+pub const INPUT: Shape = Shape {
+    channels: 1,
+    height: DIGIT_SIDE,
+    width: DIGIT_SIDE,
+};
 
 /// What the recognizer saw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -10,7 +22,7 @@ pub struct Prediction {
     /// The most probable digit.
     pub digit: u8,
     /// Softmax probabilities of the ten digits.
-    pub probabilities: [f32; 10],
+    pub probabilities: [f32; CLASSES],
 }
 
 impl Prediction {
@@ -35,6 +47,16 @@ impl Prediction {
 pub enum RecognizerError {
     /// The model file does not parse.
     Model(ParseError),
+    /// The model has another class count than the ten digits.
+    Classes {
+        /// The model's.
+        classes: usize,
+    },
+    /// The model takes another input than a 28x28 grey image.
+    Input {
+        /// The model's input shape.
+        shape: Shape,
+    },
     /// The model needs more scratch memory than the recognizer has: build it with the size the
     /// model's build step computed (`model-embed`).
     ScratchTooSmall {
@@ -49,6 +71,20 @@ impl fmt::Display for RecognizerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RecognizerError::Model(e) => write!(f, "the model does not parse: {e}"),
+            RecognizerError::Classes { classes } => write!(
+                f,
+                "the model has {classes} classes; the app names the {CLASSES} digits (train it on MNIST)"
+            ),
+            RecognizerError::Input { shape } => write!(
+                f,
+                "the model takes {}x{}x{} inputs; the app gives it {}x{}x{} (channels x rows x columns)",
+                shape.channels,
+                shape.height,
+                shape.width,
+                INPUT.channels,
+                INPUT.height,
+                INPUT.width
+            ),
             RecognizerError::ScratchTooSmall { needed, given } => write!(
                 f,
                 "the model needs {needed} bytes of scratch, the recognizer has {given}"
@@ -59,6 +95,22 @@ impl fmt::Display for RecognizerError {
 
 impl core::error::Error for RecognizerError {}
 
+/// Whether the app can run `model`: its input and class count are the app's. What a board's
+/// build refuses (`model-embed`) and what [`Recognizer::new`] checks again.
+pub fn check_model(model: &Model<'_>) -> Result<(), RecognizerError> {
+    if model.input_shape() != INPUT {
+        return Err(RecognizerError::Input {
+            shape: model.input_shape(),
+        });
+    }
+    if model.classes() != CLASSES {
+        return Err(RecognizerError::Classes {
+            classes: model.classes(),
+        });
+    }
+    Ok(())
+}
+
 /// A parsed model and `SCRATCH` bytes of scratch memory for it.
 pub struct Recognizer<const SCRATCH: usize> {
     model: Model<'static>,
@@ -66,10 +118,11 @@ pub struct Recognizer<const SCRATCH: usize> {
 }
 
 impl<const SCRATCH: usize> Recognizer<SCRATCH> {
-    /// Parses `model` (checking its CRC and every field) and checks that it runs in `SCRATCH`
-    /// bytes.
+    /// Parses `model` (checking its CRC and every field) and checks that the app can run it
+    /// ([`check_model`]) in `SCRATCH` bytes.
     pub fn new(model: &'static [u8]) -> Result<Self, RecognizerError> {
         let model = Model::parse(model).map_err(RecognizerError::Model)?;
+        check_model(&model)?;
         let needed = model.scratch_bytes();
         if needed > SCRATCH {
             return Err(RecognizerError::ScratchTooSmall {
@@ -84,8 +137,11 @@ impl<const SCRATCH: usize> Recognizer<SCRATCH> {
     }
 
     /// Classifies a 28x28 MNIST-style digit.
-    pub fn classify(&mut self, digit: &[u8; 784]) -> Result<Prediction, InferError> {
-        let mut probabilities = [0.0f32; 10];
+    pub fn classify(
+        &mut self,
+        digit: &[u8; DIGIT_SIDE * DIGIT_SIDE],
+    ) -> Result<Prediction, InferError> {
+        let mut probabilities = [0.0f32; CLASSES];
         let class = self
             .model
             .infer(digit, self.scratch.as_mut_bytes(), &mut probabilities)?;
