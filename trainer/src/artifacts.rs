@@ -122,6 +122,27 @@ pub struct StageMetrics {
 }
 
 impl StageMetrics {
+    /// What a hand edit can break that the types do not catch: the file of one stage naming
+    /// another, an accuracy outside 0..=1, a training without epochs.
+    fn check(&self, stage: Stage) -> Result<(), String> {
+        if self.stage != stage.name() {
+            return Err(format!(
+                "field `stage`: {:?}, but the file is {stage}'s",
+                self.stage
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.test_accuracy) {
+            return Err(format!(
+                "field `test_accuracy`: {}, not a fraction in 0..=1",
+                self.test_accuracy
+            ));
+        }
+        if self.epochs.is_empty() {
+            return Err("field `epochs`: empty (a trained stage records each epoch)".into());
+        }
+        Ok(())
+    }
+
     /// Seconds of the first epoch (compilation and autotuning land there on a GPU) and the
     /// median of the others (the steady state), from the per-epoch training times.
     pub fn epoch_seconds(&self) -> EpochSeconds {
@@ -306,7 +327,16 @@ impl StageDir {
             detail,
         };
         let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
+        let json = &mut serde_json::Deserializer::from_str(&text);
+        let metrics: StageMetrics = serde_path_to_error::deserialize(json).map_err(|e| {
+            match e.path().to_string().as_str() {
+                // Nothing parsed yet, or the error is about the file as a whole (truncated).
+                "." | "" => bad(e.inner().to_string()),
+                field => bad(format!("field `{field}`: {}", e.inner())),
+            }
+        })?;
+        metrics.check(self.stage).map_err(bad)?;
+        Ok(metrics)
     }
 }
 
@@ -356,10 +386,72 @@ mod tests {
             device: "test".into(),
             net: stage.net(),
             params: 0,
-            test_accuracy: 0.0,
+            test_accuracy: 0.9,
             command: String::new(),
-            epochs: Vec::new(),
+            epochs: vec![EpochMetrics {
+                epoch: 1,
+                lr: 0.01,
+                train_loss: 0.5,
+                train_accuracy: 0.85,
+                validation_loss: 0.4,
+                validation_accuracy: 0.9,
+                seconds: 1.0,
+                images_per_second: 60_000.0,
+                cpu_utilisation: None,
+            }],
         }
+    }
+
+    #[test]
+    fn a_hand_edited_or_truncated_metrics_file_names_the_file_and_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let dense1 = Stage::named("dense1");
+        let stage_dir = StageDir::new(dir.path(), dense1);
+        stage_dir.save_metrics(&metrics_for(dense1)).unwrap();
+        let good = std::fs::read_to_string(stage_dir.metrics()).unwrap();
+        let error_for = |text: &str| {
+            std::fs::write(stage_dir.metrics(), text).unwrap();
+            let err = stage_dir.load_metrics().unwrap_err();
+            assert!(matches!(err, ArtifactError::BadMetrics { .. }), "{err}");
+            let message = err.to_string();
+            assert!(
+                message.contains(&stage_dir.metrics().display().to_string()),
+                "{message}"
+            );
+            message
+        };
+        let edited = |from: &str, to: &str| {
+            assert!(good.contains(from), "{from}");
+            error_for(&good.replacen(from, to, 1))
+        };
+        let cases = [
+            (
+                edited("\"test_accuracy\": 0.9", "\"test_accuracy\": \"high\""),
+                "field `test_accuracy`",
+            ),
+            (
+                edited("\"test_accuracy\": 0.9", "\"test_accuracy\": 90"),
+                "field `test_accuracy`: 90",
+            ),
+            (edited("\"seed\": 0,", ""), "missing field `seed`"),
+            (
+                edited("\"stage\": \"dense1\"", "\"stage\": \"cnn\""),
+                "field `stage`",
+            ),
+            (
+                edited("\"train_loss\": 0.5", "\"train_loss\": null"),
+                "field `epochs[0].train_loss`",
+            ),
+            (error_for(&good[..good.len() / 2]), "EOF while parsing"),
+        ];
+        for (message, expected) in cases {
+            assert!(message.contains(expected), "{expected:?} not in: {message}");
+        }
+        let mut no_epochs = metrics_for(dense1);
+        no_epochs.epochs.clear();
+        stage_dir.save_metrics(&no_epochs).unwrap();
+        let err = stage_dir.load_metrics().unwrap_err().to_string();
+        assert!(err.contains("field `epochs`: empty"), "{err}");
     }
 
     #[test]
@@ -389,10 +481,12 @@ mod tests {
         );
         assert_eq!(a.as_slice::<f32>().unwrap(), b.as_slice::<f32>().unwrap());
 
-        // metrics.json says cnn, the weights are dense1's.
-        stage_dir
-            .save_metrics(&metrics_for(Stage::named("cnn")))
-            .unwrap();
+        // metrics.json gives cnn's network, the weights are dense1's.
+        let cnn_net = StageMetrics {
+            net: Stage::named("cnn").net(),
+            ..metrics_for(dense1)
+        };
+        stage_dir.save_metrics(&cnn_net).unwrap();
         assert!(matches!(
             stage_dir.load_model(&device),
             Err(ArtifactError::BadWeights { .. })

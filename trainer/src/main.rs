@@ -353,17 +353,22 @@ fn run_stages(args: &StagesArgs) -> Result<()> {
 }
 
 /// Metrics of every stage saved under `out`, in codelab order.
-fn saved_metrics(out: &Path) -> Vec<StageMetrics> {
-    Stage::ALL
-        .iter()
-        .filter_map(|&s| StageDir::new(out, s).load_metrics().ok())
-        .collect()
+/// A stage without a metrics.json is not saved there; one whose file is bad is an error.
+fn saved_metrics(out: &Path) -> Result<Vec<StageMetrics>> {
+    let mut saved = Vec::new();
+    for stage in Stage::ALL {
+        let dir = StageDir::new(out, stage);
+        if dir.metrics().exists() {
+            saved.push(dir.load_metrics()?);
+        }
+    }
+    Ok(saved)
 }
 
 /// Rewrites `report.html` from every stage that has metrics in `out`.
 fn write_report(out: &Path) -> Result<()> {
     let path = out.join("report.html");
-    std::fs::write(&path, report::html_report(&saved_metrics(out)))
+    std::fs::write(&path, report::html_report(&saved_metrics(out)?))
         .with_context(|| format!("writing {}", path.display()))
 }
 
@@ -371,7 +376,7 @@ fn run_report(common: &Common) -> Result<()> {
     let device = common.device()?;
     let test_set = common.load(Split::Test)?;
     let saved = common.saved();
-    let all = saved_metrics(&saved);
+    let all = saved_metrics(&saved)?;
     if all.is_empty() {
         anyhow::bail!(
             "no metrics.json under {}; train into it first: cargo run -p trainer --release -- --out {}",
