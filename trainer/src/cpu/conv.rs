@@ -149,7 +149,9 @@ impl Geometry {
     }
 
     /// For output coordinate `out` along an axis of `size` pixels: the kernel taps that land
-    /// inside the image (not in the padding), and the input coordinate of the first of them.
+    /// inside the image (not in the padding), and the input coordinate of the first of them (0
+    /// when none does: a kernel wholly in the padding, which needs padding >= kernel, must not
+    /// name a coordinate past the image even for an empty run).
     fn taps_inside(&self, out: usize, size: usize) -> (Range<usize>, usize) {
         // Input coordinate = out * stride - padding + tap, wanted in 0..size.
         let origin = out * self.stride;
@@ -157,8 +159,10 @@ impl Geometry {
         let end = (size + self.padding)
             .saturating_sub(origin)
             .min(self.kernel);
-        let first = first.min(end);
-        (first..end, (origin + first).saturating_sub(self.padding))
+        if first >= end {
+            return (0..0, 0);
+        }
+        (first..end, origin + first - self.padding)
     }
 
     /// Calls `visit(position, column-matrix range, input range)` for each contiguous run of one
@@ -428,13 +432,24 @@ fn output_shape(g: &Geometry, outputs: usize) -> Shape {
     Shape::from([g.batch, outputs, g.out_height(), g.out_width()])
 }
 
+/// The geometry of a convolution of `input` `[batch, in, h, w]` by `weight` `[out, in, k, k]`.
+///
+/// Panics on what the kernels do not compute: a stride of 0 (a division by it follows), a
+/// kernel that is not square, or weights for another channel count than the input's.
 fn geometry(input: &FlexTensor, weight: &FlexTensor, stride: usize, padding: usize) -> Geometry {
-    Geometry::new(
-        input.layout().shape(),
-        weight.layout().shape()[2],
-        stride,
-        padding,
-    )
+    let (input_shape, weight_shape) = (input.layout().shape(), weight.layout().shape());
+    assert!(stride >= 1, "cpu conv2d: stride 0");
+    assert_eq!(
+        weight_shape[2], weight_shape[3],
+        "cpu conv2d: the kernel is {}x{}, not square",
+        weight_shape[2], weight_shape[3]
+    );
+    assert_eq!(
+        weight_shape[1], input_shape[1],
+        "cpu conv2d: weights for {} input channels, the input has {}",
+        weight_shape[1], input_shape[1]
+    );
+    Geometry::new(input_shape, weight_shape[2], stride, padding)
 }
 
 impl CpuConv for Flex {
@@ -642,7 +657,8 @@ mod tests {
         // (batch, channels, height, width, outputs, kernel, stride, padding): the codelab's three
         // layers (the second and third over several chunks), stride 1 over several channels and
         // chunks, no padding, stride 3, a non-square image, a kernel as large as the padded
-        // image, 1x1. Stride 1 has tap-ordered columns, the others pixel-ordered.
+        // image, 1x1, padding as large as the kernel (stride 1 and 2), a stride over the kernel
+        // (pixels skipped). Stride 1 has tap-ordered columns, the others pixel-ordered.
         for (batch, c, h, w, o, k, s, p) in [
             (5, 1, 28, 28, 12, 3, 1, 1),
             (300, 3, 12, 12, 7, 5, 1, 2),
@@ -652,6 +668,9 @@ mod tests {
             (2, 3, 11, 7, 4, 4, 3, 1),
             (2, 2, 3, 3, 3, 5, 1, 1),
             (4, 3, 5, 5, 2, 1, 1, 0),
+            (3, 2, 7, 7, 3, 3, 1, 3),
+            (3, 2, 8, 6, 3, 2, 2, 4),
+            (2, 3, 10, 11, 4, 2, 3, 0),
         ] {
             let input = Tensor::<4>::random([batch, c, h, w], Distribution::Default, &device)
                 .require_grad();
@@ -671,6 +690,35 @@ mod tests {
                 assert_gradient_close(&case, name, param.grad(&ours), param.grad(&theirs), 1e-5);
             }
         }
+    }
+
+    /// `conv2d` on zeros of these shapes.
+    fn conv_of(input: [usize; 4], weight: [usize; 4], stride: usize) {
+        let device = burn::tensor::Device::flex();
+        let _ = conv2d(
+            Tensor::<4>::zeros(input, &device),
+            Tensor::<4>::zeros(weight, &device),
+            stride,
+            0,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "stride 0")]
+    fn a_stride_of_zero_is_refused() {
+        conv_of([1, 1, 5, 5], [2, 1, 3, 3], 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "not square")]
+    fn a_kernel_that_is_not_square_is_refused() {
+        conv_of([1, 1, 5, 5], [2, 1, 3, 2], 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "weights for 2 input channels, the input has 3")]
+    fn weights_for_other_channels_are_refused() {
+        conv_of([1, 3, 5, 5], [2, 2, 3, 3], 1);
     }
 
     #[test]

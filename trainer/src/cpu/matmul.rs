@@ -48,17 +48,25 @@ impl Strided {
         }
     }
 
-    /// One past the furthest element the view reaches (0 when it is empty).
-    fn extent(&self) -> usize {
-        match self.rows == 0 || self.cols == 0 {
-            true => 0,
-            false => (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1,
+    /// One past the furthest element the view reaches (0 when it is empty), or `None` when
+    /// that does not fit in a `usize` (release builds do not check overflow: a wrapped extent
+    /// would pass the bounds check of a view that reaches anywhere).
+    fn extent(&self) -> Option<usize> {
+        if self.rows == 0 || self.cols == 0 {
+            return Some(0);
         }
+        (self.rows - 1)
+            .checked_mul(self.row_stride)?
+            .checked_add((self.cols - 1).checked_mul(self.col_stride)?)?
+            .checked_add(1)
     }
 
-    fn strides(&self) -> (isize, isize) {
-        // Extent-checked against a slice, so both fit in isize.
-        (self.col_stride as isize, self.row_stride as isize)
+    /// The strides as gemm takes them, when both fit in an `isize`.
+    fn strides(&self) -> Option<(isize, isize)> {
+        Some((
+            isize::try_from(self.col_stride).ok()?,
+            isize::try_from(self.row_stride).ok()?,
+        ))
     }
 }
 
@@ -80,22 +88,23 @@ pub fn matmul(
         (lhs_view.rows, rhs_view.cols, rhs_view.rows),
         "matmul: shapes disagree"
     );
-    for (what, view, len) in [
+    let [(dst_cs, dst_rs), (lhs_cs, lhs_rs), (rhs_cs, rhs_rs)] = [
         ("destination", dst_view, dst.len()),
         ("left operand", lhs_view, lhs.len()),
         ("right operand", rhs_view, rhs.len()),
-    ] {
+    ]
+    .map(|(what, view, len)| {
         assert!(
-            view.extent() <= len,
+            view.extent().is_some_and(|extent| extent <= len),
             "matmul: the {what} view {view:?} reaches past its {len} elements"
         );
-    }
-    if dst_view.extent() == 0 {
+        view.strides().unwrap_or_else(|| {
+            panic!("matmul: the {what} view {view:?} has a stride over isize::MAX")
+        })
+    });
+    if dst_view.extent() == Some(0) {
         return;
     }
-    let (dst_cs, dst_rs) = dst_view.strides();
-    let (lhs_cs, lhs_rs) = lhs_view.strides();
-    let (rhs_cs, rhs_rs) = rhs_view.strides();
     // SAFETY: each pointer comes from a live slice that its view's every element lies inside
     // (checked above), with the view's own strides; `dst` is borrowed mutably, so it overlaps
     // neither operand, and nothing else touches these slices during the call. gemm writes only
@@ -168,6 +177,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "reaches past")]
+    fn a_view_whose_extent_overflows_is_refused() {
+        // (3 - 1) * 2^63 wraps to 0 in unchecked arithmetic: an extent of 2 would pass.
+        let huge = Strided {
+            rows: 3,
+            cols: 2,
+            row_stride: 1 << 63,
+            col_stride: 1,
+        };
+        let mut dst = vec![0.0; 6];
+        matmul(
+            &mut dst,
+            Strided::row_major(3, 2),
+            &[1.0; 4],
+            huge,
+            &[1.0; 4],
+            Strided::row_major(2, 2),
+            false,
+        );
     }
 
     #[test]
