@@ -226,33 +226,75 @@ impl Optimizer for FusedAdam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Distribution;
+    use crate::cpu::tests::values;
+    use burn::tensor::{Distribution, Shape};
 
-    #[test]
-    fn steps_like_burns_adam() {
+    /// Three steps of a `[rows, cols]` parameter: through the optimizer (the routing to the
+    /// kernel) and through [`CpuAdam::cpu_adam_step`] called directly (so a routing that lost
+    /// the kernel would not compare burn with burn), each bit for bit against burn's Adam.
+    fn steps_like_burns_adam(rows: usize, cols: usize) {
         let device = Device::flex();
         device.seed(17);
         let (ours, theirs) = (
             FusedAdam::new(0.9, 0.999, 1e-7),
             FusedAdam::new(0.9, 0.999, 1e-7).burn,
         );
-        // Over a task's worth of elements and more, so several tasks run.
-        let start = Tensor::<2>::random([300, 70], Distribution::Default, &device);
+        let start = Tensor::<2>::random([rows, cols], Distribution::Default, &device);
         let (mut a, mut b) = (start.clone(), start);
-        let (mut state_a, mut state_b) = (None, None);
+        let (mut state_a, mut state_b): (Option<AdamState<2>>, Option<AdamState<2>>) = (None, None);
         for step in 1..=3 {
-            let grad = Tensor::<2>::random([300, 70], Distribution::Normal(0.0, 0.1), &device);
+            let grad = Tensor::<2>::random([rows, cols], Distribution::Normal(0.0, 0.1), &device);
+            let zeros = || vec![0.0f32; rows * cols];
+            let (moment_1, moment_2) = state_b.clone().map_or_else(
+                || (zeros(), zeros()),
+                |s| (values(s.momentum.moment_1), values(s.momentum.moment_2)),
+            );
+            let shape = Shape::from([rows, cols]);
+            let direct = Flex::cpu_adam_step(
+                flex_tensor(values(b.clone()), shape.clone()),
+                flex_tensor(values(grad.clone()), shape.clone()),
+                flex_tensor(moment_1, shape.clone()),
+                flex_tensor(moment_2, shape),
+                Step::new(1e-3, 0.9, 0.999, 1e-7, step),
+            );
             (a, state_a) = ours.step(1e-3, a, grad.clone(), state_a);
             (b, state_b) = theirs.step(1e-3, b, grad, state_b);
             let (sa, sb) = (state_a.clone().unwrap(), state_b.clone().unwrap());
             assert_eq!(sa.momentum.time, sb.momentum.time, "step {step}: time");
-            for (what, x, y) in [
-                ("value", a.clone(), b.clone()),
-                ("first moment", sa.momentum.moment_1, sb.momentum.moment_1),
-                ("second moment", sa.momentum.moment_2, sb.momentum.moment_2),
+            for (what, x, y, kernel) in [
+                ("value", a.clone(), b.clone(), &direct.value),
+                (
+                    "first moment",
+                    sa.momentum.moment_1,
+                    sb.momentum.moment_1.clone(),
+                    &direct.moment_1,
+                ),
+                (
+                    "second moment",
+                    sa.momentum.moment_2,
+                    sb.momentum.moment_2.clone(),
+                    &direct.moment_2,
+                ),
             ] {
-                assert_eq!(x.into_data(), y.into_data(), "step {step}: {what}");
+                let expected = values(y);
+                assert_eq!(values(x), expected, "{rows}x{cols} step {step}: {what}");
+                assert_eq!(
+                    f32_values(kernel).as_ref(),
+                    expected.as_slice(),
+                    "{rows}x{cols} step {step}: {what}, the kernel called directly"
+                );
             }
         }
+    }
+
+    #[test]
+    fn both_paths_step_like_burns_adam() {
+        // A tensor updated on the calling thread (over a task's worth of elements, so several
+        // tasks run) and one updated on all cores.
+        let (serial, parallel) = ((300, 70), (400, 400));
+        assert!(serial.0 * serial.1 > ELEMENTS_PER_TASK && serial.0 * serial.1 < PARALLEL_FROM);
+        assert!(parallel.0 * parallel.1 >= PARALLEL_FROM);
+        steps_like_burns_adam(serial.0, serial.1);
+        steps_like_burns_adam(parallel.0, parallel.1);
     }
 }

@@ -317,7 +317,7 @@ pub fn batch_norm_relu<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::tests::{assert_close, assert_gradient_close, uniform};
+    use crate::cpu::tests::{assert_close, assert_gradient_close, uniform, values};
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
     use burn::tensor::Device;
@@ -344,6 +344,19 @@ mod tests {
         );
         let case = format!("{shape:?}");
         assert_close(&case, "output", y_ours.clone(), y_theirs.clone(), 1e-5);
+        // The kernel called directly gives the routed output bit for bit: the routing reached
+        // it (a routing that fell back to burn would compare burn with burn above).
+        let direct = Flex::cpu_batch_norm_relu_train(
+            flex_tensor(values(x.clone().detach()), Shape::from(shape)),
+            flex_tensor(values(gamma.clone()), Shape::from([channels])),
+            flex_tensor(values(beta.clone()), Shape::from([channels])),
+            1e-3,
+        );
+        assert_eq!(
+            f32_values(&direct.output).as_ref(),
+            values(y_ours.clone()).as_slice(),
+            "{case}: the routed batch norm is not the kernel's"
+        );
         for (name, a, b) in [
             ("running mean", &ours.running_mean, &theirs.running_mean),
             ("running variance", &ours.running_var, &theirs.running_var),

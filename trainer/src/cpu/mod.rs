@@ -99,6 +99,11 @@ pub(crate) mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
+    /// Row-major values of a tensor.
+    pub(crate) fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+        tensor.into_data().try_to_vec::<f32>().expect("f32 values")
+    }
+
     /// A tensor of values uniform in `[low, high)` drawn from its own generator: burn's is
     /// process-global, so a test that seeded it draws other values whenever a test running
     /// beside it draws too. A check near a discontinuity (relu's kink) must see the same values
