@@ -6,7 +6,10 @@ mod common;
 
 use std::path::Path;
 
-use common::trainer;
+use common::{trainer, trainer_in};
+use onnx_protobuf::{Message, ModelProto};
+use runtime_nostd::Model;
+use trainer::data::{Checksum, Mnist, Split};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -57,6 +60,33 @@ fn data_set(classes: u8) -> tempfile::TempDir {
     dir
 }
 
+/// The class count each export of `stage` under `out` declares: the flat files' headers and
+/// the ONNX file's `probabilities` output (its second dimension).
+fn exported_classes(out: &Path, stage: &str) -> [usize; 3] {
+    let flat = |variant: &str| {
+        let bytes = std::fs::read(out.join(format!("{stage}.{variant}.mnef"))).unwrap();
+        Model::parse(&bytes).unwrap().classes()
+    };
+    let onnx =
+        ModelProto::parse_from_bytes(&std::fs::read(out.join(format!("{stage}.onnx"))).unwrap())
+            .unwrap();
+    let output = onnx
+        .graph
+        .output
+        .iter()
+        .find(|o| o.name == "probabilities")
+        .expect("a probabilities output");
+    let type_proto = output.type_.as_ref().expect("a declared type");
+    let Some(onnx_protobuf::type_proto::Value::TensorType(tensor)) = &type_proto.value else {
+        panic!("probabilities is not a tensor");
+    };
+    let onnx_classes = match tensor.shape.dim[1].value {
+        Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(n)) => n as usize,
+        ref other => panic!("probabilities' second dimension is {other:?}"),
+    };
+    [flat("f32"), flat("i8"), onnx_classes]
+}
+
 fn metrics(out: &Path, stage: &str) -> serde_json::Value {
     let path = out.join(stage).join("metrics.json");
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
@@ -101,8 +131,11 @@ fn the_class_count_comes_from_the_labels_or_the_flag() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert_eq!(metrics(out.path(), "dense1")["net"]["Dense"]["classes"], 3);
-    let onnx_outputs = std::fs::read(out.path().join("dense1.onnx")).unwrap();
-    assert!(!onnx_outputs.is_empty());
+    assert_eq!(
+        exported_classes(out.path(), "dense1"),
+        [3; 3],
+        "f32, int8, ONNX"
+    );
     // A flag above the labels' count gives the model that many outputs ...
     let run = trainer(
         &[
@@ -117,6 +150,11 @@ fn the_class_count_comes_from_the_labels_or_the_flag() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert_eq!(metrics(out.path(), "dense1")["net"]["Dense"]["classes"], 5);
+    assert_eq!(
+        exported_classes(out.path(), "dense1"),
+        [5; 3],
+        "f32, int8, ONNX"
+    );
     // ... and one below it names the file, the label and the flag.
     let run = trainer(
         &[
@@ -135,6 +173,42 @@ fn the_class_count_comes_from_the_labels_or_the_flag() {
 
 #[test]
 fn the_default_mnist_folder_is_still_checked_against_the_published_checksums() {
+    // From a folder whose data/mnist (the default --data-dir) is MNIST with one test label
+    // changed: the structure is sound, the checksum is not, and the run stops naming the file.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let work = tempfile::tempdir().unwrap();
+    let mnist = work.path().join("data/mnist");
+    std::fs::create_dir_all(&mnist).unwrap();
+    for file in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+    ] {
+        std::fs::copy(repo.join("data/mnist").join(file), mnist.join(file)).unwrap();
+    }
+    let test = Mnist::load(&repo.join("data/mnist"), Split::Test, Checksum::Verify).unwrap();
+    let mut labels = Vec::new();
+    for field in [0x801u32, test.labels.len() as u32] {
+        labels.extend_from_slice(&field.to_be_bytes());
+    }
+    labels.extend(&test.labels);
+    labels[8] = (labels[8] + 1) % 10;
+    std::fs::write(mnist.join("t10k-labels-idx1-ubyte"), labels).unwrap();
+    let run = trainer_in(work.path(), &["--stage", "dense1", "--quick"]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("t10k-labels-idx1-ubyte") && err.contains("published MNIST checksum"),
+        "{err}"
+    );
+    assert!(
+        !work.path().join("runs").exists(),
+        "a refused run wrote a folder"
+    );
+}
+
+#[test]
+fn mnist_with_another_class_count_is_refused() {
     // MNIST's labels are digits: another class count there is refused with the reason.
     let run = trainer(&[
         "--stage",
