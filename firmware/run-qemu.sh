@@ -2,7 +2,8 @@
 # Builds the `qemu` firmware for the Cortex-M33 and runs it on QEMU's mps2-an505: the 64 golden
 # test digits and ten synthetic finger strokes through preprocessing and the int8 model, every
 # output compared bit for bit with the host runtime-nostd. Then the kernel check (bin
-# `kernel-check`): the DSP kernels against the portable ones on random shapes, bit for bit.
+# `kernel-check`): the DSP kernels against the portable ones on random shapes, bit for bit (a new
+# seed each run, printed; KERNEL_CHECK_SEED=<seed> repeats one).
 # Installs qemu-system-arm (Debian, by scripts/install-qemu.sh) and defmt-print (crates.io) when
 # missing. Exits with the firmware's status (0 = all bit-exact) and
 # prints, last:  qemu: <matched>/<total> bit-exact, accuracy <a>, <n> instructions/inference

@@ -7,7 +7,8 @@
 //! intrinsics for these instructions and LLVM forms `SMLAD` only from pairs of int16 loads, while
 //! the weights stay int8 in flash. Each block reads and writes exactly the slices it is given:
 //! the safe wrapper checks their lengths against the loop count before entering it, and returns
-//! without running the block when they disagree. The kernels in the parent module stay the
+//! without running the block when they disagree, saying so (`false` or `None`): every caller
+//! then computes the layer with the portable kernel. The kernels in the parent module stay the
 //! reference: every result here equals theirs bit for bit (wrapping i32 sums are associative),
 //! which the QEMU kernel check (`firmware/qemu`, bin `kernel-check`) verifies on random shapes.
 //!
@@ -20,15 +21,19 @@
 use core::arch::asm;
 
 /// Widens the whole groups of four of `src` into `dst`, two words per group, the pair of group
-/// `g` at `dst[g * STRIDE_WORDS..][..2]`. Does nothing unless `dst` holds them all.
-pub fn widen<const STRIDE_WORDS: usize>(src: &[i8], dst: &mut [u32]) {
+/// `g` at `dst[g * STRIDE_WORDS..][..2]`. Returns `false`, writing nothing, unless `dst` holds
+/// them all (the caller then takes the portable kernel); `true` also for no whole group.
+#[must_use]
+pub fn widen<const STRIDE_WORDS: usize>(src: &[i8], dst: &mut [u32]) -> bool {
     let groups = src.len() / 4;
-    let needed = match groups.checked_sub(1) {
-        Some(last) => last * STRIDE_WORDS + 2,
-        None => return,
+    let Some(last) = groups.checked_sub(1) else {
+        return true;
     };
-    if dst.len() < needed || STRIDE_WORDS < 2 {
-        return;
+    let needed = last
+        .checked_mul(STRIDE_WORDS)
+        .and_then(|words| words.checked_add(2));
+    if needed.is_none_or(|needed| dst.len() < needed) || STRIDE_WORDS < 2 {
+        return false;
     }
     // SAFETY: `groups` groups in all (an odd one first, then pairs): each reads 4 bytes of
     // `src` (4 * groups <= len; unaligned loads are allowed on these cores) and writes two
@@ -70,6 +75,7 @@ pub fn widen<const STRIDE_WORDS: usize>(src: &[i8], dst: &mut [u32]) {
             options(nostack),
         );
     }
+    true
 }
 
 /// The same pair of lanes `(z, z)` for a padding group of the zero-point code `z`.

@@ -660,11 +660,16 @@ fn conv2d_i8_dsp(
                         pad_outside_taps(conv, oy, ox, lanes_of_pixel, pad_word);
                     }
                     for (p_start, x_start, run) in runs {
-                        if let (Some(src), Some(dst)) = (
+                        let widened = match (
                             input.get(x_start..x_start + run),
                             lanes_of_pixel.get_mut(2 * p_start..),
                         ) {
-                            arm_dsp::widen::<{ 2 * QUAD }>(src, dst);
+                            (Some(src), Some(dst)) => arm_dsp::widen::<{ 2 * QUAD }>(src, dst),
+                            _ => false,
+                        };
+                        if !widened {
+                            // An input or lanes shorter than the shapes say.
+                            return conv2d_i8_portable(conv, requant, input, patch, output);
                         }
                     }
                 } else {
@@ -819,7 +824,9 @@ fn dense_i8_dsp(
     if lanes.len() < dense_lane_words(n) {
         return dense_i8_portable(input, weights, bias, requant, output);
     }
-    arm_dsp::widen::<2>(input, lanes);
+    if !arm_dsp::widen::<2>(input, lanes) {
+        return dense_i8_portable(input, weights, bias, requant, output);
+    }
     let whole = groups * 4;
     let tail = input.get(whole..).unwrap_or_default();
     let outputs = output.len().min(weights.len() / n.max(1));
@@ -830,7 +837,8 @@ fn dense_i8_dsp(
             weights.get(o * n..(o + 1) * n).unwrap_or_default()
         });
         let Some(sums) = arm_dsp::dot_row_triple(lanes, rows, groups) else {
-            continue;
+            // Weights shorter than the shapes say: the portable kernel's way with them.
+            return dense_i8_portable(input, weights, bias, requant, output);
         };
         for (o, (row, sum)) in (first..outputs).zip(rows.into_iter().zip(sums)) {
             let sum = sum.wrapping_add(dot_i8_serial(tail, row.get(whole..).unwrap_or_default()));

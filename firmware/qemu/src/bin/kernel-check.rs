@@ -3,6 +3,11 @@
 //! paddings, zero points, requantisation parameters and values, on the Cortex-M33 (QEMU
 //! mps2-an505). `firmware/run-qemu.sh` runs it; the exit status is 0 only if every output of
 //! every case matches.
+//!
+//! The cases come from a seed that changes with every run (the host's clock, through
+//! semihosting) and is printed first; building with `KERNEL_CHECK_SEED=<seed>` repeats a run.
+//! Both output buffers are filled with different codes before each case, so an output that a
+//! kernel leaves unwritten differs instead of keeping the last case's value.
 #![no_std]
 #![no_main]
 
@@ -29,10 +34,22 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     semihosting::process::exit(101)
 }
 
-/// xorshift32: the same cases on every run.
+/// xorshift32: the same cases for the same seed.
 struct Random(u32);
 
 impl Random {
+    /// From a seed: `KERNEL_CHECK_SEED` at build time, else the host's clock in seconds.
+    fn seeded() -> (u32, Self) {
+        let seed = option_env!("KERNEL_CHECK_SEED")
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or_else(|| {
+                semihosting::sys::arm_compat::sys_time().map_or(0x1234_5678, |t| t as u32)
+            });
+        // xorshift never leaves 0; mix the seed so that close seeds start far apart.
+        let state = seed.wrapping_mul(0x9e37_79b9) | 1;
+        (seed, Random(state))
+    }
+
     fn next(&mut self) -> u32 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 17;
@@ -246,20 +263,38 @@ fn main() -> ! {
     let Some(b) = buffers else {
         semihosting::process::exit(2)
     };
-    let mut random = Random(0x1234_5678);
+    let (seed, mut random) = Random::seeded();
+    defmt::info!(
+        "kernel-check: seed {=u32} (KERNEL_CHECK_SEED={=u32} ./run-qemu.sh repeats this run)",
+        seed,
+        seed
+    );
     let (mut conv_outputs, mut dense_outputs) = (0, 0);
     for case in 0..CASES {
+        // Unwritten outputs must differ between the two forms, and from the last case.
+        b.reference.fill(0x55);
+        b.dsp.fill(-0x56);
         match conv_case(&mut random, b) {
             Ok(n) => conv_outputs += n,
             Err(at) => {
-                defmt::error!("conv case {=usize}: output {=usize} differs", case, at);
+                defmt::error!(
+                    "conv case {=usize} (seed {=u32}): output {=usize} differs",
+                    case,
+                    seed,
+                    at
+                );
                 semihosting::process::exit(1)
             }
         }
         match dense_case(&mut random, b) {
             Ok(n) => dense_outputs += n,
             Err(at) => {
-                defmt::error!("dense case {=usize}: output {=usize} differs", case, at);
+                defmt::error!(
+                    "dense case {=usize} (seed {=u32}): output {=usize} differs",
+                    case,
+                    seed,
+                    at
+                );
                 semihosting::process::exit(1)
             }
         }
