@@ -52,3 +52,40 @@ fn the_board_model_reads_redrawn_digits_as_measured_and_beats_cnn_bn() {
         assert_eq!(a.digit, b.digit);
     }
 }
+
+/// A partial or jittered run (whose errors are not the committed grid's) writes its grid under
+/// target/, never over the committed `models/<board stage>/redrawn-errors.png`.
+#[test]
+fn a_partial_run_leaves_the_committed_grid_alone() {
+    let committed = cross_check::root()
+        .join("models")
+        .join(BOARD_STAGE.name())
+        .join("redrawn-errors.png");
+    let before = std::fs::read(&committed).expect("the committed grid");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_redrawn"))
+        .args([
+            "--limit",
+            "30",
+            "--jitter",
+            "7",
+            "--stage",
+            BOARD_STAGE.name(),
+        ])
+        .output()
+        .expect("the redrawn binary runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let written = cross_check::root().join("target/redrawn/redrawn-errors-first30-jitter7.png");
+    assert!(
+        stdout.contains(&format!("wrote {}", written.display())) && written.is_file(),
+        "{stdout}"
+    );
+    assert!(
+        std::fs::read(&committed).unwrap() == before,
+        "the committed grid changed"
+    );
+}

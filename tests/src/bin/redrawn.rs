@@ -29,13 +29,36 @@ const USAGE: &str = "usage: redrawn [--limit N] [--stage a,b] [--jitter SEED] [-
     --stage a,b    the stages to classify with (default: all)\n  \
     --jitter SEED  panel noise: readings off by up to 1.5 canvas px, 2% of polls dropped\n  \
     --grid PATH    where to write the grid of the board model's errors\n                 \
-    (default: models/<board stage>/redrawn-errors.png)";
+    (default: the committed models/<board stage>/redrawn-errors.png for a run over all\n                 \
+    digits without jitter, which is that file's figure; target/redrawn/ otherwise)";
 
 struct Args {
     limit: usize,
     stages: Vec<Stage>,
     jitter: Option<u64>,
-    grid: PathBuf,
+    grid: Option<PathBuf>,
+}
+
+impl Args {
+    /// Where the grid goes: `--grid`; else the committed grid, which shows the plain full run
+    /// and so is rewritten only by one; else a file under target/ named by the run.
+    fn grid(&self) -> PathBuf {
+        if let Some(grid) = &self.grid {
+            return grid.clone();
+        }
+        let name = match (self.limit, self.jitter) {
+            (usize::MAX, None) => {
+                return root()
+                    .join("models")
+                    .join(BOARD_STAGE.name())
+                    .join("redrawn-errors.png");
+            }
+            (usize::MAX, Some(seed)) => format!("redrawn-errors-jitter{seed}.png"),
+            (limit, None) => format!("redrawn-errors-first{limit}.png"),
+            (limit, Some(seed)) => format!("redrawn-errors-first{limit}-jitter{seed}.png"),
+        };
+        root().join("target/redrawn").join(name)
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -43,10 +66,7 @@ fn parse_args() -> Result<Args, String> {
         limit: usize::MAX,
         stages: Stage::ALL.to_vec(),
         jitter: None,
-        grid: root()
-            .join("models")
-            .join(BOARD_STAGE.name())
-            .join("redrawn-errors.png"),
+        grid: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -73,7 +93,7 @@ fn parse_args() -> Result<Args, String> {
                     .map(str::parse)
                     .collect::<Result<_, _>>()?;
             }
-            "--grid" => args.grid = value()?.into(),
+            "--grid" => args.grid = Some(value()?.into()),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -209,12 +229,13 @@ fn run(args: &Args) -> Result<(), String> {
         "{board} int8 on redrawn test digits: errors (test digit | redrawn; answer (label))"
     );
     let grid = error_grid(test, &redrawn, &board_answers, &title);
-    if let Some(dir) = args.grid.parent() {
+    let path = args.grid();
+    if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    grid.save_png(&args.grid)
-        .map_err(|e| format!("{}: {e}", args.grid.display()))?;
-    println!("\nwrote {}", args.grid.display());
+    grid.save_png(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("\nwrote {}", path.display());
     println!(
         "redrawn: {board} int8 {} on {count} digits (plain {})",
         percent(redrawn_int8),
