@@ -117,9 +117,18 @@ pub struct StageMetrics {
     pub test_accuracy: f64,
     /// The command that produced the artifacts.
     pub command: String,
+    /// The data set it trained on, [`MNIST_DATA`] or another folder (what `export` calibrates
+    /// the int8 file on: the first training images of the same set). Absent in files that
+    /// predate the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
     /// One entry per epoch.
     pub epochs: Vec<EpochMetrics>,
 }
+
+/// [`StageMetrics::data`] of a stage trained on MNIST (the default folder, checked against the
+/// published checksums).
+pub const MNIST_DATA: &str = "MNIST";
 
 impl StageMetrics {
     /// What a hand edit can break that the types do not catch: the file of one stage naming
@@ -388,6 +397,7 @@ mod tests {
             params: 0,
             test_accuracy: 0.9,
             command: String::new(),
+            data: Some(MNIST_DATA.into()),
             epochs: vec![EpochMetrics {
                 epoch: 1,
                 lr: 0.01,

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use trainer::artifacts::{
-    COMMITTED_MODELS, FolderSnapshot, RUNS, StageDir, StageMetrics, new_run_dir,
+    COMMITTED_MODELS, FolderSnapshot, MNIST_DATA, RUNS, StageDir, StageMetrics, new_run_dir,
 };
 use trainer::backend::Backend;
 use trainer::data::{CLASSES, Checksum, Mnist, Split};
@@ -127,6 +127,48 @@ impl Common {
 
     fn device(&self) -> Result<Device> {
         self.backend.device().map_err(anyhow::Error::msg)
+    }
+
+    /// The data set's name in metrics.json: MNIST for the default folder, else the folder's
+    /// absolute path.
+    fn data_name(&self) -> String {
+        if self.is_default_mnist() {
+            MNIST_DATA.into()
+        } else {
+            let dir = self
+                .data_dir
+                .canonicalize()
+                .unwrap_or(self.data_dir.clone());
+            dir.display().to_string()
+        }
+    }
+
+    /// Fails when `metrics` says the stage trained on another data set than `--data-dir`: an
+    /// int8 export calibrates on the first training images, which must come from the set the
+    /// weights learned.
+    fn check_same_data(&self, metrics: &StageMetrics) -> Result<()> {
+        let here = self.data_name();
+        match &metrics.data {
+            Some(trained) if *trained != here => anyhow::bail!(
+                "{} was trained on {trained}, and --data-dir is {here}: the int8 file would be \
+                 calibrated on other images than the weights learned; pass --data-dir {}",
+                metrics.stage,
+                if trained == MNIST_DATA {
+                    DEFAULT_DATA_DIR
+                } else {
+                    trained
+                }
+            ),
+            Some(_) => Ok(()),
+            None => {
+                println!(
+                    "{}: metrics.json does not say which data set it trained on; the int8 \
+                     file is calibrated on {here}",
+                    metrics.stage
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Whether `--data-dir` is the default MNIST folder (then the checksums guard it).
@@ -288,6 +330,7 @@ fn run_train(args: &TrainArgs) -> Result<()> {
             net,
             test_accuracy: eval.accuracy,
             command: command_line(),
+            data: Some(args.common.data_name()),
             epochs,
         };
         let dir = StageDir::new(&out, stage);
@@ -447,6 +490,7 @@ fn run_export(common: &Common) -> Result<()> {
         let dir = StageDir::new(&common.saved(), stage);
         let model = dir.load_model(&device)?;
         let metrics = dir.load_metrics()?;
+        common.check_same_data(&metrics)?;
         for path in export::export_stage(&dir, &model, &metrics, &train_set)? {
             println!("wrote {}", path.display());
         }

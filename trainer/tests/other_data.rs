@@ -116,6 +116,37 @@ fn dense1_trains_on_another_ten_class_data_set() {
     assert!(accuracy > 0.8, "dense1 on the bars: {accuracy}");
     assert_eq!(m["net"]["Dense"]["classes"], 10);
     assert!(out.path().join("dense1.i8.mnef").is_file());
+    let bars = data.path().canonicalize().unwrap();
+    assert_eq!(
+        m["data"],
+        bars.display().to_string(),
+        "metrics.json names the data set"
+    );
+    // Exporting again calibrates int8 on the training images: those of the same set only.
+    let out_dir = out.path().to_str().unwrap();
+    let export = trainer(&["export", "--stage", "dense1", "--out", out_dir]);
+    assert!(!export.status.success());
+    let err = String::from_utf8_lossy(&export.stderr);
+    assert!(
+        err.contains(&format!("dense1 was trained on {}", bars.display()))
+            && err.contains("--data-dir is MNIST"),
+        "{err}"
+    );
+    let bars_dir = data.path().to_str().unwrap();
+    let export = trainer(&[
+        "export",
+        "--stage",
+        "dense1",
+        "--out",
+        out_dir,
+        "--data-dir",
+        bars_dir,
+    ]);
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
 }
 
 #[test]
