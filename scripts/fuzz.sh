@@ -31,11 +31,22 @@ for model in dense1 dense-sigmoid cnn-bn; do
   done
 done
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# libFuzzer's final statistics (-print_final_stats=1) as one line per run.
+summary() {
+  awk -v what="$1" '/^stat::number_of_executed_units:/ { n = $2 }
+    /^stat::average_exec_per_sec:/ { rate = $2 }
+    END { printf "fuzz %s: %d executions, %d per second\n", what, n, rate }' "$log"
+}
 host_seconds=$(( seconds * 4 / 5 ))
 echo "== fuzz: x86-64 with AddressSanitizer, ${host_seconds} s"
 cargo "+$nightly" fuzz run parse --debug-assertions "$corpus" -- \
-  -max_total_time="$host_seconds" -rss_limit_mb=4096 -print_final_stats=1
+  -max_total_time="$host_seconds" -rss_limit_mb=4096 -print_final_stats=1 2>&1 | tee "$log"
+host_summary=$(summary "x86-64 + ASan, ${host_seconds} s")
 echo "== fuzz: i686 (32-bit usize), $(( seconds - host_seconds )) s"
 cargo "+$nightly" fuzz run parse --debug-assertions --target i686-unknown-linux-gnu --sanitizer none \
   "$corpus" -- \
-  -max_total_time="$(( seconds - host_seconds ))" -rss_limit_mb=3072 -print_final_stats=1
+  -max_total_time="$(( seconds - host_seconds ))" -rss_limit_mb=3072 -print_final_stats=1 2>&1 | tee "$log"
+echo "$host_summary"
+summary "i686, $(( seconds - host_seconds )) s"

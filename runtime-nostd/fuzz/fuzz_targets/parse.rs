@@ -10,22 +10,25 @@ use libfuzzer_sys::fuzz_target;
 use runtime_nostd::Model;
 use runtime_nostd::format::{HEADER_LEN, HeaderView, file_crc};
 
+/// The most bytes of scratch, input or output a case may take: beyond, the model parsed but
+/// would not fit a fuzzing process (never so for the seeds or their near mutations).
+const MAX_BUFFER: usize = 64 << 20;
+
 fn parse_and_run(data: &[u8]) {
     let Ok(model) = Model::parse(data) else {
         return;
     };
-    // Scratch grows with the file (patch and activations are bounded by its payload sizes);
-    // skip only what would not fit a fuzzing process.
-    if model.scratch_bytes() > 64 << 20 {
+    let (pixels, classes) = (model.input_shape().len(), model.classes());
+    if model.scratch_bytes() > MAX_BUFFER || pixels > MAX_BUFFER || classes > MAX_BUFFER / 4 {
         return;
     }
     let mut scratch = vec![0u32; model.scratch_bytes().div_ceil(4) + 1];
     let scratch = bytemuck::cast_slice_mut::<u32, u8>(&mut scratch);
-    let mut probabilities = [0.0f32; 16];
-    let classes = model.classes().min(16);
-    let image = [173u8; 4096];
-    let pixels = model.input_shape().len().min(image.len());
-    let _ = model.infer(&image[..pixels], scratch, &mut probabilities[..classes]);
+    // An image of the model's own input size, from the input's bytes (so that mutations vary
+    // the activations too), and an output of its own class count: every model that parses runs.
+    let image: Vec<u8> = data.iter().copied().cycle().take(pixels).collect();
+    let mut probabilities = vec![0.0f32; classes];
+    let _ = model.infer(&image, scratch, &mut probabilities);
 }
 
 fuzz_target!(|data: &[u8]| {
