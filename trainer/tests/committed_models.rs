@@ -18,7 +18,11 @@ fn every_committed_stage_reproduces_its_recorded_accuracy() {
     for stage in Stage::ALL {
         let dir = StageDir::new(&root.join("models"), stage);
         let recorded = dir.load_metrics().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(recorded.data.as_deref(), Some(MNIST_DATA), "{stage}'s data set");
+        assert_eq!(
+            recorded.data.as_deref(),
+            Some(MNIST_DATA),
+            "{stage}'s data set"
+        );
         let model = dir.load_model(&device).unwrap_or_else(|e| panic!("{e}"));
         let accuracy = evaluate(&model, &test_set, &device).accuracy;
         assert_eq!(
