@@ -78,10 +78,9 @@ plugin_source() {
   mkdir -p "$dir/lists/partial" "$dir/download"
   suites=$(sed -n 's/^Suites: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | tr '\n' ' ')
   suites=${suites:-$VERSION_CODENAME $VERSION_CODENAME-updates}
-  {
-    # The security archive's suites need its own URI; the main archive's suites are enough here.
-    stanza deb-src "$(echo "$suites" | tr ' ' '\n' | grep -v -- '-security' | tr '\n' ' ') $backports"
-  } > "$dir/deb-src.sources"
+  # The security archive's suites need its own URI; the main archive's suites are enough here.
+  stanza deb-src "$(echo "$suites" | tr ' ' '\n' | grep -v -- '-security' | tr '\n' ' ') $backports" \
+    > "$dir/deb-src.sources"
   local apt_src=(-o Dir::Etc::SourceList="$dir/deb-src.sources" -o Dir::Etc::SourceParts=/dev/null
                  -o Dir::State::Lists="$dir/lists")
   apt-get "${apt_src[@]}" update -qq

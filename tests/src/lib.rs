@@ -309,10 +309,9 @@ pub struct PythonRun {
 impl PythonRun {
     /// Whether the CPU the consumer saw is an AVX2-only one: AVX2, no AVX-512, no VNNI.
     pub fn saw_avx2_only(&self) -> bool {
-        let has = |name: &str| self.cpu_features.iter().any(|f| f == name);
-        has("AVX2")
-            && !self
-                .cpu_features
+        let features = &self.cpu_features;
+        features.iter().any(|f| f == "AVX2")
+            && !features
                 .iter()
                 .any(|f| f.starts_with("AVX512") || f.contains("VNNI"))
     }

@@ -488,9 +488,10 @@ fn run_export(common: &Common) -> Result<()> {
     let train_set = common.load(Split::Train)?;
     for stage in common.stages() {
         let dir = StageDir::new(&common.saved(), stage);
-        let model = dir.load_model(&device)?;
+        // The data check needs only metrics.json: before the weights are loaded.
         let metrics = dir.load_metrics()?;
         common.check_same_data(&metrics)?;
+        let model = dir.load_model(&device)?;
         for path in export::export_stage(&dir, &model, &metrics, &train_set)? {
             println!("wrote {}", path.display());
         }
