@@ -15,26 +15,13 @@
 # Some images ship qemu-utils from <codename>-backports. The stable suite's qemu-system-arm then
 # cannot be installed beside it (its qemu-system-common breaks the newer qemu-utils, so apt
 # refuses or removes qemu-utils), so qemu-system-arm comes from the suite the installed qemu-utils
-# came from: backports through a sources file of the project's own,
-# /etc/apt/sources.list.d/mnist-edge-backports.sources; the image's debian.sources is left alone.
+# came from: backports, through scripts/debian-suites.sh.
 # qemu-user-static comes from the same suite (backports' is the newer qemu-user under its old name).
 set -euo pipefail
 
-sudo=$([ "$(id -u)" = 0 ] || echo sudo)
-. /etc/os-release
-backports="${VERSION_CODENAME:?/etc/os-release names no codename}-backports"
-backports_file=/etc/apt/sources.list.d/mnist-edge-backports.sources
-# The archive the image's own sources use (deb.debian.org or a mirror).
-archive=$(sed -n 's/^URIs: *\([^ ]*\/debian\)\/\{0,1\}$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-archive=${archive:-http://deb.debian.org/debian}
+. "$(dirname "$0")/debian-suites.sh"
 
 die() { echo "install-qemu.sh: $*" >&2; exit 1; }
-
-# The suites' entries, as a deb822 stanza of type $1 (deb or deb-src).
-stanza() {
-  printf 'Types: %s\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-    "$1" "$archive" "$2"
-}
 
 # Whether the installed qemu-utils is a backport (version ~bpoNN).
 qemu_utils_from_backports() {
@@ -45,7 +32,7 @@ qemu_utils_from_backports() {
 install_qemu_packages() {
   local suite=()
   if qemu_utils_from_backports; then
-    [ -f "$backports_file" ] || stanza deb "$backports" | $sudo tee "$backports_file" >/dev/null
+    add_backports
     suite=(-t "$backports")
   fi
   $sudo apt-get update -qq

@@ -2,7 +2,8 @@
 # mnist-edge's one test command (README, "Test"). On a fresh machine it installs what it needs
 # (the pinned Rust toolchain with its thumb targets; a project-local Python .venv with onnx and
 # onnxruntime, whose wheel carries the library the `ort` crate loads; QEMU's x86-64 user-mode
-# emulator, to run ONNX Runtime as an AVX2-only CPU would; SDL2 for the simulator;
+# emulator, to run ONNX Runtime as an AVX2-only CPU would; Mesa's lavapipe, a Vulkan driver on
+# the CPU, for the trainer's GPU path; SDL2 for the simulator;
 # qemu-system-arm and defmt-print for the QEMU check; Node.js and the pinned rp2040js for the
 # board emulator), then checks formatting,
 # lints, the no_std builds for the microcontroller targets, and runs every test in release mode
@@ -21,6 +22,9 @@ all_checks() {
   cargo --version
 
   burn_onnx=(--manifest-path tests/burn-onnx/Cargo.toml --target-dir target)
+  # Every build of the root workspace with the trainer's GPU backend: one feature set, so burn is
+  # built once for clippy's check, the tests and the binaries (the Vulkan check runs these).
+  gpu=(--features trainer/vulkan)
 
   step "python environment for the ONNX checks, and QEMU's x86-64 emulator (ONNX Runtime on an AVX2-only CPU)"
   scripts/python-env.sh
@@ -31,10 +35,8 @@ all_checks() {
   cargo fmt --manifest-path tests/burn-onnx/Cargo.toml -- --check
   cargo fmt --manifest-path runtime-nostd/fuzz/Cargo.toml -- --check
 
-  step "clippy (with the trainer's vulkan backend, so that the GPU path keeps building)"
-  # One check of burn with the GPU feature: a separate `cargo check --features vulkan` would
-  # check burn's crates a second time.
-  cargo clippy --workspace --all-targets --release --features trainer/vulkan -- -D warnings
+  step "clippy (with the trainer's vulkan backend)"
+  cargo clippy --workspace --all-targets --release "${gpu[@]}" -- -D warnings
   cargo clippy "${burn_onnx[@]}" --all-targets --release -- -D warnings
 
   step "runtime-nostd builds for the microcontroller targets"
@@ -47,15 +49,24 @@ all_checks() {
   RUSTFLAGS="-C target-cpu=cortex-m33" cargo clippy -p runtime-nostd --release \
     --target thumbv8m.main-none-eabihf --features arm-dsp -- -D warnings
 
+  step "the trainer's GPU path on a software Vulkan device (lavapipe), against flex: started in the background"
+  # It spends its time in lavapipe's LLVM compiling kernels, mostly on one core: the steps below
+  # run beside it, and its output comes at the end.
+  cargo build --workspace --release --bins --examples "${gpu[@]}"
+  vulkan_log=$(mktemp)
+  scripts/vulkan-check.sh > "$vulkan_log" 2>&1 &
+  vulkan_check=$!
+  trap 'kill "$vulkan_check" 2>/dev/null || true' EXIT
+
   step "tests"
-  cargo test --workspace --release
+  cargo test --workspace --release "${gpu[@]}"
 
   step "the trainer's CPU kernels again on an emulated AVX2-only CPU (scripts/avx2-cpu.sh)"
   # gemm and flex pick AVX-512 or AVX2 kernels by CPUID at run time: the run above took this
   # machine's; QEMU as a Haswell takes the other on an AVX-512 machine (the same on an AVX2 one).
   # --workspace keeps the build above (a lone -p trainer build unifies burn's features otherwise).
   CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$PWD/scripts/avx2-cpu.sh" \
-    cargo test --workspace --release --lib cpu::
+    cargo test --workspace --release "${gpu[@]}" --lib cpu::
 
   step "runtime-nostd's tests built for a 32-bit target (i686: usize is 32 bits)"
   # Installs the 32-bit C runtime the i686 test binaries link against when missing.
@@ -69,9 +80,8 @@ all_checks() {
   cargo test "${burn_onnx[@]}" --release
 
   step "the flat models on all 10,000 test digits (f32 and int8 vs the reference), and host_check as users type it"
-  # Same binary as `cargo run -p cross-check --release --bin host_check`, built with the workspace's
-  # features (a lone -p build could rebuild burn with other ones).
-  cargo build --workspace --release --bins --examples
+  # Same binary as `cargo run -p cross-check --release --bin host_check`, built above with the
+  # workspace's features (a lone -p build could rebuild burn with other ones).
   target/release/host_check
   # The quick check users type (dev build, runtime-nostd alone, the committed files).
   cargo run -p runtime-nostd --example host_check
@@ -99,6 +109,13 @@ all_checks() {
 
   step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"
   scripts/fuzz.sh 60
+
+  step "the trainer's GPU path on a software Vulkan device (scripts/vulkan-check.sh, started above)"
+  local status=0
+  wait "$vulkan_check" || status=$?
+  cat "$vulkan_log"
+  rm -f "$vulkan_log"
+  [ "$status" = 0 ] || { echo "scripts/vulkan-check.sh failed (exit $status)" >&2; return "$status"; }
 }
 
 # Keep a log so the closing line can count every cargo test result of the run.

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use burn::tensor::Device;
 
+use crate::train::Evaluation;
+
 /// A burn backend the trainer can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -94,6 +96,61 @@ impl FromStr for Backend {
     }
 }
 
+/// How a stage's forward pass on one backend compares with another's on the same digits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ForwardComparison {
+    /// Digits compared.
+    pub digits: usize,
+    /// Largest |difference| of a softmax probability; infinite where either side is not finite.
+    pub max_abs_diff: f32,
+    /// Digits whose answer (the most probable class) differs.
+    pub answers_differ: usize,
+}
+
+impl ForwardComparison {
+    /// Compares `other`'s probabilities and answers with `reference`'s (the same digits, in the
+    /// same order, `classes` probabilities per digit).
+    pub fn of(reference: &Evaluation, other: &Evaluation) -> Self {
+        let max_abs_diff = if reference.probabilities.len() == other.probabilities.len() {
+            reference
+                .probabilities
+                .iter()
+                .zip(&other.probabilities)
+                .map(|(a, b)| {
+                    let diff = (a - b).abs();
+                    if diff.is_finite() {
+                        diff
+                    } else {
+                        f32::INFINITY
+                    }
+                })
+                .fold(0.0, f32::max)
+        } else {
+            f32::INFINITY
+        };
+        let answers_differ = reference
+            .predictions
+            .iter()
+            .zip(&other.predictions)
+            .filter(|(a, b)| a != b)
+            .count()
+            + reference
+                .predictions
+                .len()
+                .abs_diff(other.predictions.len());
+        ForwardComparison {
+            digits: reference.predictions.len(),
+            max_abs_diff,
+            answers_differ,
+        }
+    }
+
+    /// Whether every probability is within `tolerance` and every answer is the same.
+    pub fn agrees(&self, tolerance: f32) -> bool {
+        self.max_abs_diff <= tolerance && self.answers_differ == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,9 +158,14 @@ mod tests {
     #[test]
     fn uncompiled_backends_say_how_to_enable_them() {
         assert!(Backend::Flex.device().is_ok());
-        if !cfg!(feature = "vulkan") {
-            let err = Backend::Vulkan.device().unwrap_err();
-            assert!(err.contains("--features vulkan"), "{err}");
+        for (backend, compiled) in [
+            (Backend::Vulkan, cfg!(feature = "vulkan")),
+            (Backend::Cuda, cfg!(feature = "cuda")),
+        ] {
+            if !compiled {
+                let err = backend.device().unwrap_err();
+                assert!(err.contains(&format!("--features {backend}")), "{err}");
+            }
         }
         assert!("tpu".parse::<Backend>().is_err());
         assert!(
@@ -111,5 +173,37 @@ mod tests {
                 .device_name(&Device::flex())
                 .contains("threads")
         );
+    }
+
+    fn evaluation(probabilities: &[f32]) -> Evaluation {
+        Evaluation {
+            loss: 0.0,
+            accuracy: 0.0,
+            predictions: probabilities.chunks(2).map(crate::train::argmax).collect(),
+            probabilities: probabilities.to_vec(),
+        }
+    }
+
+    #[test]
+    fn comparisons_find_the_largest_difference_and_changed_answers() {
+        let flex = evaluation(&[0.9, 0.1, 0.4, 0.6]);
+        let same = ForwardComparison::of(&flex, &flex);
+        assert_eq!(same.max_abs_diff, 0.0);
+        assert!(same.agrees(0.0));
+
+        let close = ForwardComparison::of(&flex, &evaluation(&[0.89995, 0.10005, 0.4, 0.6]));
+        assert!(close.max_abs_diff > 4e-5 && close.max_abs_diff < 6e-5);
+        assert!(close.agrees(1e-4) && !close.agrees(1e-5));
+
+        let flipped = ForwardComparison::of(&flex, &evaluation(&[0.9, 0.1, 0.6, 0.4]));
+        assert_eq!(flipped.answers_differ, 1);
+        assert!(!flipped.agrees(1.0));
+
+        let nan = ForwardComparison::of(&flex, &evaluation(&[0.9, 0.1, f32::NAN, 0.6]));
+        assert_eq!(nan.max_abs_diff, f32::INFINITY);
+        assert!(!nan.agrees(1.0));
+
+        let short = ForwardComparison::of(&flex, &evaluation(&[0.9, 0.1]));
+        assert!(!short.agrees(1.0));
     }
 }

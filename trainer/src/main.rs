@@ -12,8 +12,8 @@ use serde_json::json;
 use trainer::artifacts::{
     COMMITTED_MODELS, FolderSnapshot, MNIST_DATA, RUNS, StageDir, StageMetrics, new_run_dir,
 };
-use trainer::backend::Backend;
-use trainer::data::{CLASSES, Checksum, Mnist, Split};
+use trainer::backend::{Backend, ForwardComparison};
+use trainer::data::{CLASSES, Checksum, IMAGE_PIXELS, Mnist, Split};
 use trainer::model::NetConfig;
 use trainer::stages::Stage;
 use trainer::train::{TrainOptions, evaluate, train};
@@ -52,6 +52,21 @@ enum Command {
     Report(Common),
     /// Print the stage table: name, description, recipe and network of each stage.
     Stages(StagesArgs),
+    /// Run saved stages on --backend and on flex (the CPU reference) over the first test
+    /// digits and compare the probabilities; fails unless every stage agrees.
+    Compare(CompareArgs),
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Test digits to run (the first ones).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    digits: u64,
+    /// Largest |difference| of a probability that counts as agreeing.
+    #[arg(long, default_value_t = 1e-4)]
+    tolerance: f32,
 }
 
 #[derive(Args)]
@@ -236,6 +251,7 @@ fn main() -> ExitCode {
         Some(Command::Report(common)) => run_report(&common),
         Some(Command::Export(common)) => run_export(&common),
         Some(Command::Stages(args)) => run_stages(&args),
+        Some(Command::Compare(args)) => run_compare(&args),
         None => run_train(&cli.train),
     };
     match result {
@@ -495,6 +511,61 @@ fn run_export(common: &Common) -> Result<()> {
         for path in export::export_stage(&dir, &model, &metrics, &train_set)? {
             println!("wrote {}", path.display());
         }
+    }
+    Ok(())
+}
+
+fn run_compare(args: &CompareArgs) -> Result<()> {
+    let backend = args.common.backend;
+    let device = args.common.device()?;
+    let device_name = backend.device_name(&device);
+    let reference = Device::flex();
+    let test_set = args.common.load(Split::Test)?;
+    let digits = (args.digits as usize).min(test_set.len());
+    let first = Mnist {
+        pixels: test_set.pixels[..digits * IMAGE_PIXELS].to_vec(),
+        labels: test_set.labels[..digits].to_vec(),
+    };
+    println!("{backend} on {device_name} against flex, the first {digits} test digits");
+    let stages = args.common.stages();
+    let (mut agreeing, mut max_abs_diff) = (0, 0.0f32);
+    for &stage in &stages {
+        let dir = StageDir::new(&args.common.saved(), stage);
+        let net = dir.load_metrics()?.net;
+        args.common.check_model_fits(&first, &net, stage)?;
+        let start = Instant::now();
+        let expected = evaluate(&dir.load_model(&reference)?, &first, &reference);
+        let flex_seconds = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let got = evaluate(&dir.load_model(&device)?, &first, &device);
+        let seconds = start.elapsed().as_secs_f64();
+        let comparison = ForwardComparison::of(&expected, &got);
+        let agrees = comparison.agrees(args.tolerance);
+        agreeing += usize::from(agrees);
+        max_abs_diff = max_abs_diff.max(comparison.max_abs_diff);
+        println!(
+            "{stage:<16} max |diff| {:.1e}, {} answer(s) differ, accuracy {:.2}% (flex {:.2}%), \
+             {seconds:.1} s ({flex_seconds:.1} s on flex){}",
+            comparison.max_abs_diff,
+            comparison.answers_differ,
+            100.0 * got.accuracy,
+            100.0 * expected.accuracy,
+            if agrees { "" } else { "  <- disagrees" }
+        );
+    }
+    println!(
+        "compare: {device_name}, forward max |diff| {max_abs_diff:.1e} on {digits} digits, \
+         {agreeing}/{} stages within {:e} with the same answers",
+        stages.len(),
+        args.tolerance
+    );
+    if agreeing < stages.len() {
+        anyhow::bail!(
+            "{} of {} stages differ from flex on {backend} by more than {:e} or in an answer",
+            stages.len() - agreeing,
+            stages.len(),
+            args.tolerance
+        );
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use burn::nn::{
     PaddingConfig2d,
 };
 use burn::tensor::activation::{relu, sigmoid};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 
 use crate::data::{CLASSES, IMAGE_PIXELS, IMAGE_SIDE};
 
@@ -255,6 +255,24 @@ fn dropout(prob: Option<f64>) -> Option<Dropout> {
     prob.map(|p| DropoutConfig::new(p).init())
 }
 
+/// burn's dropout with the mask drawn by the CPU backend's generator whatever device `x` is on
+/// (then moved there), as `crate::train::train` draws the initial weights: a run on a GPU
+/// then sees the same random numbers as the same run on flex, and the two differ only by the
+/// kernels' summation order (what `scripts/vulkan-check.sh` compares). On flex this is burn's
+/// `Dropout::forward`, draw for draw. Identity outside training (a device without autodiff).
+///
+/// # Shapes
+/// - x, output: `[batch, features]`
+fn apply_dropout(dropout: &Dropout, x: Tensor<2>) -> Tensor<2> {
+    if !x.device().is_autodiff() || dropout.prob == 0.0 {
+        return x;
+    }
+    let keep = 1.0 - dropout.prob;
+    let mask = Tensor::<2>::random(x.shape(), Distribution::Bernoulli(keep), &Device::flex())
+        .to_device(&x.device());
+    x * mask * (1.0 / keep)
+}
+
 impl DenseNetConfig {
     /// The network, freshly initialised on `device`.
     pub fn init(&self, device: &Device) -> DenseNet {
@@ -293,7 +311,7 @@ impl DenseNet {
             if i < last {
                 x = self.activation.apply(x);
                 if let Some(d) = &self.dropout {
-                    x = d.forward(x);
+                    x = apply_dropout(d, x);
                 }
             }
         }
@@ -427,7 +445,7 @@ impl ConvNet {
     pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
         let mut x = norm_relu(self.dense_norm.as_ref(), self.dense.forward(features));
         if let Some(d) = &self.dropout {
-            x = d.forward(x);
+            x = apply_dropout(d, x);
         }
         self.output.forward(x)
     }

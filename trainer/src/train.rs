@@ -101,46 +101,8 @@ pub fn image_batch(data: &Mnist, indices: &[usize], device: &Device) -> Tensor<4
     )
 }
 
-/// A training set uploaded to the device once, so that a mini-batch is a gather there rather
-/// than a host-side copy and a transfer per step.
-pub struct DeviceSet {
-    /// Scaled pixels, `[n, 1, 28, 28]`.
-    images: Tensor<4>,
-    /// Digits, `[n]`.
-    labels: Tensor<1, Int>,
-}
-
-impl DeviceSet {
-    /// Uploads all of `data` to `device`.
-    pub fn upload(data: &Mnist, device: &Device) -> Self {
-        let all: Vec<usize> = (0..data.len()).collect();
-        DeviceSet {
-            images: image_batch(data, &all, device),
-            labels: label_batch(data, &all, device),
-        }
-    }
-
-    /// The images `[batch, 1, 28, 28]` and labels `[batch]` at `indices`.
-    fn batch(&self, indices: &[usize], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
-        let rows = Self::rows(indices, device);
-        (
-            self.images.clone().select(0, rows.clone()),
-            self.labels.clone().select(0, rows),
-        )
-    }
-
-    /// The labels `[batch]` at `indices`.
-    fn labels(&self, indices: &[usize], device: &Device) -> Tensor<1, Int> {
-        self.labels.clone().select(0, Self::rows(indices, device))
-    }
-
-    fn rows(indices: &[usize], device: &Device) -> Tensor<1, Int> {
-        let rows: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
-        Tensor::from_data(TensorData::new(rows, [indices.len()]), device)
-    }
-}
-
-fn label_batch(data: &Mnist, indices: &[usize], device: &Device) -> Tensor<1, Int> {
+/// Digits `[n]` for the given indices.
+pub fn label_batch(data: &Mnist, indices: &[usize], device: &Device) -> Tensor<1, Int> {
     let labels: Vec<i64> = indices.iter().map(|&i| i64::from(data.labels[i])).collect();
     Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
 }
@@ -192,16 +154,21 @@ pub fn train(
         crate::cpu::flush_denormals_on_training_threads();
         crate::cpu::keep_freed_memory();
     }
+    // The initial weights and the dropout masks (`model::apply_dropout`) come from the CPU
+    // backend's generator on every backend, so a GPU run starts where the flex run of the same
+    // seed starts and draws the same masks.
+    let host = Device::flex();
+    host.seed(options.seed);
     device.seed(options.seed);
     let train_device = device.clone().autodiff();
     let mut model = stage
         .net()
         .with_classes(options.classes)
-        .init(&train_device);
+        .init(&host.autodiff())
+        .to_device(&train_device);
     let mut optim = optimizer(recipe.optimizer);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut shuffler = Shuffler::new(train_set.len(), options.seed);
-    let data = DeviceSet::upload(train_set, &train_device);
     // Its own stream, so that augmenting leaves the shuffling of the same seed unchanged.
     let mut augment_rng = StdRng::seed_from_u64(options.seed ^ AUGMENT_STREAM);
     let mut history = Vec::new();
@@ -227,19 +194,20 @@ pub fn train(
         let mut hits = Tensor::<1, Int>::zeros([1], &train_device);
         let mut seen = 0usize;
         for (step, indices) in batches.iter().enumerate() {
-            let (images, labels) = match &recipe.augment {
-                None => data.batch(indices, &train_device),
+            // Each batch is uploaded on its own (a few hundred KB): the whole training set in
+            // one tensor (188 MB as f32) is over the 128 MiB storage-buffer binding limit that
+            // wgpu and WebGPU request by default and that software Vulkan drivers report.
+            let images = match &recipe.augment {
+                None => image_batch(train_set, indices, &train_device),
                 // Distorted on the host: a fresh draw per image per epoch.
                 Some(augment) => {
                     let images = indices.iter().map(|&i| train_set.image(i));
                     let pixels = augment.batch(images, &mut augment_rng);
                     let shape = [indices.len(), 1, IMAGE_SIDE, IMAGE_SIDE];
-                    (
-                        Tensor::from_data(TensorData::new(pixels, shape), &train_device),
-                        data.labels(indices, &train_device),
-                    )
+                    Tensor::from_data(TensorData::new(pixels, shape), &train_device)
                 }
             };
+            let labels = label_batch(train_set, indices, &train_device);
             let logits = model.forward(images);
             let loss = loss_fn.forward(logits.clone(), labels.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -343,27 +311,6 @@ pub fn argmax(row: &[f32]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::IMAGE_PIXELS;
-
-    #[test]
-    fn device_batches_are_the_host_batches() {
-        let data = Mnist {
-            pixels: (0..5 * IMAGE_PIXELS).map(|i| (i * 7 % 251) as u8).collect(),
-            labels: vec![3, 1, 4, 1, 5],
-        };
-        let device = Device::flex();
-        let set = DeviceSet::upload(&data, &device);
-        let rows = [4, 0, 2];
-        let (images, labels) = set.batch(&rows, &device);
-        assert_eq!(
-            images.into_data(),
-            image_batch(&data, &rows, &device).into_data()
-        );
-        assert_eq!(
-            labels.into_data(),
-            label_batch(&data, &rows, &device).into_data()
-        );
-    }
 
     #[test]
     fn process_cpu_time_is_read_on_linux() {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# A software Vulkan device for scripts/vulkan-check.sh: Mesa's lavapipe (a Vulkan driver that
+# runs on the CPU, through LLVM) and the Vulkan loader, installed from Debian's packages when
+# missing or too old. Prints the driver file to use (VK_DRIVER_FILES).
+#
+# Mesa 25 is the oldest lavapipe the check was verified with (wgpu's and cubecl's CI use the same
+# generation); Debian 12's own, 22.3.6, crashes compiling burn's kernels (docs/training.md), so on
+# Debian 12 the driver comes from bookworm-backports (scripts/debian-suites.sh).
+set -euo pipefail
+
+. "$(dirname "$0")/debian-suites.sh"
+
+die() { echo "install-vulkan.sh: $*" >&2; exit 1; }
+
+min_mesa=25
+icd=/usr/share/vulkan/icd.d/lvp_icd.json
+
+mesa_major() {
+  dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null | sed -n 's/^\([0-9]*\)\..*/\1/p'
+}
+
+usable() {
+  [ -f "$icd" ] && ldconfig -p | grep -q 'libvulkan.so.1 ' && [ "$(mesa_major)" -ge "$min_mesa" ] 2>/dev/null
+}
+
+if ! usable; then
+  command -v apt-get >/dev/null ||
+    die "no apt-get here: install Mesa >= $min_mesa's lavapipe (lvp_icd.json) and the Vulkan loader yourself"
+  add_backports
+  $sudo apt-get update -qq
+  # -t prefers backports where it has the package and falls back to the stable suite.
+  $sudo apt-get install -y -qq --no-install-recommends -t "$backports" mesa-vulkan-drivers libvulkan1 >&2
+  usable || die "lavapipe from Mesa >= $min_mesa is not installable here (mesa-vulkan-drivers $(
+    dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo none)); install a newer one"
+fi
+echo "$icd"

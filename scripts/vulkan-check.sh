@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The trainer's GPU path, run on a software Vulkan device (Mesa's lavapipe, on the CPU) and
+# checked against the flex CPU backend. Part of the test command (scripts/test.sh); runs alone too.
+#
+#   1. Inference: every committed stage (models/) on Vulkan and on flex over the first
+#      $VULKAN_CHECK_DIGITS test digits (default 2000): every probability within 1e-4 and every
+#      answer the same (`trainer compare`).
+#   2. Training: dense1 for one epoch and cnn-bn for 300 steps (`--quick`: 2 x 150) on Vulkan and
+#      on flex, into target/vulkan-check/ (never models/): the losses fall and Vulkan's test
+#      accuracy is within 0.5 points of flex's. Not bit-exact: the GPU kernels sum in another
+#      order, and training amplifies the difference.
+#
+# Last line: `vulkan: <device>, forward max |diff| <d> on <n> digits, <k>/<m> stages, training
+# dense1 <a>% (flex <b>%), cnn-bn <c>% (flex <e>%)`.
+#
+# Installs lavapipe and the Vulkan loader when missing (scripts/install-vulkan.sh) and builds the
+# trainer with `--features vulkan` (as the test command's build does, so nothing is rebuilt
+# there). VK_DRIVER_FILES chooses another Vulkan driver (a real GPU's ICD).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+digits=${VULKAN_CHECK_DIGITS:-2000}
+tolerance=1e-4
+max_gap_points=0.5
+scratch=$root/target/vulkan-check
+
+export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$(scripts/install-vulkan.sh)}
+# The loader and Mesa want a runtime folder; a CI shell often has none.
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+  export XDG_RUNTIME_DIR=$scratch/xdg
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+fi
+
+# The workspace build with the GPU feature, as scripts/test.sh builds it (a lone -p trainer build
+# would unify burn's features differently and rebuild it).
+cargo build --workspace --release --bins --features trainer/vulkan
+trainer=$root/target/release/trainer
+
+# On lavapipe nearly all the time goes to LLVM compiling the kernels that burn's autotuning tries
+# (a few seconds to a minute each). Both caches live in the user's cache folder, so that a later
+# run, from any clone, skips what an earlier one compiled and tuned: Mesa's shader cache (its
+# default place) and cubecl's autotune results, which it keeps under target/ of the workspace
+# unless a cubecl.toml in the working directory says otherwise (the trainer runs from $scratch).
+# GALLIVM_PERF=nopt skips LLVM's optimisation passes: the kernels run slower and compile faster,
+# and compiling is what costs here. A cache changes which kernel runs, never what is checked.
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/mnist-edge/cubecl
+mkdir -p "$scratch/runs" "$cache"
+rm -rf "$scratch/runs"/*
+printf '[environment]\npath = { directory = "%s" }\n' "$cache" > "$scratch/cubecl.toml"
+export GALLIVM_PERF=${GALLIVM_PERF:-nopt}
+# The trainer's default data folder, data/mnist, seen from $scratch: still checked as MNIST.
+ln -sfn "$root/data" "$scratch/data"
+cd "$scratch"
+
+echo "vulkan-check: driver $VK_DRIVER_FILES, autotune cache $cache"
+
+# 1. Inference on every committed stage.
+SECONDS=0
+"$trainer" compare --backend vulkan --out "$root/models" --digits "$digits" \
+  --tolerance "$tolerance" | tee compare.log
+summary=$(grep '^compare: ' compare.log)
+echo "vulkan-check: inference compared in $SECONDS s"
+
+# 2. Training on both backends. Prints "<accuracy %> <summary>" of the run, or fails when its
+# losses do not fall: ln(classes) (an untrained network's loss), each epoch's mean training loss,
+# then the test loss must decrease.
+train() { # backend stage [trainer options...]
+  local backend=$1 stage=$2
+  shift 2
+  local out=runs/$stage-$backend
+  SECONDS=0
+  "$trainer" train --backend "$backend" --stage "$stage" --out "$out" "$@" \
+    > "$out.log" 2>&1 || {
+    tail -20 "$out.log" >&2
+    echo "vulkan-check: training $stage on $backend failed (log: $scratch/$out.log)" >&2
+    return 1
+  }
+  python3 - "$out/$stage/metrics.json" "$backend" "$SECONDS" <<'PY'
+import json, math, sys
+path, backend, wall = sys.argv[1:]
+metrics = json.load(open(path))
+epochs = metrics["epochs"]
+# "net" is {"<kind>": {..., "classes": N}}.
+classes = next(iter(metrics["net"].values()))["classes"]
+losses = [math.log(classes)] + [e["train_loss"] for e in epochs]
+losses.append(epochs[-1]["validation_loss"])
+shown = " -> ".join(f"{loss:.3f}" for loss in losses)
+seconds = sum(e["seconds"] for e in epochs)
+if not all(b < a for a, b in zip(losses, losses[1:])):
+    sys.exit(f"vulkan-check: {metrics['stage']} on {backend}: the losses do not fall: {shown} ({path})")
+print(f"{100 * metrics['test_accuracy']:.2f} {metrics['stage']} on {backend}: losses {shown}, "
+      f"test accuracy {100 * metrics['test_accuracy']:.2f}%, {seconds:.1f} s training, {wall} s in all")
+PY
+}
+
+# Trains `stage` on both backends and checks the gap; prints "<vulkan %> (flex <flex %>)".
+train_both() { # stage [trainer options...]
+  local vulkan flex
+  vulkan=$(train vulkan "$@") || return 1
+  flex=$(train flex "$@") || return 1
+  echo "${vulkan#* }" >&2
+  echo "${flex#* }" >&2
+  python3 - "$1" "${vulkan%% *}" "${flex%% *}" "$max_gap_points" <<'PY'
+import sys
+stage, vulkan, flex, gap = sys.argv[1], *map(float, sys.argv[2:])
+if abs(vulkan - flex) > gap:
+    sys.exit(f"vulkan-check: {stage} reached {vulkan:.2f}% on Vulkan and {flex:.2f}% on flex: "
+             f"more than {gap} points apart")
+print(f"{vulkan:.2f}% (flex {flex:.2f}%)")
+PY
+}
+
+dense1=$(train_both dense1 --epochs 1)
+cnn_bn=$(train_both cnn-bn --quick)
+
+# compare: <device>, forward max |diff| <d> on <n> digits, <k>/<m> stages within ...
+device=${summary#compare: }
+device=${device%%, forward max*}
+forward=${summary#*forward max |diff| }
+forward=${forward%% stages within*}
+echo "vulkan: $device, forward max |diff| $forward stages, training dense1 $dense1, cnn-bn $cnn_bn"
