@@ -54,7 +54,7 @@ all_checks() {
   # run beside it, and its output comes at the end.
   cargo build --workspace --release --bins --examples "${gpu[@]}"
   vulkan_log=$(mktemp)
-  scripts/vulkan-check.sh > "$vulkan_log" 2>&1 &
+  VULKAN_CHECK_TRAINER=$PWD/target/release/trainer scripts/vulkan-check.sh > "$vulkan_log" 2>&1 &
   vulkan_check=$!
   trap 'kill "$vulkan_check" 2>/dev/null || true' EXIT
 

@@ -36,9 +36,16 @@ if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
 fi
 
 # The workspace build with the GPU feature, as scripts/test.sh builds it (a lone -p trainer build
-# would unify burn's features differently and rebuild it).
-cargo build --workspace --release --bins --features trainer/vulkan
-trainer=$root/target/release/trainer
+# would unify burn's features differently and rebuild it). scripts/test.sh has built it already
+# and names the binary in VULKAN_CHECK_TRAINER: the check then takes no cargo lock, which the
+# cargo commands running beside it hold for minutes. The check runs its own copy, which a later
+# build cannot replace under it.
+mkdir -p "$scratch"
+if [ -z "${VULKAN_CHECK_TRAINER:-}" ]; then
+  cargo build --workspace --release --bins --features trainer/vulkan
+fi
+cp "${VULKAN_CHECK_TRAINER:-$root/target/release/trainer}" "$scratch/trainer"
+trainer=$scratch/trainer
 
 # On lavapipe nearly all the time goes to LLVM compiling the kernels that burn's autotuning tries
 # (a few seconds to a minute each). Both caches live in the user's cache folder, so that a later
