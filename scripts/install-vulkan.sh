@@ -27,9 +27,12 @@ if ! usable; then
   command -v apt-get >/dev/null ||
     die "no apt-get here: install Mesa >= $min_mesa's lavapipe (lvp_icd.json) and the Vulkan loader yourself"
   add_backports
-  $sudo apt-get update -qq
+  # Waits for dpkg's lock rather than failing when another install is running.
+  lock=(-o DPkg::Lock::Timeout=300)
+  $sudo apt-get "${lock[@]}" update -qq
   # -t prefers backports where it has the package and falls back to the stable suite.
-  $sudo apt-get install -y -qq --no-install-recommends -t "$backports" mesa-vulkan-drivers libvulkan1 >&2
+  $sudo apt-get "${lock[@]}" install -y -qq --no-install-recommends -t "$backports" \
+    mesa-vulkan-drivers libvulkan1 >&2
   usable || die "lavapipe from Mesa >= $min_mesa is not installable here (mesa-vulkan-drivers $(
     dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo none)); install a newer one"
 fi

@@ -53,6 +53,9 @@ all_checks() {
   # It spends its time in lavapipe's LLVM compiling kernels, mostly on one core: the steps below
   # run beside it, and its output comes at the end.
   cargo build --workspace --release --bins --examples "${gpu[@]}"
+  # Installed here, in the foreground: apt in the background could meet the steps' own apt runs
+  # at dpkg's lock.
+  scripts/install-vulkan.sh
   vulkan_log=$(mktemp)
   VULKAN_CHECK_TRAINER=$PWD/target/release/trainer scripts/vulkan-check.sh > "$vulkan_log" 2>&1 &
   vulkan_check=$!
