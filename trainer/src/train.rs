@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -141,6 +141,58 @@ fn progress_bar(
     bar
 }
 
+/// `stage`'s network with `classes` outputs, its weights drawn from the CPU backend's generator
+/// seeded with `seed`, as trainable parameters on `train_device` (an autodiff device).
+///
+/// The weights and the dropout masks (`model::apply_dropout`) come from the CPU backend on every
+/// backend, in the same order, so a GPU run starts where the flex run of the same seed starts,
+/// draws the same masks and differs from it only by the kernels' summation order (what
+/// `scripts/vulkan-check.sh` compares).
+pub fn initial_model(stage: Stage, classes: usize, seed: u64, train_device: &Device) -> Model {
+    let host = Device::flex();
+    host.seed(seed);
+    let model = stage.net().with_classes(classes).init(&host.autodiff());
+    model.map(&mut DrawOnHost {
+        device: train_device.clone(),
+    })
+}
+
+/// Gives each parameter burn has not drawn yet a home on `device` while keeping its draw on the
+/// host, at its first use.
+///
+/// Why: burn draws a parameter lazily, where and when it is first read (the first forward pass,
+/// between the dropout masks of the layers before it). Moved to a GPU undrawn, the weights
+/// would come from the GPU's own generator, another stream (dense1 on lavapipe then ended its
+/// first epoch 0.8 pt below flex); drawn all at once before the move, they would come out of
+/// the host's stream in another order than on flex, changing every seed's run there.
+struct DrawOnHost {
+    device: Device,
+}
+
+impl ModuleMapper for DrawOnHost {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if param.is_initialized() {
+            return param.fork(&self.device);
+        }
+        let (id, shape) = (param.id, param.lazy_shape());
+        let draw = move |device: &Device, _: bool| {
+            let value = param.val();
+            let trainable = value.is_require_grad();
+            // Detached: a move of an autodiff tensor is recorded in its graph, and the weights
+            // must be leaves of their own, not hang off the host's.
+            let moved = value.to_device(device).detach();
+            if trainable {
+                moved.require_grad()
+            } else {
+                moved
+            }
+        };
+        // burn's initialisers make trainable parameters only (buffers such as batch norm's
+        // running statistics exist drawn and take the branch above).
+        Param::uninitialized(id, draw, self.device.clone(), true, shape)
+    }
+}
+
 /// Trains `stage` from scratch and returns the model (inference mode) and its metrics.
 pub fn train(
     stage: Stage,
@@ -154,18 +206,9 @@ pub fn train(
         crate::cpu::flush_denormals_on_training_threads();
         crate::cpu::keep_freed_memory();
     }
-    // The initial weights and the dropout masks (`model::apply_dropout`) come from the CPU
-    // backend's generator on every backend, so a GPU run starts where the flex run of the same
-    // seed starts and draws the same masks.
-    let host = Device::flex();
-    host.seed(options.seed);
     device.seed(options.seed);
     let train_device = device.clone().autodiff();
-    let mut model = stage
-        .net()
-        .with_classes(options.classes)
-        .init(&host.autodiff())
-        .to_device(&train_device);
+    let mut model = initial_model(stage, options.classes, options.seed, &train_device);
     let mut optim = optimizer(recipe.optimizer);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut shuffler = Shuffler::new(train_set.len(), options.seed);
