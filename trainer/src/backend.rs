@@ -12,8 +12,14 @@ use crate::train::Evaluation;
 pub enum Backend {
     /// burn's pure-Rust CPU backend (SIMD, threads): the default.
     Flex,
-    /// wgpu on Vulkan (`--features vulkan`).
+    /// burn's wgpu backend pinned to the Vulkan API, kernels compiled to SPIR-V
+    /// (`--features vulkan`).
     Vulkan,
+    /// burn's wgpu backend on whichever graphics API wgpu finds (Metal, DirectX 12, Vulkan, GL;
+    /// [`WGPU_API_VAR`] pins one), kernels written in WGSL for wgpu to translate, except on
+    /// Vulkan in a build with the `vulkan` feature, where SPIR-V is used
+    /// (`--features wgpu`, which `vulkan` includes).
+    Wgpu,
     /// CUDA (`--features cuda`; needs internet at build time).
     Cuda,
 }
@@ -25,6 +31,11 @@ impl Backend {
             Backend::Flex => Ok(Device::flex()),
             #[cfg(feature = "vulkan")]
             Backend::Vulkan => Ok(Device::vulkan(Default::default())),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => {
+                let api = wgpu_api(std::env::var(WGPU_API_VAR).ok().as_deref())?;
+                Ok(Device::new(burn::backend::WgpuDevice::default().on(api)))
+            }
             #[cfg(feature = "cuda")]
             Backend::Cuda => Ok(Device::cuda(0)),
             #[allow(unreachable_patterns)]
@@ -32,6 +43,26 @@ impl Backend {
                 "backend `{other}` is not compiled in; rebuild with `cargo run -p trainer --release --features {other} -- --backend {other}`"
             )),
         }
+    }
+}
+
+/// The environment variable that pins the graphics API of the `wgpu` backend: `vulkan`, `metal`,
+/// `dx12` or `gl` (wgpu's own name for it); unset, wgpu picks the first API the machine has.
+pub const WGPU_API_VAR: &str = "WGPU_BACKEND";
+
+/// The graphics API [`WGPU_API_VAR`]'s value names, or wgpu's choice when it is unset.
+#[cfg(feature = "wgpu")]
+fn wgpu_api(value: Option<&str>) -> Result<burn::backend::WgpuBackend, String> {
+    use burn::backend::WgpuBackend;
+    match value {
+        None | Some("") => Ok(WgpuBackend::Auto),
+        Some("vulkan") => Ok(WgpuBackend::Vulkan),
+        Some("metal") => Ok(WgpuBackend::Metal),
+        Some("dx12") => Ok(WgpuBackend::Dx12),
+        Some("gl") => Ok(WgpuBackend::Gl),
+        Some(other) => Err(format!(
+            "{WGPU_API_VAR}={other}: choose vulkan, metal, dx12 or gl, or unset it to let wgpu choose"
+        )),
     }
 }
 
@@ -54,11 +85,15 @@ impl Backend {
                 format!("{model}, {threads} threads")
             }
             Backend::Vulkan | Backend::Cuda => gpu_name(device),
+            Backend::Wgpu => match std::env::var(WGPU_API_VAR) {
+                Ok(api) if !api.is_empty() => format!("{} on {api}", gpu_name(device)),
+                _ => gpu_name(device),
+            },
         }
     }
 }
 
-#[cfg(any(feature = "vulkan", feature = "cuda"))]
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
 fn gpu_name(device: &Device) -> String {
     device
         .as_dispatch()
@@ -66,7 +101,7 @@ fn gpu_name(device: &Device) -> String {
         .map_or_else(|| format!("{device:?}"), |identity| identity.name)
 }
 
-#[cfg(not(any(feature = "vulkan", feature = "cuda")))]
+#[cfg(not(any(feature = "wgpu", feature = "cuda")))]
 fn gpu_name(device: &Device) -> String {
     format!("{device:?}")
 }
@@ -76,6 +111,7 @@ impl fmt::Display for Backend {
         f.write_str(match self {
             Backend::Flex => "flex",
             Backend::Vulkan => "vulkan",
+            Backend::Wgpu => "wgpu",
             Backend::Cuda => "cuda",
         })
     }
@@ -87,10 +123,11 @@ impl FromStr for Backend {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "flex" | "cpu" => Ok(Backend::Flex),
-            "vulkan" | "wgpu" => Ok(Backend::Vulkan),
+            "vulkan" => Ok(Backend::Vulkan),
+            "wgpu" => Ok(Backend::Wgpu),
             "cuda" => Ok(Backend::Cuda),
             _ => Err(format!(
-                "unknown backend `{s}`; choose flex (CPU), vulkan or cuda"
+                "unknown backend `{s}`; choose flex (CPU), vulkan, wgpu or cuda"
             )),
         }
     }
@@ -160,6 +197,7 @@ mod tests {
         assert!(Backend::Flex.device().is_ok());
         for (backend, compiled) in [
             (Backend::Vulkan, cfg!(feature = "vulkan")),
+            (Backend::Wgpu, cfg!(feature = "wgpu")),
             (Backend::Cuda, cfg!(feature = "cuda")),
         ] {
             if !compiled {
@@ -172,6 +210,20 @@ mod tests {
             Backend::Flex
                 .device_name(&Device::flex())
                 .contains("threads")
+        );
+    }
+
+    #[cfg(feature = "wgpu")]
+    #[test]
+    fn the_wgpu_api_is_read_from_wgpus_own_variable() {
+        use burn::backend::WgpuBackend;
+        assert_eq!(wgpu_api(None), Ok(WgpuBackend::Auto));
+        assert_eq!(wgpu_api(Some("gl")), Ok(WgpuBackend::Gl));
+        assert_eq!(wgpu_api(Some("dx12")), Ok(WgpuBackend::Dx12));
+        let err = wgpu_api(Some("opengl")).unwrap_err();
+        assert!(
+            err.contains("WGPU_BACKEND=opengl") && err.contains("gl"),
+            "{err}"
         );
     }
 

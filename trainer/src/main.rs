@@ -95,7 +95,8 @@ struct Common {
     /// eval, export and report read models/ unless this names another.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// burn backend: flex (CPU), vulkan, cuda.
+    /// burn backend: flex (CPU), vulkan (SPIR-V kernels), wgpu (WGSL kernels on any graphics
+    /// API; WGPU_BACKEND=vulkan|metal|dx12|gl pins one), cuda.
     #[arg(long, default_value = "flex")]
     backend: Backend,
 }
