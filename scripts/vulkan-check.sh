@@ -6,12 +6,15 @@
 #      $VULKAN_CHECK_DIGITS test digits (default 2000): every probability within 1e-4 and every
 #      answer the same (`trainer compare`).
 #   2. Training: dense1 for one epoch and cnn-bn for 300 steps (`--quick`: 2 x 150) on Vulkan and
-#      on flex, into target/vulkan-check/ (never models/): the losses fall and Vulkan's test
-#      accuracy is within 0.5 points of flex's. Both start from the same weights and draw the
-#      same dropout masks (the trainer draws them on the CPU for every device): not bit-exact only
-#      because the GPU kernels sum in another order, which training amplifies. The accuracy gaps
-#      are reported, not asserted, while they are unexplained (docs/training.md: both are over 0.5
-#      points); the losses falling is asserted. VULKAN_CHECK_STRICT=1 asserts the gaps too.
+#      on flex, into target/vulkan-check/ (never models/): the losses fall, each epoch's mean
+#      training loss is within 0.1% (dense1) or 5% (cnn-bn) of flex's and Vulkan's test
+#      accuracy within 0.5 points of flex's. Both start from the same weights and draw the
+#      same dropout masks, in the same order (the trainer draws them on the CPU for every
+#      device): not bit-exact only because the GPU kernels sum in another order, which training
+#      amplifies.
+#   3. The `wgpu` backend's WGSL kernels: step 1 again with `--backend wgpu` on OpenGL ES
+#      (WGPU_BACKEND=gl: Mesa's llvmpipe through EGL), where wgpu translates cubecl's WGSL
+#      (naga) instead of running SPIR-V; printed before the last line.
 #
 # Last line: `vulkan: <device>, forward max |diff| <d> on <n> digits, <k>/<m> stages, training
 # dense1 <a>% (flex <b>%), cnn-bn <c>% (flex <e>%)`.
@@ -108,37 +111,48 @@ print(f"{100 * metrics['test_accuracy']:.2f} {metrics['stage']} on {backend}: lo
 PY
 }
 
-# Trains `stage` on both backends and checks the gap (`assert`) or only reports it (`report`);
-# prints "<vulkan %> (flex <flex %>)".
-train_both() { # assert|report stage [trainer options...]
-  local mode=$1 vulkan flex
+# Trains `stage` on both backends and checks that the test accuracies are within
+# $max_gap_points and each epoch's mean training loss within `loss_tolerance` (relative) of
+# flex's; prints "<vulkan %> (flex <flex %>)".
+train_both() { # loss_tolerance stage [trainer options...]
+  local loss_tolerance=$1 vulkan flex
   shift
   vulkan=$(train vulkan "$@") || return 1
   flex=$(train flex "$@") || return 1
   echo "${vulkan#* }" >&2
   echo "${flex#* }" >&2
-  python3 - "$mode" "$1" "${vulkan%% *}" "${flex%% *}" "$max_gap_points" <<'PY'
-import sys
-mode, stage = sys.argv[1:3]
-vulkan, flex, gap = map(float, sys.argv[3:])
-if abs(vulkan - flex) > gap:
-    message = (f"{stage} reached {vulkan:.2f}% on Vulkan and {flex:.2f}% on flex: "
-               f"{abs(vulkan - flex):.2f} points apart, more than {gap}")
-    if mode == "assert":
-        sys.exit(f"vulkan-check: {message}")
-    print(f"vulkan-check: NOT CHECKED: {message} (open: docs/training.md, the GPU path on a "
-          f"software Vulkan device; VULKAN_CHECK_STRICT=1 fails on it)", file=sys.stderr)
-print(f"{vulkan:.2f}% (flex {flex:.2f}%)")
+  python3 - "$1" runs/"$1"-{vulkan,flex}/"$1"/metrics.json "$max_gap_points" "$loss_tolerance" <<'PY'
+import json, sys
+stage, vulkan_path, flex_path = sys.argv[1:4]
+gap, loss_tolerance = map(float, sys.argv[4:])
+vulkan, flex = (json.load(open(path)) for path in (vulkan_path, flex_path))
+for v, f in zip(vulkan["epochs"], flex["epochs"]):
+    if abs(v["train_loss"] - f["train_loss"]) > loss_tolerance * f["train_loss"]:
+        sys.exit(f"vulkan-check: {stage} epoch {f['epoch']}: mean training loss {v['train_loss']:.4f} "
+                 f"on Vulkan, {f['train_loss']:.4f} on flex: more than {loss_tolerance:.0%} apart")
+v, f = (100 * m["test_accuracy"] for m in (vulkan, flex))
+if abs(v - f) > gap:
+    sys.exit(f"vulkan-check: {stage} reached {v:.2f}% on Vulkan and {f:.2f}% on flex: "
+             f"{abs(v - f):.2f} points apart, more than {gap}")
+print(f"{v:.2f}% (flex {f:.2f}%)")
 PY
 }
 
-# The accuracy gaps are reported, not asserted, until the difference between the Vulkan and flex
-# training runs is explained (docs/training.md); VULKAN_CHECK_STRICT=1 asserts them.
-gaps=$([ "${VULKAN_CHECK_STRICT:-0}" = 1 ] && echo assert || echo report)
-dense1=$(train_both "$gaps" dense1 --epochs 1)
-cnn_bn=$(train_both "$gaps" cnn-bn --quick)
+# dense1 (one linear layer, SGD) tracks flex step for step (its weights stay within 1e-7), so
+# its losses must agree closely; cnn-bn's drift apart as summation order compounds over 300
+# Adam steps (2-3% measured after the second epoch).
+dense1=$(train_both 0.001 dense1 --epochs 1)
+cnn_bn=$(train_both 0.05 cnn-bn --quick)
+
+# 3. WGSL on GL. Metal and DirectX 12 take the same WGSL through other naga back ends.
+SECONDS=0
+WGPU_BACKEND=gl "$trainer" compare --backend wgpu --out "$root/models" --digits "$digits" \
+  --tolerance "$tolerance" | tee compare-wgsl.log
+echo "vulkan-check: WGSL inference compared in $SECONDS s"
 
 # compare: <device>, forward max |diff| <d> on <n> digits, <k>/<m> stages within ...
+wgsl=$(grep '^compare: ' compare-wgsl.log)
+echo "wgpu: ${wgsl#compare: }"
 device=${summary#compare: }
 device=${device%%, forward max*}
 forward=${summary#*forward max |diff| }
