@@ -63,6 +63,8 @@ pub enum ElfError {
     Overlap { first: u32, second: u32 },
     /// No segment with contents in flash.
     NothingToFlash,
+    /// The image does not begin at the start of flash, where the chip boots from.
+    NotAtFlashStart { start: u32 },
 }
 
 impl fmt::Display for ElfError {
@@ -88,6 +90,9 @@ impl fmt::Display for ElfError {
                 write!(f, "segments at {first:#010x} and {second:#010x} overlap")
             }
             ElfError::NothingToFlash => f.write_str("no loadable segment with contents"),
+            ElfError::NotAtFlashStart { start } => {
+                write!(f, "nothing loads at the start of flash ({start:#010x})")
+            }
         }
     }
 }

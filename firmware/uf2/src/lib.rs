@@ -125,11 +125,39 @@ pub fn flash_pages(segments: &[Segment<'_>]) -> BTreeMap<u32, [u8; PAYLOAD_LEN]>
     pages
 }
 
-/// The UF2 file for the ELF image `elf_file` on `family`: one block per 256-byte flash page the
-/// image's loadable segments touch, in address order, numbered from 0, each with the family ID.
+/// The pages a UF2 file for `segments` on `family` writes: [`flash_pages`], and on the RP2040
+/// every page between them too (zeros), from the start of flash.
+///
+/// Why: the RP2040 boot ROM erases the 4 KB sector `block_no * 256 / 4096`, not the sector of
+/// the block's address (erratum RP2040-E14; pico-bootrom-rp2040 `virtual_disk.c`), so its
+/// blocks must be numbered from the start of flash with no page left out. The RP2350's boot ROM
+/// erases by address and takes any set of pages.
+pub fn image_pages(
+    segments: &[Segment<'_>],
+    family: Family,
+) -> Result<BTreeMap<u32, [u8; PAYLOAD_LEN]>, Uf2Error> {
+    let mut pages = flash_pages(segments);
+    if family == Family::Rp2040 {
+        let start = family.flash().start;
+        if pages.first_key_value().map(|(&first, _)| first) != Some(start) {
+            return Err(Uf2Error::Elf(ElfError::NotAtFlashStart { start }));
+        }
+        let last = pages.last_key_value().map_or(start, |(&last, _)| last);
+        for page in (start..=last).step_by(PAYLOAD_LEN) {
+            pages.entry(page).or_insert([0u8; PAYLOAD_LEN]);
+        }
+    }
+    Ok(pages)
+}
+
+/// The UF2 file for the ELF image `elf_file` on `family`: one block per page of
+/// [`image_pages`], in address order, numbered from 0, each with the family ID.
+///
+/// No RP2350-E10 "absolute" block is written: picotool adds one only on request, for images
+/// that go into a partition table, and the boards' images have none.
 pub fn to_uf2(elf_file: &[u8], family: Family) -> Result<Vec<u8>, Uf2Error> {
     let segments = elf::flash_segments(elf_file, family.flash())?;
-    let pages = flash_pages(&segments);
+    let pages = image_pages(&segments, family)?;
     let count = pages.len() as u32;
     let mut file = vec![0u8; pages.len() * BLOCK_LEN];
     for (index, ((&address, payload), bytes)) in pages
@@ -306,12 +334,39 @@ mod tests {
     }
 
     #[test]
+    fn rp2040_files_have_every_page_from_the_start_of_flash() {
+        let elf = test_elf(&[
+            (PT_LOAD, 0x1000_0000, &[1; 256]),
+            (PT_LOAD, 0x1000_0400, &[2; 16]),
+        ]);
+        let rp2040 = Uf2Image::parse(&to_uf2(&elf, Family::Rp2040).unwrap()).unwrap();
+        let addresses: Vec<u32> = rp2040.pages.keys().copied().collect();
+        assert_eq!(
+            addresses,
+            [
+                0x1000_0000,
+                0x1000_0100,
+                0x1000_0200,
+                0x1000_0300,
+                0x1000_0400
+            ]
+        );
+        assert!(rp2040.pages[&0x1000_0200].iter().all(|&b| b == 0));
+        let rp2350 = Uf2Image::parse(&to_uf2(&elf, Family::Rp2350ArmSecure).unwrap()).unwrap();
+        assert_eq!(rp2350.pages.len(), 2);
+
+        let late = test_elf(&[(PT_LOAD, 0x1000_0100, &[1])]);
+        let err = to_uf2(&late, Family::Rp2040).unwrap_err();
+        assert!(err.to_string().contains("start of flash"), "{err}");
+    }
+
+    #[test]
     fn families_are_named_and_bounded() {
         for family in Family::ALL {
             assert_eq!(Family::named(family.name()), Some(family));
         }
         assert_eq!(Family::named("rp2350"), None);
-        let beyond = test_elf(&[(PT_LOAD, 0x1020_0000, &[1])]);
+        let beyond = test_elf(&[(PT_LOAD, 0x1000_0000, &[1]), (PT_LOAD, 0x1020_0000, &[1])]);
         assert!(to_uf2(&beyond, Family::Rp2040).is_err());
         assert!(to_uf2(&beyond, Family::Rp2350ArmSecure).is_ok());
     }

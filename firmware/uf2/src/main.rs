@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use uf2::{Family, Uf2Image, boot2_crc_holds, elf, flash_pages, to_uf2};
+use uf2::{Family, Uf2Image, boot2_crc_holds, elf, image_pages, to_uf2};
 
 const USAGE: &str =
     "usage: elf2uf2 convert|check --family rp2040|rp2350-arm-s FIRMWARE.elf FILE.uf2";
@@ -76,7 +76,7 @@ fn run(args: &Args) -> Result<String, String> {
     }
     let segments =
         elf::flash_segments(&image, args.family.flash()).map_err(|e| named(&args.elf, &e))?;
-    let expected = flash_pages(&segments);
+    let expected = image_pages(&segments, args.family).map_err(|e| named(&args.elf, &e))?;
     let same_pages = expected.len() == parsed.pages.len()
         && expected
             .iter()
