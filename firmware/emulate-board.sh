@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The board test: the unmodified firmware for the original Pico (pico-restouch built with its rp2040
-# feature, the ELF a user flashes) runs in rp2040js with an emulated ST7789 display and XPT2046
-# touch controller wired as on the Waveshare Pico-ResTouch-LCD-2.8 (board-emulator/). It boots,
+# feature, loaded from the UF2 file a user flashes, which build-uf2.sh writes; the ELF gives the
+# symbols) runs in rp2040js with an emulated ST7789 display and XPT2046 touch controller wired as on the Waveshare Pico-ResTouch-LCD-2.8 (board-emulator/). It boots,
 # draws the ten synthetic finger-drawn digits in emulated real time, taps CLEAR between them,
 # and checks every answer on the emulated screen (against the desktop simulator's, pixel for
 # pixel) and in the firmware's defmt log. Installs Node.js and npm (Debian) and defmt-print
@@ -15,6 +15,7 @@
 #   board: <n>/10 recognised, screen identical to simulator: <yes|no>, <cycles> cycles/inference (<ms> ms at <MHz> MHz)
 set -euo pipefail
 cd "$(dirname "$0")"
+. ./boards.sh
 update_docs=false
 for arg in "$@"; do
   case "$arg" in
@@ -39,17 +40,21 @@ command -v defmt-print >/dev/null || cargo install defmt-print --locked
   npm run --silent check
 )
 
-cargo build --release -p pico-restouch --no-default-features --features rp2040 --target thumbv6m-none-eabi
+build_board pico
+elf=$(board_elf pico)
+# The file a board owner flashes: the board is loaded from it (build-uf2.sh writes both boards').
+./build-uf2.sh
 cargo build --release -p simulator
 
 # The part models' unit tests, counted with the cargo tests in the test command's last line.
-tap=$(BOARD_ELF=target/thumbv6m-none-eabi/release/pico-restouch node --test --test-reporter=tap board-emulator/test/ 2>&1) || { echo "$tap"; echo "board-emulator unit tests failed" >&2; exit 1; }
+uf2=$(board_uf2 pico)
+tap=$(BOARD_ELF=$elf BOARD_UF2=$uf2 node --test --test-reporter=tap board-emulator/test/ 2>&1) || { echo "$tap"; echo "board-emulator unit tests failed" >&2; exit 1; }
 passed=$(echo "$tap" | sed -n 's/^# pass \([0-9]*\)$/\1/p')
 failed=$(echo "$tap" | sed -n 's/^# fail \([0-9]*\)$/\1/p')
 echo "test result: ok. ${passed:-0} passed; ${failed:-0} failed; (board-emulator unit tests, node --test)"
 
 out=target/board-emulator
-node board-emulator/emulate.js --elf target/thumbv6m-none-eabi/release/pico-restouch \
+node board-emulator/emulate.js --elf "$elf" --uf2 "$uf2" \
   --simulator target/release/simulator --out "$out"
 if $update_docs; then
   cp "$out/board.png" ../docs/board.png

@@ -15,6 +15,7 @@
 # its SRAM for the stack.
 set -euo pipefail
 cd "$(dirname "$0")"
+. ./boards.sh
 flash_budget=${FLASH_BUDGET:-524288}
 ram_budget=${RAM_BUDGET:-65536}
 stack_reserve=${STACK_RESERVE:-32768}
@@ -87,13 +88,13 @@ report() {
 }
 
 status=0
-cargo build --release -p pico-restouch --target thumbv8m.main-none-eabihf
-elf=target/thumbv8m.main-none-eabihf/release/pico-restouch
+build_board pico2
+elf=$(board_elf pico2)
 check_rp2350_boot_block "$elf" || status=1
 report rp2350 "$elf" $((512 * 1024)) || status=1
 
-cargo build --release -p pico-restouch --no-default-features --features rp2040 --target thumbv6m-none-eabi
-elf=target/thumbv6m-none-eabi/release/pico-restouch
+build_board pico
+elf=$(board_elf pico)
 check_rp2040_boot_block "$elf" || status=1
 report rp2040 "$elf" $((264 * 1024)) || status=1
 exit "$status"

@@ -89,7 +89,7 @@ all_checks() {
   # The quick check users type (dev build, runtime-nostd alone, the committed files).
   cargo run -p runtime-nostd --example host_check
 
-  step "firmware: app and simulator host tests, board builds (Pico 2, Pico) with boot and size checks, the QEMU check, the board emulator"
+  step "firmware: app, simulator and uf2 host tests, board builds (Pico 2, Pico) with boot and size checks, UF2 files, the QEMU check, the board emulator"
   # Run from firmware/ so its .cargo/config.toml (linker scripts) applies. The board crates
   # build one at a time: pico-restouch (embassy-rp) and qemu (cortex-m) pick different
   # critical-section implementations.
@@ -97,13 +97,13 @@ all_checks() {
   (
     cd firmware
     cargo fmt --all -- --check
-    cargo clippy -p app -p model-embed -p simulator --all-targets --release -- -D warnings
+    cargo clippy -p app -p model-embed -p simulator -p uf2 --all-targets --release -- -D warnings
     for board in pico-restouch qemu; do
       cargo clippy -p "$board" --release --target thumbv8m.main-none-eabihf -- -D warnings
     done
     cargo clippy -p pico-restouch --release --no-default-features --features rp2040 \
       --target thumbv6m-none-eabi -- -D warnings
-    cargo test -p app -p model-embed -p simulator --release
+    cargo test -p app -p model-embed -p simulator -p uf2 --release
     cargo build -p app --release --target thumbv6m-none-eabi
     ./size-report.sh
     ./run-qemu.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // @ts-check
 /**
- * @file The board test: boots the unmodified Pico firmware (the RP2040 ELF a user flashes) in
- * the emulated board, checks its first screen, then draws the ten synthetic digits on the
+ * @file The board test: boots the unmodified Pico firmware in the emulated board, loaded from
+ * the UF2 file a user flashes (`--uf2`; the ELF gives the symbols) or from the ELF, checks its
+ * first screen, then draws the ten synthetic digits on the
  * emulated touch panel in emulated real time, tapping CLEAR between them. Each answer is read
  * twice: off the emulated screen (by the simulator, which also compares the whole screen with
  * its own) and from the firmware's defmt log over RTT. A second power-up holds a finger on the
@@ -15,7 +16,7 @@
  * only when every check passes.
  *
  * firmware/emulate-board.sh builds what it needs and runs it; by hand:
- *   node emulate.js --elf ELF --simulator SIMULATOR --out DIR [--defmt-print PATH]
+ *   node emulate.js --elf ELF --simulator SIMULATOR --out DIR [--uf2 UF2] [--defmt-print PATH]
  *     [--digits 0123456789] [--seed N] [--noise RAW_UNITS] [--spikes SHARE] [--screenshot DIGIT]
  */
 import { spawnSync } from 'node:child_process';
@@ -26,6 +27,7 @@ import { POLL_NS, parsePolls, play, pollingSteadily } from './src/finger.js';
 import { findCross } from './src/screen.js';
 import { encodePng } from './src/png.js';
 import { VIEW } from './src/st7789.js';
+import { PICO_FLASH_BYTES, readUf2 } from './src/uf2.js';
 
 /** Power-on to the first complete screen, at most: a second is what a user will wait. */
 const BOOT_BOUND_NS = 1000e6;
@@ -38,13 +40,14 @@ const CROSS_TOUCH_NS = 100e6;
 /** The digit drawn after the calibration, to use the fitted map. */
 const DIGIT_AFTER_CALIBRATION = '4';
 
-const USAGE = `usage: node emulate.js --elf ELF --simulator SIMULATOR --out DIR [--defmt-print PATH]
+const USAGE = `usage: node emulate.js --elf ELF --simulator SIMULATOR --out DIR [--uf2 UF2] [--defmt-print PATH]
   [--digits 0123456789] [--seed N] [--noise RAW_UNITS] [--spikes SHARE] [--screenshot DIGIT]`;
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
   /** @type {Record<string, string>} */
   const options = {
+    '--uf2': '',
     '--defmt-print': 'defmt-print',
     '--digits': '0123456789',
     '--seed': '1',
@@ -74,6 +77,7 @@ function parseArgs(argv) {
   };
   return {
     elf: options['--elf'],
+    uf2: options['--uf2'],
     simulator: options['--simulator'],
     defmtPrint: options['--defmt-print'],
     out: options['--out'],
@@ -164,7 +168,19 @@ function powerUp(args) {
         'cargo build --release -p pico-restouch --no-default-features --features rp2040 --target thumbv6m-none-eabi',
     );
   }
+  /** @type {{ name: string, segments: import('./src/elf.js').Segment[] } | undefined} */
+  let flash;
+  if (args.uf2) {
+    let uf2;
+    try {
+      uf2 = readFileSync(args.uf2);
+    } catch (e) {
+      throw new Error(`cannot read ${args.uf2} (${e instanceof Error ? e.message : e}): write it with firmware/build-uf2.sh`);
+    }
+    flash = { name: args.uf2, segments: readUf2(uf2, args.uf2, PICO_FLASH_BYTES) };
+  }
   const board = new Board(elf, args.elf, {
+    flash,
     seed: args.seed,
     touchNoise: args.noise,
     touchSpikes: args.spikes,

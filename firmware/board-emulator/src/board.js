@@ -82,7 +82,9 @@ export class Board {
   /**
    * @param {Uint8Array} elfBytes
    * @param {string} elfName
-   * @param {{ touchNoise?: number, touchSpikes?: number, seed?: number }} [options]
+   * @param {{ touchNoise?: number, touchSpikes?: number, seed?: number, flash?: { name: string, segments: import('./elf.js').Segment[] } }} [options]
+   *   `flash`: what to write into flash instead of the ELF's segments (the pages of its UF2 file,
+   *   and that file's name).
    */
   constructor(elfBytes, elfName, options = {}) {
     this.elf = readElf(elfBytes, elfName);
@@ -186,7 +188,8 @@ export class Board {
     const rtt = this.elf.symbols.get('_SEGGER_RTT');
     if (!rtt) throw new Error(`${elfName}: no _SEGGER_RTT symbol: the firmware does not log over RTT (defmt-rtt)`);
     this.rtt = new RttReader(rp2040, rtt.address);
-    bootFromFlash(rp2040, this.elf, elfName);
+    const flash = options.flash ?? { name: elfName, segments: this.elf.segments };
+    bootFromFlash(rp2040, flash.segments, flash.name);
     this.instructions = 0;
   }
 

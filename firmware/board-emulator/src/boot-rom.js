@@ -38,11 +38,11 @@ export function boot2Crc(bytes) {
  * Writes the image's flash segments into the emulated flash, then starts the core in boot2.
  *
  * @param {import('rp2040js').RP2040} rp2040
- * @param {import('./elf.js').Elf} elf
- * @param {string} name The ELF's file name, for messages.
+ * @param {import('./elf.js').Segment[]} segments The ELF's loadable segments, or its UF2 file's pages.
+ * @param {string} name The image's file name, for messages.
  */
-export function bootFromFlash(rp2040, elf, name) {
-  for (const { address, data } of elf.segments) {
+export function bootFromFlash(rp2040, segments, name) {
+  for (const { address, data } of segments) {
     const offset = address - FLASH_BASE;
     if (offset < 0 || offset + data.length > rp2040.flash.length) {
       throw new Error(
