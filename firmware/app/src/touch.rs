@@ -5,17 +5,26 @@
 //! The driver is generic over an embedded-hal 1.0 [`SpiDevice`], so it is tested here on the
 //! host with a simulated controller. Resistive panels are noisy, most of all while the finger
 //! presses or lifts: each reading takes several samples per axis and is rejected when they
-//! disagree or when the pressure is too light.
+//! disagree or when the pressure is too light. Between readings the controller waits in
+//! pen-detect mode (PENIRQ low on a touch); a reading's first conversion, made before the
+//! plates settle from that bias, is discarded, and its last re-arms the pen interrupt.
 
 use embedded_graphics::prelude::Point;
 use embedded_hal::spi::{Operation, SpiDevice};
 
-/// Control bytes: start bit, channel, 12-bit differential conversion, power-down between
-/// conversions with the pen interrupt enabled (so PENIRQ keeps working between readings).
+/// Control bytes: start bit, channel, 12-bit differential conversion; the power-down bits
+/// (PD1, PD0) are added per conversion ([`KEEP_DRIVEN`], [`ARM_PEN_IRQ`]).
 const READ_X: u8 = 0xD0;
 const READ_Y: u8 = 0x90;
 const READ_Z1: u8 = 0xB0;
 const READ_Z2: u8 = 0xC0;
+/// Power-down bits for the conversions inside a reading: the ADC stays on and the pen interrupt
+/// off between them, so the panel's drive switches from one measurement to the next without
+/// falling back to the pen-detect bias.
+const KEEP_DRIVEN: u8 = 0b01;
+/// Power-down bits for a reading's last conversion: power down with the pen interrupt enabled,
+/// so PENIRQ reports the next touch (with `KEEP_DRIVEN` last, it would stay high for good).
+const ARM_PEN_IRQ: u8 = 0b00;
 
 /// Samples per axis; the median is used.
 const SAMPLES: usize = 5;
@@ -50,10 +59,23 @@ impl<SPI: SpiDevice> Xpt2046<SPI> {
     }
 
     /// One filtered reading: `None` when nothing presses the panel firmly or the samples
-    /// disagree (finger moving or lifting).
+    /// disagree (finger moving or lifting). Leaves the pen interrupt armed, even when a
+    /// transfer fails.
     pub fn read(&mut self) -> Result<Option<RawPoint>, SPI::Error> {
-        let z1 = self.convert(READ_Z1)?;
-        let z2 = self.convert(READ_Z2)?;
+        let reading = self.sample();
+        let armed = self.convert(READ_Z1 | ARM_PEN_IRQ);
+        let reading = reading?;
+        armed?;
+        Ok(reading)
+    }
+
+    fn sample(&mut self) -> Result<Option<RawPoint>, SPI::Error> {
+        // The first conversion after pen-detect samples the panel before its plates have left
+        // the pen-detect bias (PaulStoffregen's XPT2046_Touchscreen discards it too: "1st is
+        // always noisy"): thrown away.
+        self.convert(READ_Z1 | KEEP_DRIVEN)?;
+        let z1 = self.convert(READ_Z1 | KEEP_DRIVEN)?;
+        let z2 = self.convert(READ_Z2 | KEEP_DRIVEN)?;
         let pressure = (z1 + 4095).saturating_sub(z2);
         if z1 == 0 || pressure < MIN_PRESSURE {
             return Ok(None);
@@ -61,8 +83,8 @@ impl<SPI: SpiDevice> Xpt2046<SPI> {
         let mut xs = [0u16; SAMPLES];
         let mut ys = [0u16; SAMPLES];
         for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
-            *x = self.convert(READ_X)?;
-            *y = self.convert(READ_Y)?;
+            *x = self.convert(READ_X | KEEP_DRIVEN)?;
+            *y = self.convert(READ_Y | KEEP_DRIVEN)?;
         }
         Ok(median(&mut xs)
             .zip(median(&mut ys))
@@ -210,12 +232,15 @@ mod tests {
     }
 
     /// A simulated controller: a finger at raw (x, y) with pressure readings z1/z2 and a
-    /// per-conversion jitter pattern.
+    /// per-conversion jitter pattern. A conversion that starts from pen-detect (the previous
+    /// control byte left the pen interrupt on) reads 0, the grounded plate not yet driven: the
+    /// worst an unsettled conversion can be.
     struct Panel {
         touch: Option<(u16, u16)>,
         jitter: &'static [i16],
         conversions: usize,
-        channel: u8,
+        control: u8,
+        pen_detect: bool,
     }
 
     impl embedded_hal::spi::ErrorType for Panel {
@@ -226,11 +251,11 @@ mod tests {
         fn transaction(&mut self, ops: &mut [Operation<'_, u8>]) -> Result<(), Self::Error> {
             for op in ops {
                 match op {
-                    Operation::Write([control]) => self.channel = *control,
+                    Operation::Write([control]) => self.control = *control,
                     Operation::Read(out) => {
                         let jitter = self.jitter[self.conversions % self.jitter.len()];
                         self.conversions += 1;
-                        let value = match (self.touch, self.channel) {
+                        let value = match (self.touch, self.control & !0b11) {
                             (None, READ_Z1) => 0,
                             (None, _) => 4095,
                             (Some(_), READ_Z1) => 900,
@@ -238,6 +263,8 @@ mod tests {
                             (Some((x, _)), READ_X) => x.saturating_add_signed(jitter),
                             (Some((_, y)), _) => y.saturating_add_signed(jitter),
                         };
+                        let value = if self.pen_detect { 0 } else { value };
+                        self.pen_detect = self.control & 0b01 == 0;
                         out.copy_from_slice(&(value << 3).to_be_bytes());
                     }
                     _ => unreachable!("the driver only writes a control byte and reads"),
@@ -252,13 +279,29 @@ mod tests {
             touch,
             jitter,
             conversions: 0,
-            channel: 0,
+            control: 0,
+            pen_detect: true,
         })
     }
 
     #[test]
+    fn a_reading_starts_settled_and_ends_with_the_pen_interrupt_armed() {
+        for touch in [None, Some((1200, 2900))] {
+            let mut controller = panel(touch, &[0]);
+            for _ in 0..3 {
+                let expected = touch.map(|(x, y)| RawPoint { x, y });
+                assert_eq!(controller.read(), Ok(expected), "{touch:?}");
+                assert!(controller.spi.pen_detect, "PENIRQ left off after {touch:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_firm_touch_reads_as_the_median_of_noisy_samples() {
-        let mut touch = panel(Some((1200, 2900)), &[0, 0, 3, -2, 5, -4, 400, 1, -1, -300]);
+        let mut touch = panel(
+            Some((1200, 2900)),
+            &[0, 0, 0, 3, -2, 5, -4, 400, 1, -1, -300],
+        );
         assert_eq!(touch.read(), Ok(Some(RawPoint { x: 1203, y: 2898 })));
     }
 

@@ -82,7 +82,7 @@ export class Board {
   /**
    * @param {Uint8Array} elfBytes
    * @param {string} elfName
-   * @param {{ touchNoise?: number, touchSpikes?: number, seed?: number, flash?: { name: string, segments: import('./elf.js').Segment[] } }} [options]
+   * @param {{ touchNoise?: number, touchSpikes?: number, touchSettling?: number, seed?: number, flash?: { name: string, segments: import('./elf.js').Segment[] } }} [options]
    *   `flash`: what to write into flash instead of the ELF's segments (the pages of its UF2 file,
    *   and that file's name).
    */
@@ -110,7 +110,12 @@ export class Board {
 
     const gpio = rp2040.gpio;
     this.lcd = new St7789({ seed: options.seed });
-    this.touch = new Xpt2046({ noise: options.touchNoise, spikeRate: options.touchSpikes, seed: options.seed });
+    this.touch = new Xpt2046({
+      noise: options.touchNoise,
+      spikeRate: options.touchSpikes,
+      settling: options.touchSettling,
+      seed: options.seed,
+    });
     this.sd = new SdCard();
     const now = () => rp2040.clock.nanos;
     const { lcd, touch, sd } = this;

@@ -5,6 +5,12 @@
  * bytes after one busy clock. A scripted finger sets the position (in screen pixels) and
  * pressure; the panel turns it into raw readings, and PENIRQ goes low while it touches.
  *
+ * Between conversions whose control byte keeps the pen interrupt on (PD0 = 0), the controller
+ * waits in pen-detect mode: one plate grounded, the other pulled up, nothing driven. A conversion
+ * that starts from there samples the plates before they settle and reads low (the `settling`
+ * option: the share of the value lost), which is why drivers discard a reading's first
+ * conversion and keep the drive on (PD0 = 1) until its last.
+ *
  * Conversions are byte-aligned (the 24-clock cycle of the datasheet, the one drivers use); the
  * 15- and 16-clock overlapped cycles are not modelled.
  */
@@ -70,14 +76,16 @@ export function random(seed = 1) {
 
 export class Xpt2046 {
   /**
-   * @param {{ panel?: Panel, noise?: number, spikeRate?: number, seed?: number }} [options]
+   * @param {{ panel?: Panel, noise?: number, spikeRate?: number, settling?: number, seed?: number }} [options]
    *   `noise`: each conversion is off by up to this many raw units; `spikeRate`: the share of
-   *   conversions that are off by ~300 (a panel's contact bounce).
+   *   conversions that are off by ~300 (a panel's contact bounce); `settling`: the share of its
+   *   value a conversion started from pen-detect loses (0: the plates settle at once).
    */
   constructor(options = {}) {
     this.panel = options.panel ?? RESTOUCH_2_8;
     this.noise = options.noise ?? 0;
     this.spikeRate = options.spikeRate ?? 0;
+    this.settling = options.settling ?? 0;
     this.random = random(options.seed);
     /** @type {Finger | null} */
     this.finger = null;
@@ -122,11 +130,12 @@ export class Xpt2046 {
   }
 
   /**
-   * One conversion of `channel`, 12 bits.
+   * One conversion of `channel`, 12 bits; `unsettled` when it starts from pen-detect.
    *
    * @param {number} channel
+   * @param {boolean} [unsettled]
    */
-  convert(channel) {
+  convert(channel, unsettled = false) {
     const name = CHANNEL_NAMES.get(channel);
     if (!name) {
       this.faults.push(`conversion of channel ${channel.toString(2).padStart(3, '0')} (not a touch axis)`);
@@ -136,7 +145,8 @@ export class Xpt2046 {
     const finger = this.finger;
     if (!finger) return channel === CHANNEL.Z2 ? 4095 : 0;
     const ideal = this.ideal(finger);
-    const value = { X: ideal.x, Y: ideal.y, Z1: ideal.z1, Z2: ideal.z2 }[name];
+    const settled = { X: ideal.x, Y: ideal.y, Z1: ideal.z1, Z2: ideal.z2 }[name];
+    const value = unsettled ? settled * (1 - this.settling) : settled;
     let error = Math.round((this.random() * 2 - 1) * this.noise);
     if (this.random() < this.spikeRate) error += this.random() < 0.5 ? -300 : 300;
     return Math.min(4095, Math.max(0, Math.round(value) + error));
@@ -154,8 +164,10 @@ export class Xpt2046 {
       const channel = (byte >> 4) & 0b111;
       const eightBit = (byte & 0x08) !== 0;
       if (byte & 0x04) this.faults.push(`single-ended conversion 0x${byte.toString(16)} (drivers read position differentially)`);
+      // The previous control byte decides where this conversion starts from.
+      const unsettled = (this.powerDown & 0b01) === 0;
       this.powerDown = byte & 0b11;
-      const value = this.convert(channel);
+      const value = this.convert(channel, unsettled);
       // One busy clock, then the result MSB first, then zeros.
       const frame = eightBit ? (value >> 4) << 7 : value << 3;
       this.output = [frame >> 8, frame & 0xff];

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CHANNEL, RESTOUCH_2_8, Xpt2046 } from '../src/xpt2046.js';
 
-/** A 12-bit differential conversion as app::touch's driver makes it: control byte, 2 reads. */
-function convert(/** @type {Xpt2046} */ touch, /** @type {number} */ channel) {
-  touch.transfer(0x80 | (channel << 4));
+/** A 12-bit differential conversion as app::touch's driver makes it: control byte (with the
+ * power-down bits `powerDown`), 2 reads. */
+function convert(/** @type {Xpt2046} */ touch, /** @type {number} */ channel, powerDown = 0b00) {
+  touch.transfer(0x80 | (channel << 4) | powerDown);
   const [high, low] = [touch.transfer(0), touch.transfer(0)];
   return (((high << 8) | low) >> 3) & 0xfff;
 }
@@ -44,6 +45,20 @@ test('no finger: no pressure, PENIRQ high; a finger pulls PENIRQ low unless PD0 
   assert.equal(touch.penIrqLow, true);
   touch.transfer(0x80 | (CHANNEL.X << 4) | 0b01);
   assert.equal(touch.penIrqLow, false);
+});
+
+test('a conversion from pen-detect reads low by the settling share; one with the drive kept on is exact', () => {
+  const touch = new Xpt2046({ settling: 0.5 });
+  touch.touch({ x: 320, y: 240 });
+  const keepDriven = 0b01;
+  // Power-up: pen-detect. The first conversion keeps the drive on, so the next ones settle.
+  assert.equal(convert(touch, CHANNEL.X, keepDriven), Math.round(3850 * 0.5));
+  assert.equal(convert(touch, CHANNEL.X, keepDriven), 3850);
+  assert.equal(convert(touch, CHANNEL.Y, keepDriven), 340);
+  // Re-arming the pen interrupt returns to pen-detect: the conversion after it reads low again.
+  assert.equal(convert(touch, CHANNEL.Y), 340);
+  assert.equal(touch.penIrqLow, true);
+  assert.equal(convert(touch, CHANNEL.X), Math.round(3850 * 0.5));
 });
 
 test('noise stays within its bound and is the same for the same seed', () => {
