@@ -1,9 +1,13 @@
 //! The redrawn test set in the test command, on a subset: the first 300 MNIST test digits drawn
 //! as finger strokes through the firmware's touch session, then classified by the int8 model the
-//! boards embed (its exact error count) and by cnn-bn's, which it must beat. The full 10,000 (every stage, int8 and f32) is
+//! boards embed (its exact error count, and what its "?" answer does) and by cnn-bn's, which it
+//! must beat. The full 10,000 (every stage, int8 and f32) is
 //! `cargo run -p cross-check --release --bin redrawn`; README has its table.
 
-use cross_check::redraw::{BOARD_STAGE, answers, board_model, flat_model, redraw_set};
+use app::recognizer::{Answer, CONFIDENCE_THRESHOLD};
+use cross_check::redraw::{
+    BOARD_STAGE, ConfidenceRow, answers, board_model, flat_model, redraw_set,
+};
 use cross_check::test_set;
 use runtime_nostd::Variant;
 use trainer::stages::Stage;
@@ -14,6 +18,14 @@ const SUBSET: usize = 300;
 /// deterministic, so this is the measured count itself: a change to the redraw, the session,
 /// preprocessing, the runtime or the model changes it, and the change is then stated here.
 const BOARD_ERRORS: usize = 3;
+/// What the app's "?" does on the subset (measured, deterministic like [`BOARD_ERRORS`]): one
+/// right answer becomes "?"; the full set's table is in docs/redrawn.md.
+const CONFIDENCE_ON_SUBSET: ConfidenceRow = ConfidenceRow {
+    unsure: 1,
+    right_lost: 1,
+    errors_caught: 0,
+    errors_shown: BOARD_ERRORS,
+};
 /// The stage the board's model was chosen over (the same network without augmentation).
 const RUNNER_UP: Stage = Stage::named("cnn-bn");
 
@@ -46,6 +58,17 @@ fn the_board_model_reads_redrawn_digits_as_measured_and_beats_cnn_bn() {
         board < runner_up,
         "{BOARD_STAGE} ({board} errors) does not beat {RUNNER_UP} ({runner_up}) on redrawn digits"
     );
+    // The confidence table counts a "?" exactly where the app's screen shows one.
+    let predictions: Vec<_> = redrawn.iter().map(|r| r.prediction).collect();
+    let shown_unsure = predictions
+        .iter()
+        .flatten()
+        .filter(|p| matches!(p.answer(), Answer::Unsure { .. }))
+        .count();
+    let row = ConfidenceRow::at(CONFIDENCE_THRESHOLD, &predictions, labels);
+    println!("redrawn, first {SUBSET} digits, \"?\" at {CONFIDENCE_THRESHOLD}: {row:?}");
+    assert_eq!(row.unsure, shown_unsure);
+    assert_eq!(row, CONFIDENCE_ON_SUBSET);
     // Redrawing is deterministic: the same strokes give the same digits.
     let again = redraw_set(test, 20, model, None).unwrap();
     for (a, b) in again.iter().zip(&redrawn) {

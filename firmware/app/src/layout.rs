@@ -35,6 +35,9 @@ pub struct Layout {
     pub digit_origin: Point,
     /// Where the answer's baseline starts.
     pub answer_at: Point,
+    /// Where the two likeliest digits of an unsure answer go: the middle of their baseline,
+    /// under the "?".
+    pub top2_at: Point,
     /// Where the first probability bar's row starts (one row per 20 px below).
     pub bars_at: Point,
     /// Where the inference time's baseline starts.
@@ -60,6 +63,7 @@ impl Layout {
         let button_y = height - MARGIN - BUTTON_HEIGHT;
         let panel_width = width - panel_x - MARGIN;
         let top = TITLE_BAND - 4;
+        let answer_at = Point::new(panel_x + 74, 70);
         Some(Layout {
             screen,
             title_at: Point::new(MARGIN, 26),
@@ -73,7 +77,9 @@ impl Layout {
                 Size::new((width - panel_x + 6) as u32, (button_y - 4 - top) as u32),
             ),
             digit_origin: Point::new(panel_x, TITLE_BAND),
-            answer_at: Point::new(panel_x + 74, 70),
+            answer_at,
+            // Centred under the answer's 10x20 character.
+            top2_at: Point::new(answer_at.x + 5, answer_at.y + 20),
             bars_at: Point::new(panel_x, 116),
             time_at: Point::new(panel_x, button_y - 10),
         })

@@ -16,6 +16,26 @@ pub const INPUT: Shape = Shape {
     width: DIGIT_SIDE,
 };
 
+/// The least probability of the likeliest digit for which the screen names it; below, the
+/// answer reads "?" with the two likeliest digits ([`Answer::Unsure`]). Chosen on the redrawn
+/// test set (docs/redrawn.md, "Confidence"): of the thresholds 0.30, 0.35, ... 0.95, the one at
+/// which the most wrong answers become "?" for the fewest right ones lost.
+pub const CONFIDENCE_THRESHOLD: f32 = 0.55;
+
+/// What the screen answers for a [`Prediction`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The likeliest digit, at least [`CONFIDENCE_THRESHOLD`] probable.
+    Digit(u8),
+    /// No digit is [`CONFIDENCE_THRESHOLD`] probable: the two likeliest, best first.
+    Unsure {
+        /// The likeliest digit.
+        first: u8,
+        /// The next one.
+        second: u8,
+    },
+}
+
 /// What the recognizer saw.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
@@ -38,6 +58,17 @@ impl Prediction {
             }
         }
         top
+    }
+
+    /// What the screen answers: the digit, or "?" with the top two when the likeliest is less
+    /// than [`CONFIDENCE_THRESHOLD`] probable.
+    pub fn answer(&self) -> Answer {
+        let [(first, p), (second, _), _] = self.top3();
+        if p >= CONFIDENCE_THRESHOLD {
+            Answer::Digit(first)
+        } else {
+            Answer::Unsure { first, second }
+        }
     }
 }
 

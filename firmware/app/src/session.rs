@@ -1,7 +1,8 @@
 //! The interaction, independent of the board: each poll of the touch panel goes to
 //! [`Session::step`], which draws on the canvas, handles the clear button, and recognises the
 //! drawing once the finger has been off the screen for [`SETTLE_MS`] (so a digit may take
-//! several strokes, like a 4 or a crossed 7). The board then redraws what the returned
+//! several strokes, like a 4 or a crossed 7). Ink after an answer is shown starts the next
+//! digit on a cleared canvas. The board then redraws what the returned
 //! [`Update`] names.
 //!
 //! ```no_run
@@ -141,10 +142,19 @@ impl<const SCRATCH: usize> Session<SCRATCH> {
         }
         match self.layout.canvas_point(point) {
             Some((x, y)) => {
+                // Ink after a shown answer is the next digit: without this, it would merge
+                // with the last one unless CLEAR were tapped in between.
+                let fresh = if self.drawing == Drawing::Recognised && self.prediction.is_some() {
+                    self.clear()
+                } else {
+                    Update::default()
+                };
                 self.drawing = Drawing::InProgress;
+                let touched = self.canvas.touch(x, y);
+                // A clear redraws the whole canvas, the new ink included.
                 Update {
-                    canvas: Some(self.canvas.touch(x, y)),
-                    ..Update::default()
+                    canvas: Some(fresh.canvas.unwrap_or(touched)),
+                    ..fresh
                 }
             }
             None => {

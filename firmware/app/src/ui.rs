@@ -1,6 +1,7 @@
 //! The screen, drawn with embedded-graphics on any RGB565 target (the ST7789 panel, the desktop
 //! simulator, a framebuffer in tests) where a [`Layout`] puts things: the drawing canvas, the
-//! digit the model saw, its answer, the top-3 probabilities as bars, the inference time and a
+//! digit the model saw, its answer (a digit, or "?" with the two likeliest when the model is
+//! unsure), the top-3 probabilities as bars, the inference time and a
 //! clear button; and the touch calibration's screens. Text is built with heapless strings, not
 //! `core::fmt`, which would cost flash.
 
@@ -16,7 +17,7 @@ use crate::calibration::CalibrationScreen;
 use crate::canvas::{Canvas, SIDE};
 use crate::layout::Layout;
 use crate::preprocess::DIGIT_SIDE;
-use crate::recognizer::Prediction;
+use crate::recognizer::{Answer, Prediction};
 use crate::session::Update;
 
 const BACKGROUND: Rgb565 = Rgb565::new(2, 6, 8);
@@ -225,31 +226,45 @@ pub fn time_area(layout: &Layout) -> Rectangle {
     .bounding_box()
 }
 
-fn answer_text(layout: &Layout, digit: u8) -> Text<'static, MonoTextStyle<'static, Rgb565>> {
-    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+/// The characters an answer can be: a digit, or "?" ([`Answer::Unsure`]).
+const ANSWER_GLYPHS: [&str; 11] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "?"];
+
+fn answer_text(
+    layout: &Layout,
+    glyph: &'static str,
+) -> Text<'static, MonoTextStyle<'static, Rgb565>> {
     Text::new(
-        DIGITS[usize::from(digit % 10)],
+        glyph,
         layout.answer_at,
         MonoTextStyle::new(&FONT_10X20, ACCENT),
     )
 }
 
-/// Reads the answer off a screen (`pixel` gives its colours): the digit whose rendering fills
-/// the answer's place exactly, or `None` (no answer shown, or something else is there). This is
-/// how a camera on the panel would read it, used to check what a board really displays.
-pub fn read_answer(layout: &Layout, pixel: impl Fn(Point) -> Option<Rgb565>) -> Option<u8> {
-    let mut matches = (0..10).filter(|&digit| {
-        let answer = answer_text(layout, digit);
-        let mut glyph = ScreenArea::<GLYPH_PIXELS>::filled(answer.bounding_box(), BACKGROUND);
-        let _ = answer.draw(&mut glyph);
-        glyph
-            .area
+/// The answer's character on screen: its digit, or "?".
+fn answer_glyph(answer: Answer) -> &'static str {
+    let index = match answer {
+        Answer::Digit(digit) => usize::from(digit),
+        Answer::Unsure { .. } => 10,
+    };
+    ANSWER_GLYPHS.get(index).copied().unwrap_or("?")
+}
+
+/// Reads the answer off a screen (`pixel` gives its colours): the digit or `'?'` whose
+/// rendering fills the answer's place exactly, or `None` (no answer shown, or something else is
+/// there). This is how a camera on the panel would read it, used to check what a board really
+/// displays.
+pub fn read_answer(layout: &Layout, pixel: impl Fn(Point) -> Option<Rgb565>) -> Option<char> {
+    let mut matches = ANSWER_GLYPHS.iter().filter(|&&glyph| {
+        let answer = answer_text(layout, glyph);
+        let mut cell = ScreenArea::<GLYPH_PIXELS>::filled(answer.bounding_box(), BACKGROUND);
+        let _ = answer.draw(&mut cell);
+        cell.area
             .points()
-            .zip(glyph.pixels.iter())
+            .zip(cell.pixels.iter())
             .all(|(p, &color)| pixel(p) == Some(color))
     });
     match (matches.next(), matches.next()) {
-        (Some(digit), None) => Some(digit),
+        (Some(glyph), None) => glyph.chars().next(),
         _ => None,
     }
 }
@@ -262,7 +277,16 @@ fn draw_prediction<D: DrawTarget<Color = Rgb565>>(
     prediction: &Prediction,
     target: &mut D,
 ) -> Result<(), D::Error> {
-    answer_text(layout, prediction.digit).draw(target)?;
+    let answer = prediction.answer();
+    answer_text(layout, answer_glyph(answer)).draw(target)?;
+    if let Answer::Unsure { first, second } = answer {
+        // "3 or 5": the two readings the model hesitates between.
+        let mut top2: String<6> = String::new();
+        push_number(&mut top2, u32::from(first));
+        let _ = top2.push_str(" or ");
+        push_number(&mut top2, u32::from(second));
+        centred(target, &top2, layout.top2_at, false)?;
+    }
     for (row, (digit, p)) in (0i32..).zip(prediction.top3()) {
         let at = layout.bars_at + Point::new(0, row * 20);
         let mut label: String<4> = String::new();

@@ -10,6 +10,7 @@ use app::recognizer::Recognizer;
 use app::session::Session;
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::Rectangle;
 use mnist_files::{Checksum, Mnist, Split};
 
 /// The scratch the tests give the model: the boards' comes from their build (`model-embed`);
@@ -238,6 +239,108 @@ fn top3_is_sorted_and_starts_with_the_prediction() {
     assert_eq!(p.top3(), [(3, 0.6), (8, 0.3), (5, 0.1)]);
 }
 
+/// A prediction with `top` probability on `digit`, the rest spread over the other nine
+/// (slightly decreasing, so the runner-up is the next digit up).
+fn prediction_with(digit: u8, top: f32) -> app::recognizer::Prediction {
+    let mut probabilities = [0.0; 10];
+    let others = (1..10).map(|k| (digit + k) % 10);
+    let weights: Vec<f32> = (0..9).map(|k| 10.0 - k as f32).collect();
+    let total: f32 = weights.iter().sum();
+    for (other, w) in others.zip(&weights) {
+        probabilities[usize::from(other)] = (1.0 - top) * w / total;
+    }
+    probabilities[usize::from(digit)] = top;
+    app::recognizer::Prediction {
+        digit,
+        probabilities,
+    }
+}
+
+#[test]
+fn an_answer_below_the_confidence_threshold_reads_question_mark_with_the_top_two() {
+    use app::recognizer::{Answer, CONFIDENCE_THRESHOLD};
+    use app::ui::{Screen, draw, read_answer};
+
+    assert_eq!(
+        prediction_with(3, CONFIDENCE_THRESHOLD).answer(),
+        Answer::Digit(3),
+        "the threshold itself is confident"
+    );
+    let unsure = prediction_with(3, CONFIDENCE_THRESHOLD - 0.01);
+    assert!(unsure.top3()[1].1 < unsure.top3()[0].1);
+    assert_eq!(
+        unsure.answer(),
+        Answer::Unsure {
+            first: 3,
+            second: 4
+        }
+    );
+    let layout = layout();
+    let canvas = Canvas::new();
+    let shown = |prediction| {
+        let mut fb = Framebuffer::new();
+        draw(
+            &Screen {
+                layout: &layout,
+                canvas: &canvas,
+                digit: None,
+                prediction: Some(prediction),
+                inference_us: None,
+            },
+            &mut fb,
+        )
+        .unwrap();
+        fb
+    };
+    let pixel_of =
+        |fb: &Framebuffer, p: Point| fb.pixel(u32::try_from(p.x).ok()?, u32::try_from(p.y).ok()?);
+    let (sure, unsure) = (
+        shown(prediction_with(3, CONFIDENCE_THRESHOLD)),
+        shown(unsure),
+    );
+    assert_eq!(read_answer(&layout, |p| pixel_of(&sure, p)), Some('3'));
+    assert_eq!(read_answer(&layout, |p| pixel_of(&unsure, p)), Some('?'));
+    // "3 or 4" under the "?": text where the sure screen has only background.
+    let line = Rectangle::with_center(layout.top2_at - Point::new(0, 4), Size::new(40, 8));
+    let differs = line
+        .points()
+        .filter(|&p| pixel_of(&sure, p) != pixel_of(&unsure, p))
+        .count();
+    assert!(differs > 20, "the top two are not shown ({differs} pixels)");
+    assert!(
+        layout.results_area.contains(line.top_left)
+            && layout.results_area.contains(line.bottom_right().unwrap()),
+        "{line:?}"
+    );
+}
+
+#[test]
+fn ink_after_an_answer_starts_the_next_digit() {
+    use app::ui::draw;
+
+    let (mut session, mut fb, first) = draw_through_session(3);
+    assert_eq!(first.iter().map(|&(d, _)| d).collect::<Vec<_>>(), [3]);
+    let mut next = Vec::new();
+    app::synthetic::draw_through_session(&mut session, 7, |session, update| {
+        app::ui::redraw(&session.screen(), update, &mut fb).unwrap();
+        next.extend(update.recognised);
+    })
+    .unwrap();
+    assert_eq!(next.iter().map(|&(d, _)| d).collect::<Vec<_>>(), [7]);
+    let (alone, _, _) = draw_through_session(7);
+    assert!(
+        session.screen().canvas.pixels() == alone.screen().canvas.pixels(),
+        "the 3 is gone: the canvas holds the 7 alone"
+    );
+    assert_eq!(session.screen().digit, alone.screen().digit);
+    let mut full = Framebuffer::new();
+    draw(&session.screen(), &mut full).unwrap();
+    assert!(
+        fb.pixels() == full.pixels(),
+        "redrawing the damage after the automatic clear gives the full screen"
+    );
+}
+
 #[test]
 fn the_screen_shows_the_drawing_the_answer_and_a_clear_button() {
     use app::ui::{Screen, draw, milliseconds, percent};
@@ -383,7 +486,7 @@ fn the_answer_reads_back_off_the_screen_and_the_time_stays_in_its_area() {
         let (session, fb, _) = draw_through_session(digit);
         assert_eq!(
             read_answer(&layout, pixel_of(&fb)),
-            Some(digit),
+            Some(char::from(b'0' + digit)),
             "digit {digit}"
         );
         // The same screen with another inference time differs only inside the time's area.

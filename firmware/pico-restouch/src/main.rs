@@ -18,6 +18,7 @@ use core::cell::RefCell;
 
 use app::calibration::{Calibrator, Event, Poll};
 use app::layout::Layout;
+use app::recognizer::Answer;
 use app::session::Session;
 use app::touch::{Calibration, Xpt2046};
 use app::ui;
@@ -271,6 +272,14 @@ async fn main(_spawner: Spawner) {
         };
         if let Some((digit, us)) = update.recognised {
             info!("recognised {=u8} in {=u32} us", digit, us);
+            if let Some(Answer::Unsure { first, second }) =
+                session.screen().prediction.map(|p| p.answer())
+            {
+                info!(
+                    "not sure: {=u8} or {=u8}, the screen shows ?",
+                    first, second
+                );
+            }
         }
         if ui::redraw(&session.screen(), &update, &mut display).is_err() {
             warn!("display write failed");

@@ -236,7 +236,7 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
 
 /// Reads the answer off a board's screen (a PNG) and compares the screen with the simulator's,
 /// pixel for pixel except where the inference time is written; prints one line saying what it
-/// found, `compare: answer <digit|none>, <n> pixels differ ...`.
+/// found, `compare: answer <digit|?|none>, <n> pixels differ ...`.
 fn compare_screens(
     layout: &Layout,
     reference: &SimulatorDisplay<Rgb565>,

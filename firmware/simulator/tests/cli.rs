@@ -182,3 +182,62 @@ fn compare_reads_the_answer_off_a_screen_and_counts_differing_pixels() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the board's screen"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn compare_reads_an_unsure_answer_as_a_question_mark() {
+    use app::canvas::Canvas;
+    use app::layout::Layout;
+    use app::recognizer::{Answer, CONFIDENCE_THRESHOLD, Prediction};
+    use embedded_graphics::pixelcolor::Rgb565;
+    use embedded_graphics_simulator::{OutputSettings, SimulatorDisplay};
+
+    let dir = std::env::temp_dir().join(format!("mnist-edge-unsure-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A board's screen with an answer the model is unsure of: 3 just under the threshold, 5 next.
+    let mut probabilities = [0.0; 10];
+    probabilities[3] = CONFIDENCE_THRESHOLD - 0.05;
+    probabilities[5] = 1.0 - probabilities[3];
+    let prediction = Prediction {
+        digit: 3,
+        probabilities,
+    };
+    assert_eq!(
+        prediction.answer(),
+        Answer::Unsure {
+            first: 3,
+            second: 5
+        }
+    );
+    let layout = Layout::for_screen(Layout::MIN_SCREEN).unwrap();
+    let canvas = Canvas::new();
+    let mut screen = SimulatorDisplay::<Rgb565>::new(Layout::MIN_SCREEN);
+    app::ui::draw(
+        &app::ui::Screen {
+            layout: &layout,
+            canvas: &canvas,
+            digit: None,
+            prediction: Some(prediction),
+            inference_us: None,
+        },
+        &mut screen,
+    )
+    .unwrap();
+    let board = dir.join("unsure.png");
+    screen
+        .to_rgb_output_image(&OutputSettings::default())
+        .save_png(&board)
+        .unwrap();
+    let out = simulator()
+        .args(["--png", dir.join("blank.png").to_str().unwrap(), "--blank"])
+        .args(["--compare", board.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "it differs from a blank screen: {stdout}"
+    );
+    assert!(stdout.contains("compare: answer ?, "), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

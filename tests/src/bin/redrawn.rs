@@ -12,8 +12,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use app::recognizer::CONFIDENCE_THRESHOLD;
 use cross_check::redraw::{
-    BOARD_STAGE, Redrawn, accuracy, answers, board_model, flat_model, redraw_set,
+    BOARD_STAGE, ConfidenceRow, Redrawn, accuracy, answers, board_model, candidate_thresholds,
+    choose_threshold, flat_model, redraw_set,
 };
 use cross_check::{root, test_set};
 use embedded_graphics::mono_font::ascii::FONT_6X10;
@@ -156,6 +158,41 @@ fn percent(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
 }
 
+/// The "?" answer's table: what each candidate threshold does to the board's answers on the
+/// redrawn digits, the rule's choice and the app's threshold.
+fn print_confidence(redrawn: &[Redrawn], labels: &[u8]) {
+    let predictions: Vec<_> = redrawn.iter().map(|r| r.prediction).collect();
+    let chosen = choose_threshold(&predictions, labels);
+    println!(
+        "\nconfidence: the board's answer reads \"?\" when its top probability is below the threshold"
+    );
+    println!();
+    println!(
+        "| threshold | \"?\" shown | right answers lost | errors caught | errors shown | caught - lost |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    for threshold in candidate_thresholds() {
+        let row = ConfidenceRow::at(threshold, &predictions, labels);
+        let marks = [
+            (threshold == chosen, " (chosen)"),
+            (threshold == CONFIDENCE_THRESHOLD, " (app)"),
+        ];
+        let mark: String = marks.iter().filter(|m| m.0).map(|m| m.1).collect();
+        println!(
+            "| {threshold:.2}{mark} | {} | {} | {} | {} | {} |",
+            row.unsure,
+            row.right_lost,
+            row.errors_caught,
+            row.errors_shown,
+            row.gain()
+        );
+    }
+    println!(
+        "\nconfidence: chosen {chosen:.2} (most errors caught for the fewest right answers lost); \
+         app::recognizer::CONFIDENCE_THRESHOLD is {CONFIDENCE_THRESHOLD:.2}"
+    );
+}
+
 fn run(args: &Args) -> Result<(), String> {
     let test = test_set();
     let count = args.limit.min(test.len());
@@ -225,6 +262,7 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let (plain_int8, redrawn_int8, board_answers) =
         board_result.ok_or(format!("--stage must include the board's stage, {board}"))?;
+    print_confidence(&redrawn, labels);
     let title = format!(
         "{board} int8 on redrawn test digits: errors (test digit | redrawn; answer (label))"
     );

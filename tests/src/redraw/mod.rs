@@ -13,6 +13,7 @@ pub mod trace;
 
 use app::layout::Layout;
 use app::preprocess::DIGIT_SIDE;
+use app::recognizer::Prediction;
 use app::session::Session;
 use app::synthetic::{Finger, replay_through_session};
 use rand::rngs::StdRng;
@@ -59,6 +60,8 @@ pub struct Redrawn {
     /// What the session handed its model, or `None` when there was nothing to draw (no pixel
     /// reaches the ink threshold): a trace failure.
     pub digit: Option<[u8; DIGIT_SIDE * DIGIT_SIDE]>,
+    /// What the session's model made of it (`None` with `digit`).
+    pub prediction: Option<Prediction>,
 }
 
 /// The board's layout (its 320x240 panel).
@@ -69,7 +72,7 @@ fn layout() -> Layout {
 }
 
 /// Redraws a 28x28 MNIST `image` through a fresh session running `model` (a flat model file;
-/// its answer is not used, the digit it was given is).
+/// the digit it was given is the redrawn digit, its prediction what the board would answer).
 pub fn redraw(
     image: &[u8],
     model: &'static [u8],
@@ -122,8 +125,12 @@ pub fn redraw(
         ),
     }
     .map_err(|e| e.to_string())?;
-    let digit = session.screen().digit.copied();
-    Ok(Redrawn { trace, digit })
+    let screen = session.screen();
+    Ok(Redrawn {
+        trace,
+        digit: screen.digit.copied(),
+        prediction: screen.prediction,
+    })
 }
 
 /// `work` on `items` split into one contiguous chunk per core, the results in order. `work`
@@ -216,6 +223,74 @@ pub const BOARD_STAGE: Stage = Stage::named(model_embed::BOARD_STAGE);
 /// The answer recorded for a digit that could not be drawn.
 pub const NO_ANSWER: u8 = u8::MAX;
 
+/// The confidence thresholds [`choose_threshold`] tries: 0.30 to 0.95 by 0.05.
+pub fn candidate_thresholds() -> impl Iterator<Item = f32> {
+    // k / 20 is the f32 nearest each decimal, so a threshold written as a literal compares equal.
+    (6..=19).map(|k| k as f32 / 20.0)
+}
+
+/// What a confidence threshold does to the answers on a set of digits: below it the screen
+/// shows "?" (`app::recognizer::Answer::Unsure`) instead of the digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfidenceRow {
+    /// Digits answered "?".
+    pub unsure: usize,
+    /// Of those, the ones whose digit would have been right: right answers lost.
+    pub right_lost: usize,
+    /// Of those, the ones whose digit would have been wrong: errors caught.
+    pub errors_caught: usize,
+    /// Wrong digits still shown (digits with nothing drawn count here).
+    pub errors_shown: usize,
+}
+
+impl ConfidenceRow {
+    /// `predictions` (the session's, `None` for nothing drawn) against `labels`, with "?" below
+    /// `threshold`.
+    pub fn at(threshold: f32, predictions: &[Option<Prediction>], labels: &[u8]) -> Self {
+        let mut row = ConfidenceRow {
+            unsure: 0,
+            right_lost: 0,
+            errors_caught: 0,
+            errors_shown: 0,
+        };
+        for (prediction, &label) in predictions.iter().zip(labels) {
+            let Some(prediction) = prediction else {
+                row.errors_shown += 1;
+                continue;
+            };
+            let right = prediction.digit == label;
+            if prediction.probabilities[usize::from(prediction.digit)] < threshold {
+                row.unsure += 1;
+                if right {
+                    row.right_lost += 1;
+                } else {
+                    row.errors_caught += 1;
+                }
+            } else if !right {
+                row.errors_shown += 1;
+            }
+        }
+        row
+    }
+
+    /// How much the "?" helps: errors caught minus right answers lost.
+    pub fn gain(&self) -> isize {
+        self.errors_caught as isize - self.right_lost as isize
+    }
+}
+
+/// The threshold (of [`candidate_thresholds`]) whose "?" catches the most wrong answers for the
+/// fewest right ones lost (the largest [`ConfidenceRow::gain`]; the lowest threshold on a tie,
+/// since a "?" for a right answer annoys more than a wrong digit teaches).
+pub fn choose_threshold(predictions: &[Option<Prediction>], labels: &[u8]) -> f32 {
+    candidate_thresholds()
+        .map(|t| (t, ConfidenceRow::at(t, predictions, labels).gain()))
+        .fold((0.0, isize::MIN), |best, (t, gain)| {
+            if gain > best.1 { (t, gain) } else { best }
+        })
+        .0
+}
+
 /// Fraction of `answers` equal to `labels`.
 pub fn accuracy(answers: &[u8], labels: &[u8]) -> f64 {
     let right = answers.iter().zip(labels).filter(|(a, l)| a == l).count();
@@ -225,6 +300,42 @@ pub fn accuracy(answers: &[u8], labels: &[u8]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn prediction(digit: u8, top: f32) -> Option<Prediction> {
+        let mut probabilities = [(1.0 - top) / 9.0; 10];
+        probabilities[usize::from(digit)] = top;
+        Some(Prediction {
+            digit,
+            probabilities,
+        })
+    }
+
+    #[test]
+    fn the_threshold_rule_weighs_errors_caught_against_right_answers_lost() {
+        // Right answers at 0.9 and 0.52; wrong ones at 0.53, 0.58 and 0.62; nothing drawn once.
+        let predictions = [
+            prediction(1, 0.9),
+            prediction(2, 0.52),
+            prediction(3, 0.53),
+            prediction(4, 0.58),
+            prediction(5, 0.62),
+            None,
+        ];
+        let labels = [1, 2, 0, 0, 0, 7];
+        let row = ConfidenceRow::at(0.6, &predictions, &labels);
+        let expected = ConfidenceRow {
+            unsure: 3,
+            right_lost: 1,
+            errors_caught: 2,
+            errors_shown: 2,
+        };
+        assert_eq!(row, expected);
+        // 0.65 catches all three errors for one right answer lost: the best gain, 2.
+        assert_eq!(choose_threshold(&predictions, &labels), 0.65);
+        // Only right answers below every threshold: a "?" never helps, the lowest one is kept.
+        let sure = [prediction(1, 0.2)];
+        assert_eq!(choose_threshold(&sure, &[1]), 0.3);
+    }
 
     fn board_model() -> &'static [u8] {
         super::board_model().unwrap_or_else(|e| panic!("{e}"))
