@@ -4,11 +4,13 @@
 //! board binary is wiring plus a poll loop: it feeds touch points to a [`session`] (or, with a
 //! finger on the panel at power-up, to the [`calibration`]) and draws the [`ui`] they describe,
 //! laid out for its screen by [`layout`]; [`touch`] drives an XPT2046 controller over any
-//! embedded-hal SPI device.
+//! embedded-hal SPI device, and [`calibration_record`] is the checked byte format a fitted
+//! calibration takes in flash.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod calibration;
+pub mod calibration_record;
 pub mod canvas;
 pub mod layout;
 pub mod preprocess;
