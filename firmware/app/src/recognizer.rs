@@ -63,8 +63,14 @@ impl Prediction {
     /// What the screen answers: the digit, or "?" with the top two when the likeliest is less
     /// than [`CONFIDENCE_THRESHOLD`] probable.
     pub fn answer(&self) -> Answer {
+        self.answer_at(CONFIDENCE_THRESHOLD)
+    }
+
+    /// [`answer`](Self::answer) with another threshold: how the redrawn test set compares
+    /// candidates.
+    pub fn answer_at(&self, threshold: f32) -> Answer {
         let [(first, p), (second, _), _] = self.top3();
-        if p >= CONFIDENCE_THRESHOLD {
+        if p >= threshold {
             Answer::Digit(first)
         } else {
             Answer::Unsure { first, second }

@@ -13,7 +13,7 @@ pub mod trace;
 
 use app::layout::Layout;
 use app::preprocess::DIGIT_SIDE;
-use app::recognizer::Prediction;
+use app::recognizer::{Answer, Prediction};
 use app::session::Session;
 use app::synthetic::{Finger, replay_through_session};
 use rand::rngs::StdRng;
@@ -259,7 +259,7 @@ impl ConfidenceRow {
                 continue;
             };
             let right = prediction.digit == label;
-            if prediction.probabilities[usize::from(prediction.digit)] < threshold {
+            if matches!(prediction.answer_at(threshold), Answer::Unsure { .. }) {
                 row.unsure += 1;
                 if right {
                     row.right_lost += 1;
