@@ -22,8 +22,8 @@ board_uf2_family() { # board
   esac
 }
 
-board_elf() { # board
-  echo "target/$(board_target "$1")/release/pico-restouch"
+board_elf() { # board [target folder]
+  echo "${2:-target}/$(board_target "$1")/release/pico-restouch"
 }
 
 # The UF2 file build-uf2.sh writes, named after the display board and the Pico.
@@ -31,8 +31,8 @@ board_uf2() { # board
   echo "target/uf2/pico-restouch-$1.uf2"
 }
 
-build_board() { # board
+build_board() { # board [more cargo arguments]
   local features=()
   [ "$1" = pico ] && features=(--no-default-features --features rp2040)
-  cargo build --release -p pico-restouch "${features[@]}" --target "$(board_target "$1")"
+  cargo build --release -p pico-restouch "${features[@]}" --target "$(board_target "$1")" "${@:2}"
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The board test: the unmodified firmware for the original Pico (pico-restouch built with its rp2040
-# feature, loaded from the UF2 file a user flashes, which build-uf2.sh writes; the ELF gives the
-# symbols) runs in rp2040js with an emulated ST7789 display and XPT2046 touch controller wired as on the Waveshare Pico-ResTouch-LCD-2.8 (board-emulator/). It boots,
-# draws the ten synthetic finger-drawn digits in emulated real time, taps CLEAR between them,
-# and checks every answer on the emulated screen (against the desktop simulator's, pixel for
-# pixel) and in the firmware's defmt log. Installs Node.js and npm (Debian) and defmt-print
-# (crates.io) when missing; rp2040js (and TypeScript, for the type check) come pinned from
-# board-emulator/package-lock.json.
+# The board test: the unmodified firmware for the original Pico (pico-restouch built with its
+# rp2040 feature, loaded from the UF2 file a user flashes, which build-uf2.sh writes; the ELF gives
+# the symbols) runs in rp2040js with an emulated ST7789 display and XPT2046 touch controller wired
+# as on the Waveshare Pico-ResTouch-LCD-2.8 (board-emulator/). It boots, draws the ten synthetic
+# finger-drawn digits in emulated real time, taps CLEAR between them, and checks every answer on
+# the emulated screen (against the desktop simulator's, pixel for pixel) and in the firmware's
+# defmt log; then the touch calibration, and a build that panics on purpose (feature
+# test-panic), whose fault screen and LED blink code are checked. Installs Node.js and npm
+# (Debian) and defmt-print (crates.io) when missing; rp2040js (and TypeScript, for the type
+# check) come pinned from board-emulator/package-lock.json.
 #
 #   firmware/emulate-board.sh                 # run the unit tests of the part models, then the board
 #   firmware/emulate-board.sh --update-docs   # also copy the screenshot to docs/board.png
@@ -42,6 +44,11 @@ command -v defmt-print >/dev/null || cargo install defmt-print --locked
 
 build_board pico
 elf=$(board_elf pico)
+# The same firmware built to panic once its first screen is up, for the check of the fault
+# screen: in its own target folder, so that the board's ELF above stays in place.
+panic_target=target/test-panic
+build_board pico --features test-panic --target-dir "$panic_target"
+panic_elf=$(board_elf pico "$panic_target")
 # The file a board owner flashes: the board is loaded from it (build-uf2.sh writes both boards').
 ./build-uf2.sh
 cargo build --release -p simulator
@@ -54,7 +61,7 @@ failed=$(echo "$tap" | sed -n 's/^# fail \([0-9]*\)$/\1/p')
 echo "test result: ok. ${passed:-0} passed; ${failed:-0} failed; (board-emulator unit tests, node --test)"
 
 out=target/board-emulator
-node board-emulator/emulate.js --elf "$elf" --uf2 "$uf2" \
+node board-emulator/emulate.js --elf "$elf" --panic-elf "$panic_elf" --uf2 "$uf2" \
   --simulator target/release/simulator --out "$out"
 if $update_docs; then
   cp "$out/board.png" ../docs/board.png

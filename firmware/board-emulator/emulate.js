@@ -16,7 +16,7 @@
  * only when every check passes.
  *
  * firmware/emulate-board.sh builds what it needs and runs it; by hand:
- *   node emulate.js --elf ELF --simulator SIMULATOR --out DIR [--uf2 UF2] [--defmt-print PATH]
+ *   node emulate.js --elf ELF --panic-elf ELF --simulator SIMULATOR --out DIR [--uf2 UF2] [--defmt-print PATH]
  *     [--digits 0123456789] [--seed N] [--noise RAW_UNITS] [--spikes SHARE] [--settling SHARE] [--screenshot DIGIT]
  */
 import { spawnSync } from 'node:child_process';
@@ -39,8 +39,14 @@ const STEP_DEADLINE_NS = 5e9;
 const CROSS_TOUCH_NS = 100e6;
 /** The digit drawn after the calibration, to use the fitted map. */
 const DIGIT_AFTER_CALIBRATION = '4';
+/**
+ * The LED dark this long after a blink ends the blink code's repetition: longer than the gap
+ * between two blinks, shorter than the pause after the last (app::fault's BLINK_OFF_MS and
+ * BLINK_PAUSE_MS).
+ */
+const BLINK_PAUSE_SEEN_NS = 1000e6;
 
-const USAGE = `usage: node emulate.js --elf ELF --simulator SIMULATOR --out DIR [--uf2 UF2] [--defmt-print PATH]
+const USAGE = `usage: node emulate.js --elf ELF --panic-elf ELF --simulator SIMULATOR --out DIR [--uf2 UF2] [--defmt-print PATH]
   [--digits 0123456789] [--seed N] [--noise RAW_UNITS] [--spikes SHARE] [--settling SHARE] [--screenshot DIGIT]`;
 
 /** @param {string[]} argv */
@@ -60,13 +66,13 @@ function parseArgs(argv) {
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [name, value] = [argv[i], argv[i + 1]];
-    if (!(name in options) && !['--elf', '--simulator', '--out'].includes(name)) {
+    if (!(name in options) && !['--elf', '--panic-elf', '--simulator', '--out'].includes(name)) {
       throw new Error(`unknown argument ${JSON.stringify(name)}\n${USAGE}`);
     }
     if (value === undefined) throw new Error(`${name} needs a value\n${USAGE}`);
     options[name] = value;
   }
-  for (const required of ['--elf', '--simulator', '--out']) {
+  for (const required of ['--elf', '--panic-elf', '--simulator', '--out']) {
     if (!options[required]) throw new Error(`${required} is required\n${USAGE}`);
   }
   const digits = [...options['--digits']].map(Number);
@@ -80,6 +86,7 @@ function parseArgs(argv) {
   };
   return {
     elf: options['--elf'],
+    panicElf: options['--panic-elf'],
     uf2: options['--uf2'],
     simulator: options['--simulator'],
     defmtPrint: options['--defmt-print'],
@@ -133,11 +140,11 @@ function references(args) {
       const answer = line[1] === 'none' ? null : line[1] === '?' ? /** @type {'?'} */ ('?') : Number(line[1]);
       return { answer, differing: Number(line[2]), text: line[0] };
     },
-    /** The firmware's defmt log, decoded against the ELF as a probe's host tools do. */
-    log(/** @type {Board} */ board, /** @type {string} */ name) {
+    /** The firmware's defmt log, decoded against its ELF as a probe's host tools do. */
+    log(/** @type {Board} */ board, /** @type {string} */ name, elf = args.elf) {
       const raw = join(args.out, `${name}.defmt`);
       writeFileSync(raw, Uint8Array.from(board.rtt.received));
-      const decoded = spawnSync(args.defmtPrint, ['-e', args.elf], { input: readFileSync(raw), encoding: 'utf8' });
+      const decoded = spawnSync(args.defmtPrint, ['-e', elf], { input: readFileSync(raw), encoding: 'utf8' });
       if (decoded.error || decoded.status !== 0) {
         throw new Error(
           `${args.defmtPrint} could not decode the RTT log (${decoded.error?.message ?? decoded.stderr}): ` +
@@ -160,32 +167,34 @@ const boards = [];
 const failures = [];
 
 /**
- * A board with the test's options, and the traffic views the checks use.
+ * A board with the test's options, and the traffic views the checks use; `firmware` says what
+ * it runs (the board's ELF and UF2 by default).
  *
  * @param {Args} args
  */
-function powerUp(args) {
+function powerUp(args, firmware = { elf: args.elf, uf2: args.uf2 }) {
   let elf;
   try {
-    elf = readFileSync(args.elf);
+    elf = readFileSync(firmware.elf);
   } catch (e) {
     throw new Error(
-      `cannot read the firmware ${args.elf} (${e instanceof Error ? e.message : e}): build it in firmware/ with ` +
-        'cargo build --release -p pico-restouch --no-default-features --features rp2040 --target thumbv6m-none-eabi',
+      `cannot read the firmware ${firmware.elf} (${e instanceof Error ? e.message : e}): build it in firmware/ with ` +
+        'cargo build --release -p pico-restouch --no-default-features --features rp2040 --target thumbv6m-none-eabi ' +
+        '(with --features test-panic for --panic-elf), as emulate-board.sh does',
     );
   }
   /** @type {{ name: string, segments: import('./src/elf.js').Segment[] } | undefined} */
   let flash;
-  if (args.uf2) {
+  if (firmware.uf2) {
     let uf2;
     try {
-      uf2 = readFileSync(args.uf2);
+      uf2 = readFileSync(firmware.uf2);
     } catch (e) {
-      throw new Error(`cannot read ${args.uf2} (${e instanceof Error ? e.message : e}): write it with firmware/build-uf2.sh`);
+      throw new Error(`cannot read ${firmware.uf2} (${e instanceof Error ? e.message : e}): write it with firmware/build-uf2.sh`);
     }
-    flash = { name: args.uf2, segments: readUf2(uf2, args.uf2, PICO_FLASH_BYTES) };
+    flash = { name: firmware.uf2, segments: readUf2(uf2, firmware.uf2, PICO_FLASH_BYTES) };
   }
-  const board = new Board(elf, args.elf, {
+  const board = new Board(elf, firmware.elf, {
     flash,
     seed: args.seed,
     touchNoise: args.noise,
@@ -212,7 +221,10 @@ function powerUp(args) {
 
 /**
  * Runs the board to its first complete screen (every pixel written, the display quiet) and
- * checks the backlight waited for it.
+ * checks the power-up: nothing reaches the panel before its reset, no pixel before its init
+ * ends (DISPON, awake), and the backlight comes on once the panel is initialised, before the
+ * first screen is complete, so that whatever the firmware shows next (a fault screen
+ * included) is seen.
  *
  * @param {ReturnType<typeof powerUp>} powered
  * @param {string[]} failures
@@ -224,16 +236,25 @@ function firstScreen({ board, displayQuiet }, failures) {
     what: 'the first complete screen',
   });
   const firstScreenNs = board.bus.lastByteNs.get('ST7789') ?? 0;
+  const initialisedNs = board.lcd.displayOnAtNs;
   const backlightOnNs = board.backlightChanges.find(([, on]) => on)?.[0] ?? null;
+  const { bytesBeforeReset, pixelBytesBeforeInit } = board.lcd;
   if (firstScreenNs > BOOT_BOUND_NS) failures.push(`the first screen took ${ms(firstScreenNs)} (bound ${ms(BOOT_BOUND_NS)})`);
-  if (backlightOnNs === null) failures.push('the backlight never came on');
-  else if (backlightOnNs < firstScreenNs) {
+  if (bytesBeforeReset + pixelBytesBeforeInit > 0) {
     failures.push(
-      `the backlight came on at ${ms(backlightOnNs)}, before the first screen was complete (${ms(firstScreenNs)}): ` +
-        "the user sees the panel's power-on noise",
+      `the panel got ${bytesBeforeReset} bytes before its reset and ${pixelBytesBeforeInit} pixel bytes before its init ended`,
     );
   }
-  return { firstScreenNs, backlightOnNs };
+  if (backlightOnNs === null) failures.push('the backlight never came on');
+  else if (initialisedNs === null || backlightOnNs < initialisedNs) {
+    failures.push(`the backlight came on at ${ms(backlightOnNs)}, before the panel was initialised: the user sees its power-on noise`);
+  } else if (backlightOnNs > firstScreenNs) {
+    failures.push(
+      `the backlight came on at ${ms(backlightOnNs)}, after the first screen (${ms(firstScreenNs)}), not as soon as the panel ` +
+        `was initialised (${ms(initialisedNs)}): a fault before the first screen would go unseen`,
+    );
+  }
+  return { firstScreenNs, initialisedNs, backlightOnNs, traffic: bytesBeforeReset + pixelBytesBeforeInit };
 }
 
 /**
@@ -246,15 +267,17 @@ function firstScreen({ board, displayQuiet }, failures) {
 function digitsRun(args, refs, failures) {
   const powered = powerUp(args);
   const { board, lcdBytes, touchBytes, untilRedrawn } = powered;
-  const { firstScreenNs, backlightOnNs } = firstScreen(powered, failures);
+  const boot = firstScreen(powered, failures);
   board.runUntil({
     done: () => pollingSteadily(board.penReads, 0),
     deadlineNs: board.nowNs + STEP_DEADLINE_NS,
     what: 'the firmware to poll the touch panel',
   });
+  const maybeMs = (/** @type {number | null} */ ns) => (ns === null ? 'never' : ms(ns));
   console.log(
-    `board: boot: first screen complete at ${ms(firstScreenNs)} of emulated time (bound ${ms(BOOT_BOUND_NS)}), ` +
-      `backlight on at ${backlightOnNs === null ? 'never' : ms(backlightOnNs)}`,
+    `board: boot: panel initialised at ${maybeMs(boot.initialisedNs)}, backlight on at ${maybeMs(boot.backlightOnNs)}, ` +
+      `first screen complete at ${ms(boot.firstScreenNs)} of emulated time (bound ${ms(BOOT_BOUND_NS)}); ` +
+      `bytes to the panel before its init: ${boot.traffic}`,
   );
   const bootScreen = refs.compare(board, 'boot', ['--blank']);
   console.log(`board: first screen vs the simulator's: ${bootScreen.text}`);
@@ -432,6 +455,48 @@ function calibrationRun(args, refs, failures) {
 }
 
 /**
+ * The firmware built to panic once its first screen is up: the screen must show the panic the
+ * log reports, pixel for pixel as the simulator draws that fault, and the LED must repeat the
+ * blink count the firmware logs for it.
+ *
+ * @param {Args} args
+ * @param {References} refs
+ * @param {string[]} failures
+ * @returns {boolean} whether the panic was shown on the screen
+ */
+function panicRun(args, refs, failures) {
+  const { board } = powerUp(args, { elf: args.panicElf, uf2: '' });
+  // Done once the LED has shown a whole code: its blinks, then the long pause.
+  board.runUntil({
+    done: () => {
+      const last = board.ledChanges.at(-1);
+      return last !== undefined && !last[1] && board.nowNs - last[0] >= BLINK_PAUSE_SEEN_NS;
+    },
+    deadlineNs: STEP_DEADLINE_NS,
+    what: "the panic's blink code on the LED",
+  });
+  const blinks = board.ledChanges.filter(([, on]) => on).length;
+  const log = refs.log(board, 'panic', args.panicElf);
+  const panicked = log.match(/panicked at (\S+):(\d+): (.*)$/m);
+  const logged = log.match(/the LED repeats (\d+) blinks/);
+  if (!panicked) {
+    failures.push('panic: the log has no `panicked at FILE:LINE: MESSAGE` line');
+    return false;
+  }
+  const [, file, line, message] = panicked;
+  const screen = refs.compare(board, 'panic', ['--panic', `${file}:${line}: ${message}`]);
+  console.log(
+    `board: panic: the log says "${panicked[0]}"; the screen: ${screen.text}; ` +
+      `the LED blinked ${blinks} times, then paused (the log: ${logged ? logged[1] : 'no'} blinks)`,
+  );
+  if (screen.differing > 0) failures.push(`panic: the screen is not the simulator's fault screen for it: ${screen.text}`);
+  if (!logged || Number(logged[1]) !== blinks) failures.push(`panic: the LED blinked ${blinks} times, the log says ${logged?.[1] ?? 'nothing'}`);
+  // The panic's own ERROR lines are expected; what the parts object to is not.
+  failures.push(...faultsOf(board, '').map((f) => `panic: ${f}`));
+  return screen.differing === 0;
+}
+
+/**
  * @param {ReturnType<typeof powerUp>} powered
  * @param {number} sinceNs
  */
@@ -461,6 +526,7 @@ function main() {
   const hostStart = performance.now();
   const digits = digitsRun(args, refs, failures);
   calibrationRun(args, refs, failures);
+  const panicShown = panicRun(args, refs, failures);
   const hostSeconds = (performance.now() - hostStart) / 1e3;
   const instructions = boards.reduce((n, b) => n + b.instructions, 0);
   const emulatedNs = boards.reduce((n, b) => n + b.nowNs, 0);
@@ -471,6 +537,7 @@ function main() {
   const unmodelled = [...digits.board.unmodelled].map(([peripheral, n]) => `${peripheral} (${n})`).join(', ');
   if (unmodelled) console.log(`board: register accesses rp2040js does not model, ignored: ${unmodelled}`);
   for (const failure of failures) console.log(`board: FAIL: ${failure}`);
+  console.log(`board: panic shown on screen: ${panicShown ? 'yes' : 'no'}`);
   console.log(
     `board: ${digits.recognised}/${digits.drawn} recognised, screen identical to simulator: ${digits.identical ? 'yes' : 'no'}, ` +
       `${Math.round(digits.meanCycles)} cycles/inference (${(digits.meanCycles / digits.clkMhz / 1e3).toFixed(1)} ms at ${digits.clkMhz.toFixed(0)} MHz)`,

@@ -4,14 +4,15 @@
 //! board binary is wiring plus a poll loop: it feeds touch points to a [`session`] (or, with a
 //! finger on the panel at power-up, to the [`calibration`]) and draws the [`ui`] they describe,
 //! laid out for its screen by [`layout`]; [`touch`] drives an XPT2046 controller over any
-//! embedded-hal SPI device, and [`calibration_record`] is the checked byte format a fitted
-//! calibration takes in flash.
+//! embedded-hal SPI device, [`calibration_record`] is the checked byte format a fitted
+//! calibration takes in flash, and [`fault`] says what a board shows when it cannot go on.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod calibration;
 pub mod calibration_record;
 pub mod canvas;
+pub mod fault;
 pub mod layout;
 pub mod preprocess;
 pub mod recognizer;

@@ -2,8 +2,8 @@
 //! simulator, a framebuffer in tests) where a [`Layout`] puts things: the drawing canvas, the
 //! digit the model saw, its answer (a digit, or "?" with the two likeliest when the model is
 //! unsure), the top-3 probabilities as bars, the inference time and a
-//! clear button; and the touch calibration's screens. Text is built with heapless strings, not
-//! `core::fmt`, which would cost flash.
+//! clear button; the touch calibration's screens; and the screen of a [`Fault`] that stopped the
+//! board. Text is built with heapless strings, not `core::fmt`, which would cost flash.
 
 use embedded_graphics::mono_font::MonoTextStyle;
 use embedded_graphics::mono_font::ascii::{FONT_6X10, FONT_10X20};
@@ -15,6 +15,7 @@ use heapless::String;
 
 use crate::calibration::CalibrationScreen;
 use crate::canvas::{Canvas, SIDE};
+use crate::fault::Fault;
 use crate::layout::Layout;
 use crate::preprocess::DIGIT_SIDE;
 use crate::recognizer::{Answer, Prediction};
@@ -24,6 +25,8 @@ const BACKGROUND: Rgb565 = Rgb565::new(2, 6, 8);
 const PAPER: Rgb565 = Rgb565::BLACK;
 const ACCENT: Rgb565 = Rgb565::new(31, 41, 0);
 const BAR: Rgb565 = Rgb565::new(6, 44, 20);
+/// A fault screen's background: dark red, unlike any screen of a working board.
+const FAULT_BACKGROUND: Rgb565 = Rgb565::new(12, 0, 0);
 
 /// What the screen shows.
 pub struct Screen<'a> {
@@ -428,6 +431,116 @@ pub fn draw_calibration<D: DrawTarget<Color = Rgb565>>(
     }
 }
 
+/// A fault screen's left and right margin, in pixels.
+const FAULT_MARGIN: i32 = 8;
+/// The small font's line pitch.
+const SMALL_LINE: i32 = 12;
+/// The longest source path a fault screen shows: its end, where the file's name is.
+const FAULT_PATH_CHARS: usize = 96;
+
+/// The screen of a fault that stopped the board (see [`crate::fault`]): what happened, where
+/// for a panic, and the LED's blink code, in white on dark red over the whole target. Lines that
+/// do not fit are left out; the log has everything.
+pub fn draw_fault<D: DrawTarget<Color = Rgb565>>(
+    fault: &Fault<'_>,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    target.clear(FAULT_BACKGROUND)?;
+    let area = target.bounding_box();
+    let left = area.top_left.x + FAULT_MARGIN;
+    let columns = usize::try_from(
+        (area.size.width as i32 - 2 * FAULT_MARGIN) / FONT_6X10.character_size.width as i32,
+    )
+    .unwrap_or(0);
+    text(
+        target,
+        fault.title(),
+        Point::new(left, area.top_left.y + 24),
+        true,
+        Rgb565::WHITE,
+    )?;
+
+    let mut footer: String<64> = String::new();
+    let _ = footer.push_str("The LED repeats ");
+    push_number(&mut footer, u32::from(fault.blink_code().blinks));
+    let _ = footer.push_str(" blinks. Press reset to restart.");
+    let footer_y = area.top_left.y + area.size.height as i32 - 8;
+    text(
+        target,
+        &footer,
+        Point::new(left, footer_y),
+        false,
+        Rgb565::WHITE,
+    )?;
+
+    // The body's lines, from under the title down to the footer.
+    let mut y = area.top_left.y + 48;
+    let mut paragraph = |target: &mut D, s: &str| -> Result<(), D::Error> {
+        for line in wrap(s, columns) {
+            if y > footer_y - 2 * SMALL_LINE {
+                break;
+            }
+            text(target, line, Point::new(left, y), false, Rgb565::WHITE)?;
+            y += SMALL_LINE;
+        }
+        y += SMALL_LINE / 2;
+        Ok(())
+    };
+    match *fault {
+        Fault::Display => Ok(()),
+        Fault::Model(e) => paragraph(target, e.summary()),
+        Fault::Panic {
+            message,
+            file,
+            line,
+        } => {
+            paragraph(target, message)?;
+            let mut at: String<{ FAULT_PATH_CHARS + 16 }> = String::new();
+            let _ = at.push_str("at ");
+            let chars = file.chars().count();
+            let skipped = if chars > FAULT_PATH_CHARS {
+                let _ = at.push_str("...");
+                chars - (FAULT_PATH_CHARS - 3)
+            } else {
+                0
+            };
+            for c in file.chars().skip(skipped) {
+                let _ = at.push(c);
+            }
+            let _ = at.push(':');
+            push_number(&mut at, line);
+            paragraph(target, &at)
+        }
+    }
+}
+
+/// Splits `s` into lines of at most `columns` characters, at spaces where it can (a longer word
+/// is cut), without the spaces at the breaks.
+fn wrap(s: &str, columns: usize) -> impl Iterator<Item = &str> {
+    let columns = columns.max(1);
+    let mut rest = s.trim_start();
+    core::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let limit = rest
+            .char_indices()
+            .nth(columns)
+            .map_or(rest.len(), |(i, _)| i);
+        let cut = if limit == rest.len() || rest[limit..].starts_with(' ') {
+            limit
+        } else {
+            rest[..limit]
+                .rfind(' ')
+                .filter(|&space| space > 0)
+                .unwrap_or(limit)
+        };
+        let (line, tail) = rest.split_at(cut);
+        rest = tail.trim_start();
+        Some(line.trim_end())
+    })
+}
+
 /// Appends `value` with `decimals` digits after the point (rounded), `-` first if negative.
 fn push_decimal<const N: usize>(s: &mut String<N>, value: f32, decimals: u32) {
     if value < 0.0 {
@@ -497,5 +610,26 @@ impl<const N: usize> DrawTarget for ScreenArea<N> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wrapped(s: &str, columns: usize) -> heapless::Vec<&str, 16> {
+        wrap(s, columns).collect()
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_cuts_only_words_longer_than_a_line() {
+        assert_eq!(wrapped("a bc def", 4).as_slice(), &["a bc", "def"]);
+        assert_eq!(wrapped("abcd efg", 4).as_slice(), &["abcd", "efg"]);
+        assert_eq!(wrapped("abcdefghij", 4).as_slice(), &["abcd", "efgh", "ij"]);
+        assert_eq!(wrapped("  a   b  ", 1).as_slice(), &["a", "b"]);
+        assert_eq!(wrapped("", 4).as_slice(), &[] as &[&str]);
+        assert_eq!(wrapped("x", 0).as_slice(), &["x"]);
+        // Characters, not bytes: a cut never splits one.
+        assert_eq!(wrapped("ééé é", 2).as_slice(), &["éé", "é", "é"]);
     }
 }

@@ -4,10 +4,12 @@
 use std::path::Path;
 
 use app::canvas::{Canvas, SIDE};
+use app::fault::Fault;
 use app::layout::Layout;
 use app::preprocess::{DIGIT_SIDE, bounding_box, to_mnist};
-use app::recognizer::Recognizer;
+use app::recognizer::{Recognizer, RecognizerError};
 use app::session::Session;
+use app::ui;
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
@@ -622,4 +624,57 @@ fn a_stroke_is_the_same_however_many_samples_make_it() {
     // Points far off the canvas neither panic nor overflow.
     whole.line((-1e9, 3e9), (f32::MAX, f32::MIN));
     whole.line((f32::NAN, 0.0), (10.0, 10.0));
+}
+
+#[test]
+fn a_fault_screen_keeps_any_message_inside_its_margins_and_differs_from_the_app() {
+    let words = "word ".repeat(200);
+    let path = "/very/long/".repeat(30) + "main.rs";
+    let faults = [
+        Fault::Model(RecognizerError::Classes { classes: 3 }),
+        Fault::Panic {
+            message: &words,
+            file: &path,
+            line: u32::MAX,
+        },
+        Fault::Panic {
+            message: "",
+            file: "",
+            line: 0,
+        },
+    ];
+    let mut app_screen = Framebuffer::new();
+    let (canvas, layout) = (Canvas::new(), layout());
+    ui::draw(
+        &ui::Screen {
+            layout: &layout,
+            canvas: &canvas,
+            digit: None,
+            prediction: None,
+            inference_us: None,
+        },
+        &mut app_screen,
+    )
+    .unwrap();
+    for fault in faults {
+        let mut fb = Framebuffer::new();
+        ui::draw_fault(&fault, &mut fb).unwrap();
+        let background = fb.pixel(0, 0).unwrap();
+        assert_ne!(background, app_screen.pixel(0, 0).unwrap(), "{fault:?}");
+        let size = fb.size();
+        let text = (0..size.height)
+            .flat_map(|y| (0..size.width).map(move |x| (x, y)))
+            .filter(|&(x, y)| fb.pixel(x, y) != Some(background));
+        let (mut count, mut left, mut right) = (0, u32::MAX, 0);
+        for (x, _) in text {
+            count += 1;
+            left = left.min(x);
+            right = right.max(x);
+        }
+        assert!(count > 0, "{fault:?}: nothing written");
+        assert!(
+            left >= 8 && right < size.width - 8,
+            "{fault:?}: text from x {left} to {right}"
+        );
+    }
 }

@@ -29,6 +29,8 @@ export const PINS = Object.freeze({
   touchChipSelect: 16,
   touchPenIrq: 17,
   sdChipSelect: 22,
+  /** On the Pico itself: the firmware's fault blink code. */
+  statusLed: 25,
 });
 /** The display board's parts are on the RP2040's second SPI controller. */
 const SPI_INDEX = 1;
@@ -167,6 +169,14 @@ export class Board {
     /** @type {[number, boolean][]} */
     this.backlightChanges = [];
     gpio[PINS.backlight].addListener(() => this.backlightChanges.push([now(), this.backlightOn]));
+    /** Times the Pico's LED switched, `[ns, on]`. */
+    /** @type {[number, boolean][]} */
+    this.ledChanges = [];
+    gpio[PINS.statusLed].addListener(() => {
+      const on = !lineLow(gpio[PINS.statusLed]);
+      // The pin listener also fires on changes that leave the level as it was.
+      if (on !== (this.ledChanges.at(-1)?.[1] ?? false)) this.ledChanges.push([now(), on]);
+    });
     this.updatePenIrq();
 
     /** Pen-down line reads from thread mode: when the firmware polls the panel. */

@@ -82,7 +82,7 @@ const COMMANDS = new Map(
   [0x20, { name: 'INVOFF', params: 0, apply: (d) => (d.registers.inverted = false) }],
   [0x21, { name: 'INVON', params: 0, apply: (d) => (d.registers.inverted = true) }],
   [0x28, { name: 'DISPOFF', params: 0, apply: (d) => (d.registers.displayOn = false) }],
-  [0x29, { name: 'DISPON', params: 0, apply: (d) => (d.registers.displayOn = true) }],
+  [0x29, { name: 'DISPON', params: 0, apply: (d, _, now) => d.displayOn(now) }],
   [0x2a, { name: 'CASET', params: 4, apply: (d, p) => d.setRange('columns', p) }],
   [0x2b, { name: 'RASET', params: 4, apply: (d, p) => d.setRange('rows', p) }],
   [0x2c, { name: 'RAMWR', params: Infinity, apply: (d) => d.startWrite(true), stream: (d, b) => d.pixelByte(b) }],
@@ -136,6 +136,15 @@ export class St7789 {
     this.resetStartNs = 0;
     this.resetAtNs = 0;
     this.sleepOutAtNs = -Infinity;
+    /** Hardware and software resets since power-up. */
+    this.resets = 0;
+    /** Bytes that came before the first reset: sent to a panel the firmware had not set up. */
+    this.bytesBeforeReset = 0;
+    /** Pixel bytes written while the panel slept or was off: drawn before its init finished. */
+    this.pixelBytesBeforeInit = 0;
+    /** When DISPON last ended an init (the panel awake), if ever. */
+    /** @type {number | null} */
+    this.displayOnAtNs = null;
     /** @type {{ code: number, spec: CommandSpec, params: number[] } | null} */
     this.current = null;
     this.pixel = { column: 0, row: 0, bytes: /** @type {number[]} */ ([]) };
@@ -178,6 +187,7 @@ export class St7789 {
     this.writtenCount = 0;
     this.resetAtNs = nowNs;
     this.sleepOutAtNs = -Infinity;
+    this.resets++;
     this.current = null;
   }
 
@@ -193,6 +203,12 @@ export class St7789 {
     }
     this.registers.sleeping = false;
     this.sleepOutAtNs = nowNs;
+  }
+
+  /** @param {number} nowNs */
+  displayOn(nowNs) {
+    this.registers.displayOn = true;
+    if (!this.registers.sleeping) this.displayOnAtNs = nowNs;
   }
 
   /** @param {number} nowNs */
@@ -238,6 +254,7 @@ export class St7789 {
 
   /** @param {number} byte */
   pixelByte(byte) {
+    if (this.registers.sleeping || !this.registers.displayOn) this.pixelBytesBeforeInit++;
     const size = BYTES_PER_PIXEL.get(this.registers.colmod) ?? 2;
     this.pixel.bytes.push(byte);
     if (this.pixel.bytes.length < size) return;
@@ -299,6 +316,7 @@ export class St7789 {
    * @returns {number | null}
    */
   transfer(byte, isData, nowNs) {
+    if (this.resets === 0) this.bytesBeforeReset++;
     if (this.inReset) {
       this.fault(nowNs, 'bytes sent while RESX holds the controller in reset');
       return null;

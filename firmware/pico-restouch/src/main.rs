@@ -11,34 +11,43 @@
 //! Hold a finger on the screen while the board powers up to calibrate the touch panel: three
 //! crosses to touch, then the screen (and the log) shows the coefficients to put in
 //! [`TOUCH_CALIBRATION`].
+//!
+//! When it cannot go on (the display does not initialise, the model cannot run, a panic) the
+//! board says why on the screen, in white on dark red, and blinks the Pico's LED in the fault's
+//! code (`app::fault`): the LED alone when the display is what failed.
 #![no_std]
 #![no_main]
 
 use core::cell::RefCell;
+use core::fmt::Write as _;
+use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use app::calibration::{Calibrator, Event, Poll};
+use app::fault::Fault;
 use app::layout::Layout;
 use app::recognizer::Answer;
 use app::session::Session;
 use app::touch::{Calibration, Xpt2046};
 use app::ui;
 use defmt::{error, info, warn};
+use defmt_rtt as _;
 use embassy_embedded_hal::shared_bus::blocking::spi::SpiDeviceWithConfig;
 use embassy_executor::Spawner;
 use embassy_rp::Peri;
 use embassy_rp::gpio::{Input, Level, Output, Pull};
 use embassy_rp::peripherals::{
-    PIN_8, PIN_9, PIN_10, PIN_11, PIN_12, PIN_13, PIN_15, PIN_16, PIN_17, PIN_22, SPI1,
+    PIN_8, PIN_9, PIN_10, PIN_11, PIN_12, PIN_13, PIN_15, PIN_16, PIN_17, PIN_22, PIN_25, SPI1,
 };
 use embassy_rp::spi::{self, Blocking, Spi};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_time::{Delay, Duration, Instant, Ticker};
-use embedded_graphics::prelude::Size;
+use embassy_time::{Delay, Duration, Instant, Ticker, block_for};
+use embedded_graphics::pixelcolor::Rgb565;
+use embedded_graphics::prelude::{DrawTarget, Size};
 use mipidsi::interface::SpiInterface;
 use mipidsi::models::ST7789;
 use mipidsi::options::{ColorInversion, Orientation, Rotation};
-use {defmt_rtt as _, panic_probe as _};
 
 /// The model this binary runs and the scratch size it needs (written by `build.rs`).
 mod models {
@@ -59,6 +68,8 @@ struct Wiring {
     touch_select: Peri<'static, PIN_16>,
     touch_pen_down: Peri<'static, PIN_17>,
     sd_select: Peri<'static, PIN_22>,
+    /// On the Pico itself (both models): the fault blink code.
+    status_led: Peri<'static, PIN_25>,
 }
 
 impl Wiring {
@@ -75,6 +86,7 @@ impl Wiring {
             touch_select: p.PIN_16,
             touch_pen_down: p.PIN_17,
             sd_select: p.PIN_22,
+            status_led: p.PIN_25,
         }
     }
 }
@@ -97,6 +109,142 @@ pub const TOUCH_CALIBRATION: Calibration = Calibration::swapped_axes(
     SCREEN.width as f32,
     SCREEN.height as f32,
 );
+
+/// Where things go on the screen; a screen the layout does not fit fails the build.
+const LAYOUT: Layout = match Layout::for_screen(SCREEN) {
+    Some(layout) => layout,
+    None => panic!("the layout does not fit the screen"),
+};
+
+/// The bytes of a panic message the fault screen and the log keep; the rest is cut.
+const PANIC_MESSAGE_BYTES: usize = 160;
+
+/// SPI1, shared by the display and the touch controller.
+type Bus = Mutex<NoopRawMutex, RefCell<Spi<'static, SPI1, Blocking>>>;
+/// One chip on the shared bus, with its own chip select and clock.
+type BusDevice<'a> =
+    SpiDeviceWithConfig<'a, NoopRawMutex, Spi<'static, SPI1, Blocking>, Output<'static>>;
+/// The ST7789 panel, initialised.
+type Panel<'a> =
+    mipidsi::Display<SpiInterface<'a, BusDevice<'a>, Output<'static>>, ST7789, Output<'static>>;
+
+/// SPI1's settings at `frequency`: mode 3 suits both chips (the ST7789 samples on the rising
+/// edge, the XPT2046 too).
+fn spi_config(frequency: u32) -> spi::Config {
+    let mut config = spi::Config::default();
+    config.frequency = frequency;
+    config.phase = spi::Phase::CaptureOnSecondTransition;
+    config.polarity = spi::Polarity::IdleHigh;
+    config
+}
+
+/// SPI1 on its pins, at the touch controller's clock until a device asks for its own.
+fn open_bus(
+    spi: Peri<'static, SPI1>,
+    clock: Peri<'static, PIN_10>,
+    out: Peri<'static, PIN_11>,
+    input: Peri<'static, PIN_12>,
+) -> Bus {
+    let bus = Spi::new_blocking(spi, clock, out, input, spi_config(app::touch::MAX_SPI_HZ));
+    Mutex::new(RefCell::new(bus))
+}
+
+/// Resets and initialises the ST7789 (landscape, inverted colours as the panel needs), or
+/// `None` when it does not answer its init sequence.
+fn init_panel<'a>(
+    bus: &'a Bus,
+    select: Peri<'static, PIN_9>,
+    data_command: Peri<'static, PIN_8>,
+    reset: Peri<'static, PIN_15>,
+    buffer: &'a mut [u8],
+) -> Option<Panel<'a>> {
+    let device = SpiDeviceWithConfig::new(
+        bus,
+        Output::new(select, Level::High),
+        spi_config(DISPLAY_SPI_HZ),
+    );
+    let interface = SpiInterface::new(device, Output::new(data_command, Level::Low), buffer);
+    mipidsi::Builder::new(ST7789, interface)
+        .display_size(SCREEN.height as u16, SCREEN.width as u16)
+        .orientation(Orientation::new().rotate(Rotation::Deg90))
+        .invert_colors(ColorInversion::Inverted)
+        .reset_pin(Output::new(reset, Level::Low))
+        .init(&mut Delay)
+        .ok()
+}
+
+/// Shows `fault` on `panel`, if there is one, and repeats its blink code on the LED until the
+/// board is reset.
+fn stop<D: DrawTarget<Color = Rgb565>>(
+    fault: Fault<'_>,
+    panel: Option<&mut D>,
+    led: &mut Output<'_>,
+) -> ! {
+    let code = fault.blink_code();
+    error!(
+        "stopped: {=str}; the LED repeats {=u8} blinks",
+        fault.title(),
+        code.blinks
+    );
+    if let Some(panel) = panel
+        && ui::draw_fault(&fault, panel).is_err()
+    {
+        warn!("display write failed");
+    }
+    loop {
+        for (on, ms) in code.phases() {
+            led.set_level(Level::from(on));
+            block_for(Duration::from_millis(u64::from(ms)));
+        }
+    }
+}
+
+/// Set by the first panic: a second one (in the fault screen's own code) only blinks.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Logs the panic, takes the display over and shows it there, and blinks its code.
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    cortex_m::interrupt::disable();
+    let again = PANICKED.load(Ordering::Relaxed);
+    PANICKED.store(true, Ordering::Relaxed);
+    // SAFETY: interrupts are off, the second core never runs and this function does not return,
+    // so nothing else uses the peripherals from here on: the handler owns them, whatever state
+    // the code that panicked left them in (each is configured again before use).
+    let wiring = Wiring::take(unsafe { embassy_rp::Peripherals::steal() });
+    let mut led = Output::new(wiring.status_led, Level::Low);
+    let mut message: heapless::String<PANIC_MESSAGE_BYTES> = heapless::String::new();
+    // Cut where it stops fitting.
+    let _ = write!(message, "{}", info.message());
+    let (file, line) = info.location().map_or(("", 0), |at| (at.file(), at.line()));
+    let fault = Fault::Panic {
+        message: &message,
+        file,
+        line,
+    };
+    if again {
+        stop::<Panel<'_>>(fault, None, &mut led);
+    }
+    error!(
+        "panicked at {=str}:{=u32}: {=str}",
+        file,
+        line,
+        message.as_str()
+    );
+    let bus = open_bus(wiring.spi, wiring.spi_clock, wiring.spi_out, wiring.spi_in);
+    let _touch_deselected = Output::new(wiring.touch_select, Level::High);
+    let _sd_card_deselected = Output::new(wiring.sd_select, Level::High);
+    let mut buffer = [0u8; 64];
+    let mut panel = init_panel(
+        &bus,
+        wiring.lcd_select,
+        wiring.lcd_data_command,
+        wiring.lcd_reset,
+        &mut buffer,
+    );
+    let _backlight = Output::new(wiring.lcd_backlight, Level::from(panel.is_some()));
+    stop(fault, panel.as_mut(), &mut led)
+}
 
 /// The model's bytes where inference reads them: copied to SRAM with `model-in-ram` (the Pico
 /// 2's default), in flash otherwise.
@@ -123,68 +271,42 @@ async fn main(_spawner: Spawner) {
     let wiring = Wiring::take(embassy_rp::init(Default::default()));
     info!("mnist-edge on the Pico-ResTouch-LCD-2.8");
 
-    // SPI1 is shared: the display runs fast, the touch controller at most 2 MHz. Mode 3 suits
-    // both (the ST7789 samples on the rising edge, the XPT2046 too).
-    let spi_config = |frequency| {
-        let mut config = spi::Config::default();
-        config.frequency = frequency;
-        config.phase = spi::Phase::CaptureOnSecondTransition;
-        config.polarity = spi::Polarity::IdleHigh;
-        config
-    };
-    let touch_config = spi_config(app::touch::MAX_SPI_HZ);
-    let bus: Spi<'_, _, Blocking> = Spi::new_blocking(
-        wiring.spi,
-        wiring.spi_clock,
-        wiring.spi_out,
-        wiring.spi_in,
-        touch_config.clone(),
-    );
-    let bus: Mutex<NoopRawMutex, _> = Mutex::new(RefCell::new(bus));
-    let display_spi = SpiDeviceWithConfig::new(
-        &bus,
-        Output::new(wiring.lcd_select, Level::High),
-        spi_config(DISPLAY_SPI_HZ),
-    );
+    let mut led = Output::new(wiring.status_led, Level::Low);
+    let bus = open_bus(wiring.spi, wiring.spi_clock, wiring.spi_out, wiring.spi_in);
     let touch_spi = SpiDeviceWithConfig::new(
         &bus,
         Output::new(wiring.touch_select, Level::High),
-        touch_config,
+        spi_config(app::touch::MAX_SPI_HZ),
     );
     let pen_down = Input::new(wiring.touch_pen_down, Pull::Up);
     // The microSD slot shares SPI1 (the board's default, non-SDIO wiring). Left as an input,
     // its chip select sits between the pad's default pull-down and the card's own pull-up, and
     // a card that takes itself for selected answers on MISO while the touch panel is read.
     let _sd_card_deselected = Output::new(wiring.sd_select, Level::High);
-    // Dark until the first screen is drawn: the panel's memory holds noise after power-up.
     let mut backlight = Output::new(wiring.lcd_backlight, Level::Low);
 
     let mut buffer = [0u8; 1024];
-    let interface = SpiInterface::new(
-        display_spi,
-        Output::new(wiring.lcd_data_command, Level::Low),
+    let Some(mut display) = init_panel(
+        &bus,
+        wiring.lcd_select,
+        wiring.lcd_data_command,
+        wiring.lcd_reset,
         &mut buffer,
-    );
-    let display = mipidsi::Builder::new(ST7789, interface)
-        .display_size(SCREEN.height as u16, SCREEN.width as u16)
-        .orientation(Orientation::new().rotate(Rotation::Deg90))
-        .invert_colors(ColorInversion::Inverted)
-        .reset_pin(Output::new(wiring.lcd_reset, Level::Low))
-        .init(&mut Delay);
-    let Ok(mut display) = display else {
+    ) else {
         error!("the display did not initialise");
-        return;
+        stop::<Panel<'_>>(Fault::Display, None, &mut led);
     };
+    // Lit as soon as the panel works, so that whatever comes next, a fault screen included, is
+    // seen (for the few milliseconds before the first screen, the panel shows what its memory
+    // held at power-up).
+    backlight.set_high();
     let mut touch = Xpt2046::new(touch_spi);
-    let Some(layout) = Layout::for_screen(SCREEN) else {
-        error!("the layout does not fit the screen");
-        return;
-    };
+    let layout = LAYOUT;
     let mut session = match Session::<{ models::MODEL_SCRATCH_BYTES }>::new(model_bytes(), layout) {
         Ok(session) => session,
         Err(e) => {
             error!("the embedded model cannot run: {}", e);
-            return;
+            stop(Fault::Model(e), Some(&mut display), &mut led);
         }
     };
 
@@ -200,7 +322,11 @@ async fn main(_spawner: Spawner) {
     if first.is_err() {
         warn!("display write failed");
     }
-    backlight.set_high();
+    // The board emulator's check of the fault screen: a build that panics once the first screen
+    // is up.
+    if cfg!(feature = "test-panic") {
+        panic!("a test build's panic, on purpose (feature test-panic)");
+    }
     let mut now_us = || Instant::now().as_micros();
     let mut ticker = Ticker::every(POLL);
     loop {

@@ -17,24 +17,28 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use app::calibration::CalibrationScreen;
+use app::fault::Fault;
 use app::layout::Layout;
 use app::session::{POLL_MS, Session, Update};
 use app::ui;
 use embedded_graphics::pixelcolor::{Rgb565, Rgb888};
 use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::Rectangle;
 use embedded_graphics_simulator::sdl2::{Keycode, MouseButton};
 use embedded_graphics_simulator::{
     OutputSettings, OutputSettingsBuilder, SimulatorDisplay, SimulatorEvent, Window,
 };
 
-const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank | --calibration] [--compare BOARD_PNG]] [--polls 0-9|clear]
+const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank | --calibration | --panic 'FILE:LINE: MESSAGE'] [--compare BOARD_PNG]] [--polls 0-9|clear]
   without arguments: opens a window; draw a digit with the mouse (left button), keys 0-9 replay
     a synthetic finger-drawn digit, Esc quits (needs a display and SDL2: scripts/install-sdl2.sh)
   --png FILE: no window; replays the synthetic strokes of --digit (default 7) through the app,
     writes the screen to FILE, and fails if the digit is not recognised; --blank draws nothing,
-    --calibration shows the touch calibration's first screen
+    --calibration shows the touch calibration's first screen, --panic the fault screen of a
+    panic (as the log prints it: `panicked at FILE:LINE: MESSAGE`)
   --compare BOARD_PNG: also reads the answer off BOARD_PNG (a board's screen) and compares it
-    with the simulator's, pixel for pixel outside the inference time; fails on any difference
+    with the simulator's, pixel for pixel (outside the inference time, on the app's screens);
+    fails on any difference
   --polls 0-9|clear: prints the touch-panel polls of a finger drawing that digit (or tapping
     CLEAR), one per 10 ms: `x y` (screen pixels) while it touches, `-` while it is lifted";
 
@@ -47,7 +51,7 @@ mod models {
 const SCREEN: Size = Layout::MIN_SCREEN;
 
 /// What the screenshot shows.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Drawing {
     /// The app after the finger drew this digit.
     Digit(u8),
@@ -55,6 +59,24 @@ enum Drawing {
     Blank,
     /// The screen that opens the touch calibration.
     CalibrationPrompt,
+    /// The fault screen of a panic.
+    Panic {
+        message: String,
+        file: String,
+        line: u32,
+    },
+}
+
+/// `FILE:LINE: MESSAGE`, as the board logs a panic.
+fn parse_panic(v: &str) -> Result<Drawing, String> {
+    let bad = || format!("--panic takes FILE:LINE: MESSAGE, not {v:?}");
+    let (at, message) = v.split_once(": ").ok_or_else(bad)?;
+    let (file, line) = at.rsplit_once(':').ok_or_else(bad)?;
+    Ok(Drawing::Panic {
+        message: message.to_string(),
+        file: file.to_string(),
+        line: line.parse().map_err(|_| bad())?,
+    })
 }
 
 /// A finger script for `--polls`.
@@ -94,6 +116,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
             "--digit" => digit = Some(parse_digit(&value("--digit")?, "--digit")?),
             "--blank" => screens.push(Drawing::Blank),
             "--calibration" => screens.push(Drawing::CalibrationPrompt),
+            "--panic" => screens.push(parse_panic(&value("--panic")?)?),
             "--compare" => compare = Some(PathBuf::from(value("--compare")?)),
             "--polls" => {
                 polls = Some(match value("--polls")?.as_str() {
@@ -110,11 +133,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
         (None, Some(script)) => Ok(Mode::Polls(script)),
         (Some(path), None) => {
             screens.extend(digit.map(Drawing::Digit));
-            let drawing = match screens[..] {
-                [] => Drawing::Digit(7),
-                [one] => one,
-                _ => return Err("--digit, --blank and --calibration exclude each other".into()),
-            };
+            if screens.len() > 1 {
+                return Err(
+                    "--digit, --blank, --calibration and --panic exclude each other".into(),
+                );
+            }
+            let drawing = screens.pop().unwrap_or(Drawing::Digit(7));
             Ok(Mode::Png {
                 path,
                 drawing,
@@ -122,7 +146,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
             })
         }
         (None, None) if digit.is_some() || !screens.is_empty() || compare.is_some() => {
-            Err("--digit, --blank, --calibration and --compare go with --png".into())
+            Err("--digit, --blank, --calibration, --panic and --compare go with --png".into())
         }
         (None, None) => Ok(Mode::Window),
     }
@@ -196,8 +220,8 @@ impl Simulator {
 
 fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Result<(), String> {
     let mut simulator = Simulator::new()?;
-    let recognised = match drawing {
-        Drawing::Digit(digit) => simulator.replay(digit)?,
+    let recognised = match &drawing {
+        Drawing::Digit(digit) => simulator.replay(*digit)?,
         Drawing::Blank => None,
         Drawing::CalibrationPrompt => {
             let layout = *simulator.session.layout();
@@ -205,6 +229,26 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
                 ui::draw_calibration(&CalibrationScreen::Prompt, &layout, &mut simulator.display);
             None
         }
+        Drawing::Panic {
+            message,
+            file,
+            line,
+        } => {
+            let fault = Fault::Panic {
+                message,
+                file,
+                line: *line,
+            };
+            let _ = ui::draw_fault(&fault, &mut simulator.display);
+            None
+        }
+    };
+    // The app's screens show a measured time, which differs between any two runs.
+    let measured = match drawing {
+        Drawing::Digit(_) | Drawing::Blank | Drawing::CalibrationPrompt => {
+            Some(ui::time_area(simulator.session.layout()))
+        }
+        Drawing::Panic { .. } => None,
     };
     let image = simulator
         .display
@@ -213,7 +257,12 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
         .save_png(&path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let compared = match compare {
-        Some(board) => compare_screens(simulator.session.layout(), &simulator.display, &board),
+        Some(board) => compare_screens(
+            simulator.session.layout(),
+            &simulator.display,
+            &board,
+            measured,
+        ),
         None => Ok(()),
     };
     let Drawing::Digit(digit) = drawing else {
@@ -235,12 +284,13 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
 }
 
 /// Reads the answer off a board's screen (a PNG) and compares the screen with the simulator's,
-/// pixel for pixel except where the inference time is written; prints one line saying what it
-/// found, `compare: answer <digit|?|none>, <n> pixels differ ...`.
+/// pixel for pixel except in `measured` (where the inference time is written); prints one line
+/// saying what it found, `compare: answer <digit|?|none>, <n> pixels differ ...`.
 fn compare_screens(
     layout: &Layout,
     reference: &SimulatorDisplay<Rgb565>,
     board: &Path,
+    measured: Option<Rectangle>,
 ) -> Result<(), String> {
     let board_screen = SimulatorDisplay::<Rgb565>::load_png(board)
         .map_err(|e| format!("cannot read the board's screen {}: {e}", board.display()))?;
@@ -261,12 +311,17 @@ fn compare_screens(
             .contains(p)
             .then(|| board_screen.get_pixel(p))
     });
-    let time = ui::time_area(layout);
+    let compared = |p: &Point| !measured.is_some_and(|area| area.contains(*p));
     let differing: Vec<Point> = reference
         .bounding_box()
         .points()
-        .filter(|&p| !time.contains(p) && board_screen.get_pixel(p) != reference.get_pixel(p))
+        .filter(|p| compared(p) && board_screen.get_pixel(*p) != reference.get_pixel(*p))
         .collect();
+    let outside = if measured.is_some() {
+        " outside the inference time"
+    } else {
+        ""
+    };
     let answer_text = answer.map_or("none".to_string(), |d| d.to_string());
     let hex = |c: Rgb565| {
         let c = Rgb888::from(c);
@@ -275,14 +330,14 @@ fn compare_screens(
     match differing.first() {
         None => {
             println!(
-                "compare: answer {answer_text}, 0 pixels differ outside the inference time ({})",
+                "compare: answer {answer_text}, 0 pixels differ{outside} ({})",
                 board.display()
             );
             Ok(())
         }
         Some(&first) => {
             println!(
-                "compare: answer {answer_text}, {} pixels differ outside the inference time, the first at ({}, {}): board {}, simulator {} ({})",
+                "compare: answer {answer_text}, {} pixels differ{outside}, the first at ({}, {}): board {}, simulator {} ({})",
                 differing.len(),
                 first.x,
                 first.y,
@@ -491,6 +546,18 @@ mod tests {
                 compare: None,
             })
         );
+        assert_eq!(
+            parse(&["--png", "e.png", "--panic", "src/main.rs:12: boom: twice"]),
+            Ok(Mode::Png {
+                path: PathBuf::from("e.png"),
+                drawing: Drawing::Panic {
+                    message: "boom: twice".into(),
+                    file: "src/main.rs".into(),
+                    line: 12
+                },
+                compare: None
+            })
+        );
         assert_eq!(parse(&["--polls", "5"]), Ok(Mode::Polls(Script::Digit(5))));
         assert_eq!(parse(&["--polls", "clear"]), Ok(Mode::Polls(Script::Clear)));
     }
@@ -569,6 +636,13 @@ mod tests {
                 .unwrap_err()
                 .contains("exclude")
         );
+        for bad in ["boom", "main.rs: boom", "main.rs:x: boom"] {
+            assert!(
+                parse(&["--png", "a.png", "--panic", bad])
+                    .unwrap_err()
+                    .contains("FILE:LINE: MESSAGE")
+            );
+        }
         assert!(parse(&["--polls", "x"]).unwrap_err().contains("0 to 9"));
         assert!(
             parse(&["--polls", "3", "--png", "a.png"])
