@@ -35,10 +35,6 @@ all_checks() {
   cargo fmt --manifest-path tests/burn-onnx/Cargo.toml -- --check
   cargo fmt --manifest-path runtime-nostd/fuzz/Cargo.toml -- --check
 
-  step "clippy (with the trainer's vulkan backend)"
-  cargo clippy --workspace --all-targets --release "${gpu[@]}" -- -D warnings
-  cargo clippy "${burn_onnx[@]}" --all-targets --release -- -D warnings
-
   step "runtime-nostd builds for the microcontroller targets"
   for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
     cargo build -p runtime-nostd --release --target "$target"
@@ -50,9 +46,11 @@ all_checks() {
     --target thumbv8m.main-none-eabihf --features arm-dsp -- -D warnings
 
   step "the trainer's GPU path on a software Vulkan device (lavapipe), against flex: started in the background"
-  # It spends its time in lavapipe's LLVM compiling kernels, mostly on one core: the steps below
-  # run beside it, and its output comes at the end.
-  cargo build --workspace --release --bins --examples "${gpu[@]}"
+  # It spends its time in lavapipe's LLVM compiling kernels, mostly on one core, so it starts as
+  # early as it can: once the trainer is built (--workspace: the same features as every build
+  # below, so nothing is built twice), with the rest of the build, clippy and the tests beside it.
+  # Its output comes at the end.
+  cargo build --workspace --release --bin trainer "${gpu[@]}"
   # Installed here, in the foreground: apt in the background could meet the steps' own apt runs
   # at dpkg's lock.
   scripts/install-vulkan.sh
@@ -60,6 +58,13 @@ all_checks() {
   VULKAN_CHECK_TRAINER=$PWD/target/release/trainer scripts/vulkan-check.sh > "$vulkan_log" 2>&1 &
   vulkan_check=$!
   trap 'kill "$vulkan_check" 2>/dev/null || true' EXIT
+
+  step "clippy (with the trainer's vulkan backend)"
+  cargo clippy --workspace --all-targets --release "${gpu[@]}" -- -D warnings
+  cargo clippy "${burn_onnx[@]}" --all-targets --release -- -D warnings
+
+  step "the workspace's binaries and examples (release)"
+  cargo build --workspace --release --bins --examples "${gpu[@]}"
 
   step "tests"
   cargo test --workspace --release "${gpu[@]}"
