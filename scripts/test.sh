@@ -47,10 +47,11 @@ all_checks() {
 
   step "the trainer's GPU path on a software Vulkan device (lavapipe), against flex: started in the background"
   # It spends its time in lavapipe's LLVM compiling kernels, mostly on one core, so it starts as
-  # early as it can: once the trainer is built (--workspace: the same features as every build
-  # below, so nothing is built twice), with the rest of the build, clippy and the tests beside it.
-  # Its output comes at the end.
-  cargo build --workspace --release --bin trainer "${gpu[@]}"
+  # early as it can: once the trainer is built, with the rest of the build, clippy and the tests
+  # beside it. Its output comes at the end. The same features as every build below, so nothing is
+  # built twice: --workspace, and an example, whose dev-dependencies (criterion's ciborium
+  # features, under all of cubecl) the later builds have too.
+  cargo build --workspace --release --bin trainer --example layer_times "${gpu[@]}"
   # Installed here, in the foreground: apt in the background could meet the steps' own apt runs
   # at dpkg's lock.
   scripts/install-vulkan.sh
