@@ -6,7 +6,8 @@
  * first screen, then draws the ten synthetic digits on the
  * emulated touch panel in emulated real time, tapping CLEAR between them. Each answer is read
  * twice: off the emulated screen (by the simulator, which also compares the whole screen with
- * its own) and from the firmware's defmt log over RTT. A second power-up holds a finger on the
+ * its own) and from the firmware's defmt log over RTT; the text log over USB serial must have
+ * the same lines. A second power-up holds a finger on the
  * panel to run the touch calibration: prompt, three crosses touched where the screen shows
  * them, the result screen (with the coefficients) tapped away, the fitted map checked against
  * the panel, then a digit drawn with it.
@@ -158,6 +159,29 @@ function references(args) {
 }
 
 /** @typedef {ReturnType<typeof references>} References */
+
+/**
+ * Checks the text log over USB serial against the defmt log of the same run: the same lines,
+ * level and message, in the same order (defmt-print adds the time). Writes it to `<name>.usb.txt`.
+ *
+ * @param {Args} args
+ * @param {Board} board
+ * @param {string} name
+ * @param {string} log the decoded defmt log
+ * @returns {{ lines: number, same: boolean, text: string }}
+ */
+function usbSerialLog(args, board, name, log) {
+  const text = Buffer.from(board.usbReceived).toString('utf8');
+  writeFileSync(join(args.out, `${name}.usb.txt`), text);
+  const usb = text.split('\r\n').filter((line) => line !== '');
+  const rtt = log
+    .split('\n')
+    .map((line) => line.match(/^\s*[\d.]+ (TRACE|DEBUG|INFO|WARN|ERROR)\s+(.*)$/))
+    .filter((m) => m !== null)
+    .map((m) => `${m[1]} ${m[2]}`);
+  const same = usb.length === rtt.length && usb.every((line, i) => line === rtt[i]);
+  return { lines: usb.length, same, text: `${usb.length} lines over USB serial, the defmt log has ${rtt.length}` };
+}
 
 /** Every board powered up, so that a run that stops early can still say what they saw. */
 /** @type {Board[]} */
@@ -333,6 +357,9 @@ function digitsRun(args, refs, failures) {
   }
 
   const log = refs.log(board, 'digits');
+  const usb = usbSerialLog(args, board, 'digits', log);
+  console.log(`board: USB serial: ${usb.text}, the same lines: ${usb.same ? 'yes' : 'no'}`);
+  if (!usb.same || usb.lines === 0) failures.push(`the USB serial log is not the defmt log (${usb.text}; digits.usb.txt)`);
   const logged = [...log.matchAll(/recognised (\d) in (\d+) us/g)].map((m) => ({ digit: Number(m[1]), us: Number(m[2]) }));
   if (logged.length !== results.length) failures.push(`the log has ${logged.length} recognitions for ${results.length} digits drawn`);
   const clkMhz = board.rp2040.clkSys / 1e6;

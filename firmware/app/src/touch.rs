@@ -126,6 +126,14 @@ pub enum CalibrationError {
     Collinear,
 }
 
+impl core::fmt::Display for CalibrationError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CalibrationError::Collinear => f.write_str("the three touches lie on a line"),
+        }
+    }
+}
+
 impl Calibration {
     /// The map of a panel mounted with its axes swapped, as a display in landscape has them:
     /// the controller's Y axis runs along the screen's x, from raw `y_at_left_right.0` at the

@@ -541,6 +541,31 @@ fn wrap(s: &str, columns: usize) -> impl Iterator<Item = &str> {
     })
 }
 
+/// A number for a log line: `value` with `decimals` digits after the point, formatted with
+/// integers as the screen's are (core::fmt's float formatting would cost kilobytes of flash).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decimal {
+    /// The number.
+    pub value: f32,
+    /// Digits after the point.
+    pub decimals: u32,
+}
+
+impl core::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut s: String<24> = String::new();
+        push_decimal(&mut s, self.value, self.decimals);
+        f.write_str(&s)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Decimal {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{}", defmt::Display2Format(self));
+    }
+}
+
 /// Appends `value` with `decimals` digits after the point (rounded), `-` first if negative.
 fn push_decimal<const N: usize>(s: &mut String<N>, value: f32, decimals: u32) {
     if value < 0.0 {
@@ -619,6 +644,18 @@ mod tests {
 
     fn wrapped(s: &str, columns: usize) -> heapless::Vec<&str, 16> {
         wrap(s, columns).collect()
+    }
+
+    #[test]
+    fn a_decimal_is_rounded_to_its_places_with_its_sign() {
+        let shown = |value, decimals| {
+            let mut s: String<24> = String::new();
+            let _ = core::fmt::write(&mut s, format_args!("{}", Decimal { value, decimals }));
+            s
+        };
+        assert_eq!(shown(-0.089_996, 5), "-0.09000");
+        assert_eq!(shown(351.25, 1), "351.3");
+        assert_eq!(shown(0.0, 2), "0.00");
     }
 
     #[test]

@@ -4,11 +4,12 @@
  * on: the ST7789 display and the XPT2046 touch controller share SPI1 with the microSD slot
  * (the board's default, non-SDIO wiring), the backlight and the touch pen-down line are GPIOs.
  * The board runs the core in emulated time (cycles at clk_sys; sleep skips to the next timer
- * event), reads the defmt log over RTT like a probe, and stops with a description of what it
+ * event), reads the defmt log over RTT like a probe and the text log over USB serial like a
+ * terminal, and stops with a description of what it
  * last saw when the firmware faults, calls into the absent boot ROM, or sleeps with nothing to
  * wake it.
  */
-import { GPIOPinState, RP2040 } from 'rp2040js';
+import { GPIOPinState, RP2040, USBCDC } from 'rp2040js';
 import { ROM_END, bootFromFlash } from './boot-rom.js';
 import { readElf } from './elf.js';
 import { RttReader } from './rtt.js';
@@ -199,6 +200,12 @@ export class Board {
       if (offset === TIMERAWL && rp2040.core.IPSR === 0) this.timerReads.push({ ns: now(), cycles: rp2040.core.cycles });
       return timerRead(offset);
     };
+
+    /** The host's end of the Pico's USB port, a CDC ACM serial port, and what came through it. */
+    this.usbSerial = new USBCDC(rp2040.usbCtrl);
+    /** @type {number[]} */
+    this.usbReceived = [];
+    this.usbSerial.onSerialData = (buffer) => this.usbReceived.push(...buffer);
 
     const rtt = this.elf.symbols.get('_SEGGER_RTT');
     if (!rtt) throw new Error(`${elfName}: no _SEGGER_RTT symbol: the firmware does not log over RTT (defmt-rtt)`);

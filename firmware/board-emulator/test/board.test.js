@@ -29,7 +29,7 @@ test('a wait that runs out names the time, the PC and the last display command',
   const b = board();
   assert.throws(
     () => b.runUntil({ done: () => false, deadlineNs: 200e6, what: 'a screen that never comes' }),
-    /timed out waiting for a screen that never comes: emulated time 200\.\d+ ms; PC 0x1000[0-9a-f]{4}.*; last display command (none|\w+ at [\d.]+ ms)/,
+    /timed out waiting for a screen that never comes: emulated time 200\.\d+ ms; PC 0x10[0-9a-f]{6}.*; last display command (none|\w+ at [\d.]+ ms)/,
   );
 });
 

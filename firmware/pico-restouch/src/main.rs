@@ -3,7 +3,8 @@
 //! finger on the 320x240 ST7789 display, the XPT2046 touch controller tracks it, and the int8
 //! cnn-bn model this binary embeds recognises it when the finger rests. Inference time comes
 //! from the chip's 1 MHz hardware timer (embassy-time's driver) and goes to the screen and, with
-//! every recognition, to the defmt log over RTT.
+//! every recognition, to the log: defmt over RTT for a debug probe, and the same lines as text
+//! over USB serial ([`usb_log`]) for any serial terminal.
 //!
 //! This crate is the board: its wiring ([`Wiring`]), its facts (screen size, SPI clocks, the touch
 //! panel's default calibration) and the poll loop. Everything a board does not decide is `app`'s.
@@ -30,24 +31,43 @@ use app::recognizer::Answer;
 use app::session::Session;
 use app::touch::{Calibration, Xpt2046};
 use app::ui;
-use defmt::{error, info, warn};
 use defmt_rtt as _;
 use embassy_embedded_hal::shared_bus::blocking::spi::SpiDeviceWithConfig;
 use embassy_executor::Spawner;
 use embassy_rp::Peri;
 use embassy_rp::gpio::{Input, Level, Output, Pull};
 use embassy_rp::peripherals::{
-    PIN_8, PIN_9, PIN_10, PIN_11, PIN_12, PIN_13, PIN_15, PIN_16, PIN_17, PIN_22, PIN_25, SPI1,
+    PIN_8, PIN_9, PIN_10, PIN_11, PIN_12, PIN_13, PIN_15, PIN_16, PIN_17, PIN_22, PIN_25, SPI1, USB,
 };
 use embassy_rp::spi::{self, Blocking, Spi};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_time::{Delay, Duration, Instant, Ticker, block_for};
+use embassy_time::{Delay, Duration, Instant, Ticker, Timer, block_for};
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics::prelude::{DrawTarget, Size};
 use mipidsi::interface::SpiInterface;
 use mipidsi::models::ST7789;
 use mipidsi::options::{ColorInversion, Orientation, Rotation};
+
+mod usb_log;
+
+/// Logs one line both ways: defmt over RTT, for a probe, and the same text over USB serial.
+/// The arguments are formatted by each (`{}` only, no defmt type hints), so plain values.
+macro_rules! log {
+    ($level:ident, $name:literal, $format:literal $(, $arg:expr)* $(,)?) => {{
+        defmt::$level!($format $(, $arg)*);
+        usb_log::line($name, format_args!($format $(, $arg)*));
+    }};
+}
+macro_rules! info {
+    ($($t:tt)*) => { log!(info, "INFO", $($t)*) };
+}
+macro_rules! warn {
+    ($($t:tt)*) => { log!(warn, "WARN", $($t)*) };
+}
+macro_rules! error {
+    ($($t:tt)*) => { log!(error, "ERROR", $($t)*) };
+}
 
 /// The model this binary runs and the scratch size it needs (written by `build.rs`).
 mod models {
@@ -70,6 +90,8 @@ struct Wiring {
     sd_select: Peri<'static, PIN_22>,
     /// On the Pico itself (both models): the fault blink code.
     status_led: Peri<'static, PIN_25>,
+    /// The Pico's USB port: the log as text.
+    usb: Peri<'static, USB>,
 }
 
 impl Wiring {
@@ -87,6 +109,7 @@ impl Wiring {
             touch_pen_down: p.PIN_17,
             sd_select: p.PIN_22,
             status_led: p.PIN_25,
+            usb: p.USB,
         }
     }
 }
@@ -173,26 +196,45 @@ fn init_panel<'a>(
         .ok()
 }
 
-/// Shows `fault` on `panel`, if there is one, and repeats its blink code on the LED until the
-/// board is reset.
-fn stop<D: DrawTarget<Color = Rgb565>>(
+/// Logs `fault` and shows it on `panel`, if there is one.
+fn show_fault<D: DrawTarget<Color = Rgb565>>(fault: &Fault<'_>, panel: Option<&mut D>) {
+    error!(
+        "stopped: {}; the LED repeats {} blinks",
+        fault.title(),
+        fault.blink_code().blinks
+    );
+    if let Some(panel) = panel
+        && ui::draw_fault(fault, panel).is_err()
+    {
+        warn!("display write failed");
+    }
+}
+
+/// Shows `fault` and repeats its blink code on the LED until the board is reset, with the
+/// executor still running (so the USB log goes out).
+async fn stop<D: DrawTarget<Color = Rgb565>>(
     fault: Fault<'_>,
     panel: Option<&mut D>,
     led: &mut Output<'_>,
 ) -> ! {
-    let code = fault.blink_code();
-    error!(
-        "stopped: {=str}; the LED repeats {=u8} blinks",
-        fault.title(),
-        code.blinks
-    );
-    if let Some(panel) = panel
-        && ui::draw_fault(&fault, panel).is_err()
-    {
-        warn!("display write failed");
-    }
+    show_fault(&fault, panel);
     loop {
-        for (on, ms) in code.phases() {
+        for (on, ms) in fault.blink_code().phases() {
+            led.set_level(Level::from(on));
+            Timer::after_millis(u64::from(ms)).await;
+        }
+    }
+}
+
+/// [`stop`] where nothing else may run: in the panic handler, interrupts off.
+fn stop_panicked<D: DrawTarget<Color = Rgb565>>(
+    fault: Fault<'_>,
+    panel: Option<&mut D>,
+    led: &mut Output<'_>,
+) -> ! {
+    show_fault(&fault, panel);
+    loop {
+        for (on, ms) in fault.blink_code().phases() {
             led.set_level(Level::from(on));
             block_for(Duration::from_millis(u64::from(ms)));
         }
@@ -223,14 +265,9 @@ fn panic(info: &PanicInfo) -> ! {
         line,
     };
     if again {
-        stop::<Panel<'_>>(fault, None, &mut led);
+        stop_panicked::<Panel<'_>>(fault, None, &mut led);
     }
-    error!(
-        "panicked at {=str}:{=u32}: {=str}",
-        file,
-        line,
-        message.as_str()
-    );
+    error!("panicked at {}:{}: {}", file, line, message.as_str());
     let bus = open_bus(wiring.spi, wiring.spi_clock, wiring.spi_out, wiring.spi_in);
     let _touch_deselected = Output::new(wiring.touch_select, Level::High);
     let _sd_card_deselected = Output::new(wiring.sd_select, Level::High);
@@ -243,7 +280,7 @@ fn panic(info: &PanicInfo) -> ! {
         &mut buffer,
     );
     let _backlight = Output::new(wiring.lcd_backlight, Level::from(panel.is_some()));
-    stop(fault, panel.as_mut(), &mut led)
+    stop_panicked(fault, panel.as_mut(), &mut led)
 }
 
 /// The model's bytes where inference reads them: copied to SRAM with `model-in-ram` (the Pico
@@ -267,8 +304,9 @@ fn model_bytes() -> &'static [u8] {
 }
 
 #[embassy_executor::main]
-async fn main(_spawner: Spawner) {
+async fn main(spawner: Spawner) {
     let wiring = Wiring::take(embassy_rp::init(Default::default()));
+    usb_log::start(spawner, wiring.usb);
     info!("mnist-edge on the Pico-ResTouch-LCD-2.8");
 
     let mut led = Output::new(wiring.status_led, Level::Low);
@@ -294,7 +332,7 @@ async fn main(_spawner: Spawner) {
         &mut buffer,
     ) else {
         error!("the display did not initialise");
-        stop::<Panel<'_>>(Fault::Display, None, &mut led);
+        stop::<Panel<'_>>(Fault::Display, None, &mut led).await;
     };
     // Lit as soon as the panel works, so that whatever comes next, a fault screen included, is
     // seen (for the few milliseconds before the first screen, the panel shows what its memory
@@ -306,7 +344,7 @@ async fn main(_spawner: Spawner) {
         Ok(session) => session,
         Err(e) => {
             error!("the embedded model cannot run: {}", e);
-            stop(Fault::Model(e), Some(&mut display), &mut led);
+            stop(Fault::Model(e), Some(&mut display), &mut led).await;
         }
     };
 
@@ -349,7 +387,7 @@ async fn main(_spawner: Spawner) {
             let mut finished = None;
             match step.event {
                 Some(Event::Touched { index, target, raw }) => info!(
-                    "cross {=usize} at ({=i32}, {=i32}): raw ({=u16}, {=u16})",
+                    "cross {} at ({}, {}): raw ({}, {})",
                     index + 1,
                     target.x,
                     target.y,
@@ -357,9 +395,12 @@ async fn main(_spawner: Spawner) {
                     raw.y
                 ),
                 Some(Event::Fitted(Ok(fitted))) => {
-                    let [a, b, c, d, e, f] = fitted.coefficients;
+                    // Five decimals: within 0.05 px over the panel's raw range.
+                    let [a, b, c, d, e, f] = fitted
+                        .coefficients
+                        .map(|value| ui::Decimal { value, decimals: 5 });
                     info!(
-                        "calibration coefficients: [{=f32}, {=f32}, {=f32}, {=f32}, {=f32}, {=f32}]",
+                        "calibration coefficients: [{}, {}, {}, {}, {}, {}]",
                         a, b, c, d, e, f
                     );
                 }
@@ -397,14 +438,11 @@ async fn main(_spawner: Spawner) {
             }
         };
         if let Some((digit, us)) = update.recognised {
-            info!("recognised {=u8} in {=u32} us", digit, us);
+            info!("recognised {} in {} us", digit, us);
             if let Some(Answer::Unsure { first, second }) =
                 session.screen().prediction.map(|p| p.answer())
             {
-                info!(
-                    "not sure: {=u8} or {=u8}, the screen shows ?",
-                    first, second
-                );
+                info!("not sure: {} or {}, the screen shows ?", first, second);
             }
         }
         if ui::redraw(&session.screen(), &update, &mut display).is_err() {
