@@ -77,7 +77,7 @@ pub struct BlinkCode {
 
 impl BlinkCode {
     /// One repetition as `(led_on, milliseconds)` phases, dark at the end.
-    pub fn phases(self) -> impl Iterator<Item = (bool, u32)> {
+    pub fn phases(self) -> impl Iterator<Item = (bool, u32)> + Clone {
         (0..self.blinks).flat_map(move |blink| {
             let last = blink + 1 == self.blinks;
             [

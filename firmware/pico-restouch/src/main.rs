@@ -25,7 +25,7 @@ use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use app::calibration::{Calibrator, Event, Poll};
-use app::fault::Fault;
+use app::fault::{BlinkCode, Fault};
 use app::layout::Layout;
 use app::recognizer::Answer;
 use app::session::Session;
@@ -210,6 +210,20 @@ fn show_fault<D: DrawTarget<Color = Rgb565>>(fault: &Fault<'_>, panel: Option<&m
     }
 }
 
+/// A blink code on the LED as endless steps: the level to set and how long to hold it.
+fn blink_steps(code: BlinkCode) -> impl Iterator<Item = (Level, Duration)> {
+    code.phases()
+        .cycle()
+        .map(|(on, ms)| (Level::from(on), Duration::from_millis(u64::from(ms))))
+}
+
+/// Where a board that stopped stays (after a blink code, which never ends).
+fn halt() -> ! {
+    loop {
+        cortex_m::asm::wfe();
+    }
+}
+
 /// Shows `fault` and repeats its blink code on the LED until the board is reset, with the
 /// executor still running (so the USB log goes out).
 async fn stop<D: DrawTarget<Color = Rgb565>>(
@@ -218,27 +232,11 @@ async fn stop<D: DrawTarget<Color = Rgb565>>(
     led: &mut Output<'_>,
 ) -> ! {
     show_fault(&fault, panel);
-    loop {
-        for (on, ms) in fault.blink_code().phases() {
-            led.set_level(Level::from(on));
-            Timer::after_millis(u64::from(ms)).await;
-        }
+    for (level, hold) in blink_steps(fault.blink_code()) {
+        led.set_level(level);
+        Timer::after(hold).await;
     }
-}
-
-/// [`stop`] where nothing else may run: in the panic handler, interrupts off.
-fn stop_panicked<D: DrawTarget<Color = Rgb565>>(
-    fault: Fault<'_>,
-    panel: Option<&mut D>,
-    led: &mut Output<'_>,
-) -> ! {
-    show_fault(&fault, panel);
-    loop {
-        for (on, ms) in fault.blink_code().phases() {
-            led.set_level(Level::from(on));
-            block_for(Duration::from_millis(u64::from(ms)));
-        }
-    }
+    halt()
 }
 
 /// Set by the first panic: a second one (in the fault screen's own code) only blinks.
@@ -264,8 +262,17 @@ fn panic(info: &PanicInfo) -> ! {
         file,
         line,
     };
+    // Busy-waits: the executor and its timers stopped with the panic.
+    let blink = |led: &mut Output<'_>| -> ! {
+        for (level, hold) in blink_steps(fault.blink_code()) {
+            led.set_level(level);
+            block_for(hold);
+        }
+        halt()
+    };
     if again {
-        stop_panicked::<Panel<'_>>(fault, None, &mut led);
+        // Only the LED: what panicked this time is the fault screen's own code.
+        blink(&mut led);
     }
     error!("panicked at {}:{}: {}", file, line, message.as_str());
     let bus = open_bus(wiring.spi, wiring.spi_clock, wiring.spi_out, wiring.spi_in);
@@ -280,7 +287,8 @@ fn panic(info: &PanicInfo) -> ! {
         &mut buffer,
     );
     let _backlight = Output::new(wiring.lcd_backlight, Level::from(panel.is_some()));
-    stop_panicked(fault, panel.as_mut(), &mut led)
+    show_fault(&fault, panel.as_mut());
+    blink(&mut led)
 }
 
 /// The model's bytes where inference reads them: copied to SRAM with `model-in-ram` (the Pico
