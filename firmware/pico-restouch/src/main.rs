@@ -42,7 +42,7 @@ use embassy_rp::peripherals::{
 use embassy_rp::spi::{self, Blocking, Spi};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_time::{Delay, Duration, Instant, Ticker, Timer, block_for};
+use embassy_time::{Duration, Instant, Ticker, Timer, block_for};
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics::prelude::{DrawTarget, Size};
 use mipidsi::interface::SpiInterface;
@@ -172,6 +172,17 @@ fn open_bus(
     Mutex::new(RefCell::new(bus))
 }
 
+/// A blocking delay of at least what is asked. embassy-time's `Delay` counts whole timer ticks
+/// from the current one, which may be nearly over, so it can end up to a tick (1 us) early: the
+/// ST7789's 10 us reset pulse then falls short (the board emulator saw 9.9 us).
+struct AtLeast;
+
+impl embedded_hal::delay::DelayNs for AtLeast {
+    fn delay_ns(&mut self, ns: u32) {
+        block_for(Duration::from_nanos(u64::from(ns)) + Duration::from_ticks(1));
+    }
+}
+
 /// Resets and initialises the ST7789 (landscape, inverted colours as the panel needs), or
 /// `None` when it does not answer its init sequence.
 fn init_panel<'a>(
@@ -192,7 +203,7 @@ fn init_panel<'a>(
         .orientation(Orientation::new().rotate(Rotation::Deg90))
         .invert_colors(ColorInversion::Inverted)
         .reset_pin(Output::new(reset, Level::Low))
-        .init(&mut Delay)
+        .init(&mut AtLeast)
         .ok()
 }
 
