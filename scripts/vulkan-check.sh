@@ -62,10 +62,7 @@ trainer=$scratch/trainer
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/mnist-edge/cubecl
 mkdir -p "$scratch/runs" "$cache"
 rm -rf "$scratch/runs"/*
-# One timing per candidate kernel when tuning (cubecl takes 3 to 10): a software device's
-# timings choose nothing worth the minutes, and each is a kernel run on the CPU.
-printf '[environment]\npath = { directory = "%s" }\n\n[autotune.bench]\nmin_samples = 1\nmax_samples = 1\n' \
-  "$cache" > "$scratch/cubecl.toml"
+printf '[environment]\npath = { directory = "%s" }\n' "$cache" > "$scratch/cubecl.toml"
 export GALLIVM_PERF=${GALLIVM_PERF:-nopt}
 # Coarser autotune keys (shapes rounded to larger steps): fewer tunings, each compiling kernels.
 export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
