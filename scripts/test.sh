@@ -23,12 +23,23 @@ all_checks() {
 
   burn_onnx=(--manifest-path tests/burn-onnx/Cargo.toml --target-dir target)
   # Every build of the root workspace with the trainer's GPU backend: one feature set, so burn is
-  # built once for clippy's check, the tests and the binaries (the Vulkan check runs these).
+  # built once for the tests and the binaries (the Vulkan check runs these).
   gpu=(--features trainer/vulkan)
 
   step "python environment for the ONNX checks, and QEMU's x86-64 emulator (ONNX Runtime on an AVX2-only CPU)"
   scripts/python-env.sh
   scripts/install-qemu.sh user-x86
+
+  # Clippy lints the project's own crates while they are compiled for the builds and tests:
+  # `linted cargo ...` runs clippy-driver as cargo's workspace wrapper, as `cargo clippy` does,
+  # but with code generation. A separate `cargo clippy` would compile every dependency a second
+  # time, in check mode (8 minutes of the run here). Every target `cargo clippy --all-targets`
+  # lints is built below: binaries, examples and benchmarks, then the tests.
+  clippy_driver=$(rustup which clippy-driver)
+  linted() {
+    RUSTC_WORKSPACE_WRAPPER=$clippy_driver \
+      CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ "$@"
+  }
 
   step "format"
   cargo fmt --all -- --check
@@ -47,11 +58,11 @@ all_checks() {
 
   step "the trainer's GPU path on a software Vulkan device (lavapipe), against flex: started in the background"
   # It spends its time in lavapipe's LLVM compiling kernels, mostly on one core, so it starts as
-  # early as it can: once the trainer is built, with the rest of the build, clippy and the tests
+  # early as it can: once the trainer is built, with the rest of the build and the tests
   # beside it. Its output comes at the end. The same features as every build below, so nothing is
   # built twice: --workspace, and an example, whose dev-dependencies (criterion's ciborium
   # features, under all of cubecl) the later builds have too.
-  cargo build --workspace --release --bin trainer --example layer_times "${gpu[@]}"
+  linted cargo build --workspace --release --bin trainer --example layer_times "${gpu[@]}"
   # Installed here, in the foreground: apt in the background could meet the steps' own apt runs
   # at dpkg's lock.
   scripts/install-vulkan.sh
@@ -60,22 +71,18 @@ all_checks() {
   vulkan_check=$!
   trap 'kill "$vulkan_check" 2>/dev/null || true' EXIT
 
-  step "clippy (with the trainer's vulkan backend)"
-  cargo clippy --workspace --all-targets --release "${gpu[@]}" -- -D warnings
-  cargo clippy "${burn_onnx[@]}" --all-targets --release -- -D warnings
+  step "the workspace's binaries, examples and benchmarks (release; linted)"
+  linted cargo build --workspace --release --bins --examples --benches "${gpu[@]}"
 
-  step "the workspace's binaries and examples (release)"
-  cargo build --workspace --release --bins --examples "${gpu[@]}"
-
-  step "tests"
-  cargo test --workspace --release "${gpu[@]}"
+  step "tests (linted)"
+  linted cargo test --workspace --release "${gpu[@]}"
 
   step "the trainer's CPU kernels again on an emulated AVX2-only CPU (scripts/avx2-cpu.sh)"
   # gemm and flex pick AVX-512 or AVX2 kernels by CPUID at run time: the run above took this
   # machine's; QEMU as a Haswell takes the other on an AVX-512 machine (the same on an AVX2 one).
   # --workspace keeps the build above (a lone -p trainer build unifies burn's features otherwise).
   CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$PWD/scripts/avx2-cpu.sh" \
-    cargo test --workspace --release "${gpu[@]}" --lib cpu::
+    linted cargo test --workspace --release "${gpu[@]}" --lib cpu::
 
   step "runtime-nostd's tests built for a 32-bit target (i686: usize is 32 bits)"
   # Installs the 32-bit C runtime the i686 test binaries link against when missing.
@@ -83,10 +90,10 @@ all_checks() {
     sudo=$([ "$(id -u)" = 0 ] || echo sudo)
     $sudo apt-get update -qq && $sudo apt-get install -y -qq gcc-multilib
   }
-  cargo test -p runtime-nostd --release --target i686-unknown-linux-gnu
+  linted cargo test -p runtime-nostd --release --target i686-unknown-linux-gnu
 
-  step "burn-onnx import round trip"
-  cargo test "${burn_onnx[@]}" --release
+  step "burn-onnx import round trip (linted)"
+  linted cargo test "${burn_onnx[@]}" --release
 
   step "the flat models on all 10,000 test digits (f32 and int8 vs the reference), and host_check as users type it"
   # Same binary as `cargo run -p cross-check --release --bin host_check`, built above with the
@@ -103,13 +110,12 @@ all_checks() {
   (
     cd firmware
     cargo fmt --all -- --check
-    cargo clippy -p app -p model-embed -p simulator -p uf2 --all-targets --release -- -D warnings
     for board in pico-restouch qemu; do
       cargo clippy -p "$board" --release --target thumbv8m.main-none-eabihf -- -D warnings
     done
     cargo clippy -p pico-restouch --release --no-default-features --features rp2040 \
       --target thumbv6m-none-eabi -- -D warnings
-    cargo test -p app -p model-embed -p simulator -p uf2 --release
+    linted cargo test -p app -p model-embed -p simulator -p uf2 --release --all-targets
     cargo build -p app --release --target thumbv6m-none-eabi
     ./size-report.sh
     ./run-qemu.sh
