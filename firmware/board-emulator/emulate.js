@@ -7,14 +7,21 @@
  * emulated touch panel in emulated real time, tapping CLEAR between them. Each answer is read
  * twice: off the emulated screen (by the simulator, which also compares the whole screen with
  * its own) and from the firmware's defmt log over RTT; the text log over USB serial must have
- * the same lines. A second power-up holds a finger on the
+ * the same lines. Its first screen says the board runs the default touch calibration (its
+ * flash holds none) until that notice times out. A second power-up holds a finger on the
  * panel to run the touch calibration: prompt, three crosses touched where the screen shows
  * them, the result screen (with the coefficients) tapped away, the fitted map checked against
- * the panel, then a digit drawn with it.
+ * the panel and the record the firmware wrote to its flash's last sector against the log, then
+ * a digit drawn with it. A third power-up keeps that flash (a reset): the first screen says the
+ * stored calibration runs, the log gives its coefficients, a digit drawn at once is recognised;
+ * a fourth has one byte of the record flipped: the default runs and the first screen says the
+ * stored one is unreadable. A fifth calibrates on a flash that takes no writes: the firmware
+ * must say it did not keep the fit. Then the build that panics.
  *
- * Prints the figures the emulator measures and, last, `board: <n>/10 recognised, screen
- * identical to simulator: <yes|no>, <cycles> cycles/inference (<ms> ms at <MHz> MHz)`. Exits 0
- * only when every check passes.
+ * Prints the figures the emulator measures, then `board: calibration kept after reset: <yes|no>,
+ * corrupt record -> defaults: <yes|no>, panic shown on screen: <yes|no>` and, last, `board:
+ * <n>/10 recognised, screen identical to simulator: <yes|no>, <cycles> cycles/inference (<ms> ms
+ * at <MHz> MHz)`. Exits 0 only when every check passes.
  *
  * firmware/emulate-board.sh builds what it needs and runs it; by hand:
  *   node emulate.js --elf ELF --panic-elf ELF --simulator SIMULATOR --out DIR [--uf2 UF2] [--defmt-print PATH]
@@ -29,6 +36,8 @@ import { findCross } from './src/screen.js';
 import { encodePng } from './src/png.js';
 import { VIEW } from './src/st7789.js';
 import { PICO_FLASH_BYTES, readUf2 } from './src/uf2.js';
+import { FLASH_SECTOR } from './src/boot-rom.js';
+import { COEFFICIENTS_AT, readCalibrationRecord } from './src/calibration-record.js';
 
 /** Power-on to the first complete screen, at most: a second is what a user will wait. */
 const BOOT_BOUND_NS = 1000e6;
@@ -40,6 +49,10 @@ const STEP_DEADLINE_NS = 5e9;
 const CROSS_TOUCH_NS = 100e6;
 /** The digit drawn after the calibration, to use the fitted map. */
 const DIGIT_AFTER_CALIBRATION = '4';
+/** Where the firmware keeps the calibration: the flash's last sector (calibration_store.rs). */
+const CALIBRATION_SECTOR = PICO_FLASH_BYTES - FLASH_SECTOR;
+/** How long the first screen's calibration notice stays without a touch (app::session::NOTICE_MS). */
+const NOTICE_NS = 5000e6;
 /**
  * The LED dark this long after a blink ends the blink code's repetition: longer than the gap
  * between two blinks, shorter than the pause after the last (app::fault's BLINK_OFF_MS and
@@ -192,11 +205,13 @@ const failures = [];
 
 /**
  * A board with the test's options, and the traffic views the checks use; `firmware` says what
- * it runs (the board's ELF and UF2 by default).
+ * it runs (the board's ELF and UF2 by default), `flashBefore` what its flash held before the
+ * image was written (a reset; erased by default), `wornFlash` that its flash takes no writes.
  *
  * @param {Args} args
+ * @param {{ firmware?: { elf: string, uf2: string }, flashBefore?: Uint8Array, wornFlash?: boolean }} [options]
  */
-function powerUp(args, firmware = { elf: args.elf, uf2: args.uf2 }) {
+function powerUp(args, { firmware = { elf: args.elf, uf2: args.uf2 }, flashBefore, wornFlash } = {}) {
   let elf;
   try {
     elf = readFileSync(firmware.elf);
@@ -220,6 +235,8 @@ function powerUp(args, firmware = { elf: args.elf, uf2: args.uf2 }) {
   }
   const board = new Board(elf, firmware.elf, {
     flash,
+    flashBefore,
+    wornFlash,
     seed: args.seed,
     touchNoise: args.noise,
     touchSpikes: args.spikes,
@@ -303,9 +320,14 @@ function digitsRun(args, refs, failures) {
       `first screen complete at ${ms(boot.firstScreenNs)} of emulated time (bound ${ms(BOOT_BOUND_NS)}); ` +
       `bytes to the panel before its init: ${boot.traffic}`,
   );
-  const bootScreen = refs.compare(board, 'boot', ['--blank']);
-  console.log(`board: first screen vs the simulator's: ${bootScreen.text}`);
+  const bootScreen = refs.compare(board, 'boot', ['--notice', 'default']);
+  console.log(`board: first screen (the default calibration's notice) vs the simulator's: ${bootScreen.text}`);
   if (bootScreen.differing > 0) failures.push("the first screen differs from the simulator's");
+  // The notice goes after its time: the screen is then the app's, blank.
+  untilRedrawn(lcdBytes(), NOTICE_NS, "the end of the first screen's notice");
+  if (board.nowNs < NOTICE_NS) failures.push(`the first screen's notice went at ${ms(board.nowNs)}, before ${ms(NOTICE_NS)}`);
+  const blankScreen = refs.compare(board, 'blank', ['--blank']);
+  if (blankScreen.differing > 0) failures.push(`after the notice the screen is not the app's blank one: ${blankScreen.text}`);
   const bootView = board.lcd.view();
 
   /** @type {{ digit: number, answer: number | '?' | null, identical: boolean, cycles: number }[]} */
@@ -397,26 +419,33 @@ function digitsRun(args, refs, failures) {
     board,
     recognised,
     drawn: results.length,
-    identical: bootScreen.differing === 0 && results.every((r) => r.identical),
+    identical: bootScreen.differing === 0 && blankScreen.differing === 0 && results.every((r) => r.identical),
     meanCycles: cycles.reduce((a, b) => a + b, 0) / Math.max(1, cycles.length),
     clkMhz,
   };
 }
 
 /**
- * Power-up with a finger on the panel: the touch calibration.
+ * Power-up with a finger on the panel: the touch calibration. With `wornFlash` the flash takes
+ * no writes: the firmware must say so in its log and keep the fit until the next reset (the
+ * digit after it is still recognised).
  *
  * @param {Args} args
  * @param {References} refs
  * @param {string[]} failures
+ * @param {boolean} wornFlash
+ * @returns {{ flash: Uint8Array, coefficients: string | null, result: Uint16Array, notStored: string | null } | undefined}
  */
-function calibrationRun(args, refs, failures) {
-  const powered = powerUp(args);
+function calibrationRun(args, refs, failures, wornFlash = false) {
+  const run = wornFlash ? 'calibration on a worn flash' : 'calibration';
+  const name = wornFlash ? 'worn-flash' : 'calibration';
+  const fail = (/** @type {string} */ message) => failures.push(`${run}: ${message}`);
+  const powered = powerUp(args, { wornFlash });
   const { board, lcdBytes, untilRedrawn } = powered;
   board.setFinger({ x: 160, y: 120 });
   firstScreen(powered, failures);
-  const prompt = refs.compare(board, 'calibration-prompt', ['--calibration']);
-  if (prompt.differing > 0) failures.push(`calibration: the prompt differs from the simulator's: ${prompt.text}`);
+  const prompt = refs.compare(board, `${name}-prompt`, ['--calibration']);
+  if (prompt.differing > 0) fail(`the prompt differs from the simulator's: ${prompt.text}`);
   board.setFinger(null);
   /** @type {{ x: number, y: number }[]} */
   const touched = [];
@@ -424,9 +453,9 @@ function calibrationRun(args, refs, failures) {
     untilRedrawn(lcdBytes(), board.nowNs, `calibration cross ${i}`);
     const cross = findCross(board.lcd.view());
     if (!cross) {
-      writeFileSync(join(args.out, `board-calibration-${i}.png`), encodePng(VIEW.width, VIEW.height, board.lcd.view()));
-      failures.push(`calibration: no cross on the screen for touch ${i} (board-calibration-${i}.png)`);
-      return;
+      writeFileSync(join(args.out, `board-${name}-${i}.png`), encodePng(VIEW.width, VIEW.height, board.lcd.view()));
+      fail(`no cross on the screen for touch ${i} (board-${name}-${i}.png)`);
+      return undefined;
     }
     touched.push(cross);
     board.setFinger(cross);
@@ -434,30 +463,27 @@ function calibrationRun(args, refs, failures) {
     board.runUntil({ done: () => board.nowNs >= lift, deadlineNs: lift + POLL_NS, what: `a touch on cross ${i}` });
     board.setFinger(null);
   }
-  // The result, with the coefficients to keep, stays on the screen until a tap.
+  // The result, with the coefficients and whether they were kept, stays until a tap.
   untilRedrawn(lcdBytes(), board.nowNs, 'the calibration result');
-  writeFileSync(join(args.out, 'board-calibration-result.png'), encodePng(VIEW.width, VIEW.height, board.lcd.view()));
+  const result = board.lcd.view();
+  writeFileSync(join(args.out, `board-${name}-result.png`), encodePng(VIEW.width, VIEW.height, result));
   const beforeTap = lcdBytes();
   board.setFinger({ x: 160, y: 120 });
   const tapEnd = board.nowNs + CROSS_TOUCH_NS;
   board.runUntil({ done: () => board.nowNs >= tapEnd, deadlineNs: tapEnd + POLL_NS, what: 'a tap on the calibration result' });
   board.setFinger(null);
   untilRedrawn(beforeTap, board.nowNs, 'the screen after the calibration');
-  const after = refs.compare(board, 'after-calibration', ['--blank']);
-  if (after.differing > 0) failures.push(`calibration: the screen after it is not the app's first screen: ${after.text}`);
+  const after = refs.compare(board, `after-${name}`, ['--blank']);
+  if (after.differing > 0) fail(`the screen after it is not the app's first screen: ${after.text}`);
   const calibratedNs = board.nowNs;
   board.runUntil({
     done: () => pollingSteadily(board.penReads, calibratedNs),
     deadlineNs: calibratedNs + STEP_DEADLINE_NS,
     what: 'polling after the calibration',
   });
-  const lcdBefore = lcdBytes();
-  const played = play(board, refs.polls(DIGIT_AFTER_CALIBRATION), `digit ${DIGIT_AFTER_CALIBRATION} after the calibration`);
-  untilRedrawn(lcdBefore, played.endNs, `the answer to digit ${DIGIT_AFTER_CALIBRATION} after the calibration`);
-  board.runUntil({ done: () => displayQuietAndPolling(powered, played.endNs), deadlineNs: played.endNs + STEP_DEADLINE_NS, what: 'the answer' });
-  const screen = refs.compare(board, `calibrated-${DIGIT_AFTER_CALIBRATION}`, ['--digit', DIGIT_AFTER_CALIBRATION]);
+  const screen = drawDigit(powered, refs, DIGIT_AFTER_CALIBRATION, name, 'after the calibration');
 
-  const log = refs.log(board, 'calibration');
+  const log = refs.log(board, name);
   const fitted = log.match(/calibration coefficients: \[([^\]]*)\]/);
   const coefficients = fitted ? fitted[1].split(',').map(Number) : [];
   // The fitted map must send the panel's readings back to where the finger was.
@@ -471,14 +497,111 @@ function calibrationRun(args, refs, failures) {
     }
   }
   console.log(
-    `board: calibration: crosses at ${touched.map((p) => `(${p.x}, ${p.y})`).join(', ')}; the fitted map is off by at most ` +
+    `board: ${run}: crosses at ${touched.map((p) => `(${p.x}, ${p.y})`).join(', ')}; the fitted map is off by at most ` +
       `${worst.toFixed(2)} px at the screen's corners and centre; then ${screen.text}`,
   );
-  if (!(worst <= 1)) failures.push(`calibration: the fitted map is ${fitted ? `off by ${worst.toFixed(2)} px` : 'not in the log'}`);
+  if (!(worst <= 1)) fail(`the fitted map is ${fitted ? `off by ${worst.toFixed(2)} px` : 'not in the log'}`);
   if (screen.answer !== Number(DIGIT_AFTER_CALIBRATION)) {
-    failures.push(`calibration: a ${DIGIT_AFTER_CALIBRATION} drawn after it shows ${screen.answer ?? 'no answer'}`);
+    fail(`a ${DIGIT_AFTER_CALIBRATION} drawn after it shows ${screen.answer ?? 'no answer'}`);
   }
-  failures.push(...faultsOf(board, log).map((f) => `calibration: ${f}`));
+
+  // What it wrote: one erase of the last sector and one page, a record of the logged map.
+  const writes = board.rom.writes.map((w) => `${w.op} ${w.bytes} B at 0x${w.offset.toString(16)}`);
+  const expected = [`erase ${FLASH_SECTOR} B at 0x${CALIBRATION_SECTOR.toString(16)}`, `program 256 B at 0x${CALIBRATION_SECTOR.toString(16)}`];
+  if (writes.join() !== expected.join()) fail(`flash writes ${writes.join(', ') || 'none'}, not ${expected.join(', ')}`);
+  const notStored = log.match(/calibration not stored \(.*\): it holds until the next reset/);
+  if (wornFlash) {
+    // The one warning expected: the write that did not take.
+    console.log(`board: ${run}: ${notStored ? `the log says "${notStored[0]}"` : 'the log does not say the fit was not kept'}`);
+    if (!notStored) fail('the log does not say the calibration could not be stored');
+  } else {
+    let stored = /** @type {number[]} */ ([]);
+    try {
+      stored = readCalibrationRecord(board.rp2040.flash.subarray(CALIBRATION_SECTOR));
+    } catch (e) {
+      fail(`no valid record in the flash's last sector: ${e instanceof Error ? e.message : e}`);
+    }
+    // The log's five decimals against the record's f32s.
+    const sameMap =
+      stored.length === 6 && coefficients.length === 6 && stored.every((c, i) => Math.abs(c - coefficients[i]) <= 5e-6 + 1e-6 * Math.abs(c));
+    console.log(`board: ${run}: flash writes: ${writes.join(', ') || 'none'}; the record holds the logged map: ${sameMap ? 'yes' : 'no'}`);
+    if (!sameMap) fail(`the stored record holds [${stored.join(', ')}], the log [${coefficients.join(', ')}]`);
+  }
+  const unexpected = log
+    .split('\n')
+    .filter((line) => !(wornFlash && notStored && line.includes(notStored[0])))
+    .join('\n');
+  failures.push(...faultsOf(board, unexpected).map((f) => `${run}: ${f}`));
+  return { flash: board.rp2040.flash.slice(), coefficients: fitted ? fitted[1] : null, result, notStored: notStored?.[0] ?? null };
+}
+
+/**
+ * A reset that keeps the flash the calibration run left: the stored calibration must be the one
+ * used (the log gives its coefficients, the first screen says so), a digit drawn at once is
+ * recognised with it (the touch also ends the notice), and nothing is written to flash.
+ *
+ * @param {Args} args
+ * @param {References} refs
+ * @param {{ flash: Uint8Array, coefficients: string | null }} calibrated
+ * @param {string[]} failures
+ * @returns {boolean} whether the stored calibration was used
+ */
+function storedCalibrationRun(args, refs, calibrated, failures) {
+  const powered = powerUp(args, { flashBefore: calibrated.flash });
+  const { board } = powered;
+  firstScreen(powered, failures);
+  const first = refs.compare(board, 'stored-calibration', ['--notice', 'stored']);
+  board.runUntil({ done: () => pollingSteadily(board.penReads, 0), deadlineNs: board.nowNs + STEP_DEADLINE_NS, what: 'polling after the reset' });
+  const screen = drawDigit(powered, refs, DIGIT_AFTER_CALIBRATION, 'stored', 'after the reset');
+  const log = refs.log(board, 'stored-calibration');
+  const used = log.match(/touch calibration: stored in flash, \[([^\]]*)\]/);
+  const kept = used !== null && calibrated.coefficients !== null && used[1] === calibrated.coefficients;
+  console.log(
+    `board: reset with the flash kept: ${used ? `the log says "${used[0]}"` : 'the log names no stored calibration'}; ` +
+      `the first screen: ${first.text}; then ${screen.text}`,
+  );
+  if (!kept) failures.push(`reset: the stored calibration [${calibrated.coefficients}] is not the one used (${used?.[0] ?? 'none logged'})`);
+  if (first.differing > 0) failures.push(`reset: the first screen is not the simulator's stored-calibration notice: ${first.text}`);
+  if (screen.answer !== Number(DIGIT_AFTER_CALIBRATION) || screen.differing > 0) {
+    failures.push(`reset: a ${DIGIT_AFTER_CALIBRATION} drawn shows ${screen.answer ?? 'no answer'} (${screen.text})`);
+  }
+  if (board.rom.writes.length > 0) failures.push(`reset: the firmware wrote to flash ${board.rom.writes.length} times unasked`);
+  failures.push(...faultsOf(board, log).map((f) => `reset: ${f}`));
+  return kept && first.differing === 0 && screen.answer === Number(DIGIT_AFTER_CALIBRATION);
+}
+
+/**
+ * A reset with one byte of the stored record flipped: the firmware must refuse the record
+ * (the CRC), run the default calibration and say so on its first screen and in its log, and
+ * leave the flash alone.
+ *
+ * @param {Args} args
+ * @param {References} refs
+ * @param {{ flash: Uint8Array }} calibrated
+ * @param {string[]} failures
+ * @returns {boolean} whether the defaults were used and shown
+ */
+function corruptRecordRun(args, refs, calibrated, failures) {
+  const flash = calibrated.flash.slice();
+  flash[CALIBRATION_SECTOR + COEFFICIENTS_AT] ^= 0x10;
+  const powered = powerUp(args, { flashBefore: flash });
+  const { board } = powered;
+  firstScreen(powered, failures);
+  const first = refs.compare(board, 'corrupt-record', ['--notice', 'unreadable']);
+  const log = refs.log(board, 'corrupt-record');
+  // defmt prints the error's fields (`Record(BadCrc { .. })`), the USB log its Display text.
+  const refused = log.match(/touch calibration: the default, the stored one is unreadable \(Record\(BadCrc \{[^}]*\}\)\)/);
+  console.log(`board: corrupt record: ${refused ? `the log says "${refused[0]}"` : 'the log does not refuse it'}; the first screen: ${first.text}`);
+  if (!refused) failures.push('corrupt record: the log does not say the stored record was refused for its CRC');
+  if (first.differing > 0) failures.push(`corrupt record: the first screen is not the simulator's unreadable-record notice: ${first.text}`);
+  if (board.rom.writes.length > 0) failures.push(`corrupt record: the firmware wrote to flash ${board.rom.writes.length} times unasked`);
+  // Its warning about the record is the expected one.
+  const unexpected = log
+    .split('\n')
+    .filter((line) => !refused || !line.includes(refused[0]))
+    .join('\n');
+  failures.push(...faultsOf(board, unexpected).map((f) => `corrupt record: ${f}`));
+  return refused !== null && first.differing === 0;
 }
 
 /**
@@ -492,7 +615,7 @@ function calibrationRun(args, refs, failures) {
  * @returns {boolean} whether the panic was shown on the screen
  */
 function panicRun(args, refs, failures) {
-  const { board } = powerUp(args, { elf: args.panicElf, uf2: '' });
+  const { board } = powerUp(args, { firmware: { elf: args.panicElf, uf2: '' } });
   // Done once the LED has shown a whole code: its blinks, then the long pause.
   board.runUntil({
     done: () => {
@@ -524,6 +647,25 @@ function panicRun(args, refs, failures) {
 }
 
 /**
+ * Draws `digit` with the synthetic finger and compares the answer's screen with the
+ * simulator's (written as `board-<name>-<digit>.png`).
+ *
+ * @param {ReturnType<typeof powerUp>} powered
+ * @param {References} refs
+ * @param {string} digit
+ * @param {string} name
+ * @param {string} when For messages: "after ...".
+ */
+function drawDigit(powered, refs, digit, name, when) {
+  const { board, lcdBytes, untilRedrawn } = powered;
+  const lcdBefore = lcdBytes();
+  const played = play(board, refs.polls(digit), `digit ${digit} ${when}`);
+  untilRedrawn(lcdBefore, played.endNs, `the answer to digit ${digit} ${when}`);
+  board.runUntil({ done: () => displayQuietAndPolling(powered, played.endNs), deadlineNs: played.endNs + STEP_DEADLINE_NS, what: 'the answer' });
+  return refs.compare(board, `${name}-${digit}`, ['--digit', digit]);
+}
+
+/**
  * @param {ReturnType<typeof powerUp>} powered
  * @param {number} sinceNs
  */
@@ -552,7 +694,14 @@ function main() {
   const refs = references(args);
   const hostStart = performance.now();
   const digits = digitsRun(args, refs, failures);
-  calibrationRun(args, refs, failures);
+  const calibrated = calibrationRun(args, refs, failures);
+  const kept = calibrated ? storedCalibrationRun(args, refs, calibrated, failures) : false;
+  const defaults = calibrated ? corruptRecordRun(args, refs, calibrated, failures) : false;
+  // The same touches on a flash that takes no writes: the line under the result must differ.
+  const worn = calibrationRun(args, refs, failures, true);
+  if (calibrated && worn && worn.result.every((pixel, i) => pixel === calibrated.result[i])) {
+    failures.push('calibration on a worn flash: the result screen is the one of a kept calibration');
+  }
   const panicShown = panicRun(args, refs, failures);
   const hostSeconds = (performance.now() - hostStart) / 1e3;
   const instructions = boards.reduce((n, b) => n + b.instructions, 0);
@@ -564,7 +713,11 @@ function main() {
   const unmodelled = [...digits.board.unmodelled].map(([peripheral, n]) => `${peripheral} (${n})`).join(', ');
   if (unmodelled) console.log(`board: register accesses rp2040js does not model, ignored: ${unmodelled}`);
   for (const failure of failures) console.log(`board: FAIL: ${failure}`);
-  console.log(`board: panic shown on screen: ${panicShown ? 'yes' : 'no'}`);
+  const yesNo = (/** @type {boolean} */ b) => (b ? 'yes' : 'no');
+  console.log(
+    `board: calibration kept after reset: ${yesNo(kept)}, corrupt record -> defaults: ${yesNo(defaults)}, ` +
+      `panic shown on screen: ${yesNo(panicShown)}`,
+  );
   console.log(
     `board: ${digits.recognised}/${digits.drawn} recognised, screen identical to simulator: ${digits.identical ? 'yes' : 'no'}, ` +
       `${Math.round(digits.meanCycles)} cycles/inference (${(digits.meanCycles / digits.clkMhz / 1e3).toFixed(1)} ms at ${digits.clkMhz.toFixed(0)} MHz)`,

@@ -27,6 +27,36 @@ use crate::touch::{Calibration, CalibrationError, RawPoint};
 /// reading lost while it presses.
 pub const RELEASE_MS: u64 = 300;
 
+/// Which touch calibration a board runs with: its first screen says so for
+/// [`NOTICE_MS`](crate::session::NOTICE_MS), with how to calibrate again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Source {
+    /// The record an earlier calibration stored in flash.
+    Stored,
+    /// The board's built-in default: nothing is stored.
+    Default,
+    /// The built-in default, because what is stored is no valid record (corrupt, torn, another
+    /// version): never a garbage map.
+    DefaultStoredUnreadable,
+}
+
+impl Source {
+    /// What the first screen says about it.
+    pub fn notice(self) -> &'static str {
+        match self {
+            Source::Stored => "Touch calibration: stored.",
+            Source::Default => "Touch calibration: default.",
+            Source::DefaultStoredUnreadable => {
+                "Stored touch calibration unreadable: default in use."
+            }
+        }
+    }
+}
+
+/// What the first screen says after [`Source::notice`].
+pub const RECALIBRATE_HINT: &str = "Hold a finger on the screen at power-up to calibrate.";
+
 /// What the panel said at one poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Poll {

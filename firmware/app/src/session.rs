@@ -3,7 +3,8 @@
 //! drawing once the finger has been off the screen for [`SETTLE_MS`] (so a digit may take
 //! several strokes, like a 4 or a crossed 7). Ink after an answer is shown starts the next
 //! digit on a cleared canvas. The board then redraws what the returned
-//! [`Update`] names.
+//! [`Update`] names. At power-up the results panel can say which touch calibration the board
+//! runs with ([`Session::show_notice`]) until the first touch or for [`NOTICE_MS`].
 //!
 //! ```no_run
 //! use app::layout::Layout;
@@ -23,6 +24,7 @@ use embedded_graphics::prelude::Point;
 use embedded_graphics::primitives::Rectangle;
 use runtime_nostd::InferError;
 
+use crate::calibration::Source;
 use crate::canvas::Canvas;
 use crate::layout::Layout;
 use crate::preprocess::{DIGIT_SIDE, to_mnist};
@@ -34,6 +36,10 @@ pub const SETTLE_MS: u64 = 400;
 /// How often the boards poll the touch panel, in milliseconds: often enough for smooth strokes
 /// from a quick finger.
 pub const POLL_MS: u64 = 10;
+
+/// How long the first screen says which touch calibration the board runs with (or until the
+/// first touch): long enough to read two short lines.
+pub const NOTICE_MS: u64 = 5000;
 
 /// What a step changed on the screen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +63,8 @@ pub struct Session<const SCRATCH: usize> {
     inference_us: Option<u32>,
     touching: bool,
     drawing: Drawing,
+    /// The calibration notice and when it goes (microseconds).
+    notice: Option<(Source, u64)>,
 }
 
 /// Where the drawing stands relative to recognition.
@@ -83,7 +91,14 @@ impl<const SCRATCH: usize> Session<SCRATCH> {
             inference_us: None,
             touching: false,
             drawing: Drawing::Recognised,
+            notice: None,
         })
+    }
+
+    /// Shows which touch calibration the board runs with in the results panel, from `now_us`
+    /// for [`NOTICE_MS`] or until the first touch; the caller draws the screen after this.
+    pub fn show_notice(&mut self, source: Source, now_us: u64) {
+        self.notice = Some((source, now_us.saturating_add(NOTICE_MS * 1000)));
     }
 
     /// The screen's layout.
@@ -99,6 +114,7 @@ impl<const SCRATCH: usize> Session<SCRATCH> {
             digit: self.digit.as_ref(),
             prediction: self.prediction,
             inference_us: self.inference_us,
+            notice: self.notice.map(|(source, _)| source),
         }
     }
 
@@ -110,6 +126,24 @@ impl<const SCRATCH: usize> Session<SCRATCH> {
         now_us: &mut impl FnMut() -> u64,
     ) -> Result<Update, InferError> {
         let now = now_us();
+        let notice_over = self
+            .notice
+            .is_some_and(|(_, until)| touch.is_some() || now >= until);
+        if notice_over {
+            self.notice = None;
+        }
+        let mut update = self.follow(touch, now, now_us)?;
+        update.results |= notice_over;
+        Ok(update)
+    }
+
+    /// The drawing's part of [`step`](Self::step), at `now` (microseconds).
+    fn follow(
+        &mut self,
+        touch: Option<Point>,
+        now: u64,
+        now_us: &mut impl FnMut() -> u64,
+    ) -> Result<Update, InferError> {
         let update = match touch {
             Some(point) => self.press(point),
             None => {

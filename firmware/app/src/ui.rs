@@ -13,7 +13,7 @@ use embedded_graphics::primitives::{Line, PrimitiveStyle, Rectangle};
 use embedded_graphics::text::{Alignment, Text};
 use heapless::String;
 
-use crate::calibration::CalibrationScreen;
+use crate::calibration::{CalibrationScreen, RECALIBRATE_HINT, Source};
 use crate::canvas::{Canvas, SIDE};
 use crate::fault::Fault;
 use crate::layout::Layout;
@@ -40,6 +40,8 @@ pub struct Screen<'a> {
     pub prediction: Option<Prediction>,
     /// How long inference took, in microseconds.
     pub inference_us: Option<u32>,
+    /// Which touch calibration the board runs with, said in the results panel at power-up.
+    pub notice: Option<Source>,
 }
 
 fn grey(level: u8) -> Rgb565 {
@@ -215,6 +217,32 @@ pub fn draw_results<D: DrawTarget<Color = Rgb565>>(
             Rgb565::WHITE,
         )?;
     }
+    if let Some(source) = screen.notice {
+        draw_notice(layout, source, target)?;
+    }
+    Ok(())
+}
+
+/// The calibration notice, in the results panel's top left, where the digit goes later.
+fn draw_notice<D: DrawTarget<Color = Rgb565>>(
+    layout: &Layout,
+    source: Source,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    let area = layout.results_area;
+    let left = layout.digit_origin.x;
+    let columns = usize::try_from(
+        (area.top_left.x + area.size.width as i32 - left) / FONT_6X10.character_size.width as i32,
+    )
+    .unwrap_or(0);
+    let mut y = layout.digit_origin.y + SMALL_LINE;
+    for (paragraph, color) in [(source.notice(), ACCENT), (RECALIBRATE_HINT, Rgb565::WHITE)] {
+        for line in wrap(paragraph, columns) {
+            text(target, line, Point::new(left, y), false, color)?;
+            y += SMALL_LINE;
+        }
+        y += SMALL_LINE / 2;
+    }
     Ok(())
 }
 
@@ -317,15 +345,20 @@ fn centred<D: DrawTarget<Color = Rgb565>>(
     at: Point,
     big: bool,
 ) -> Result<(), D::Error> {
+    centred_in(target, s, at, big, Rgb565::WHITE)
+}
+
+fn centred_in<D: DrawTarget<Color = Rgb565>>(
+    target: &mut D,
+    s: &str,
+    at: Point,
+    big: bool,
+    color: Rgb565,
+) -> Result<(), D::Error> {
     let font = if big { &FONT_10X20 } else { &FONT_6X10 };
-    Text::with_alignment(
-        s,
-        at,
-        MonoTextStyle::new(font, Rgb565::WHITE),
-        Alignment::Center,
-    )
-    .draw(target)
-    .map(|_| ())
+    Text::with_alignment(s, at, MonoTextStyle::new(font, color), Alignment::Center)
+        .draw(target)
+        .map(|_| ())
 }
 
 /// A calibration screen (see [`crate::calibration`]): the prompt to lift the finger, a cross to
@@ -378,12 +411,7 @@ pub fn draw_calibration<D: DrawTarget<Color = Rgb565>>(
         }
         CalibrationScreen::Done(Ok(calibration)) => {
             centred(target, "Calibrated", centre - Point::new(0, 40), true)?;
-            centred(
-                target,
-                "Coefficients to keep",
-                centre - Point::new(0, 16),
-                false,
-            )?;
+            centred(target, "Coefficients", centre - Point::new(0, 16), false)?;
             centred(
                 target,
                 "(app::touch::Calibration):",
@@ -437,6 +465,21 @@ const FAULT_MARGIN: i32 = 8;
 const SMALL_LINE: i32 = 12;
 /// The longest source path a fault screen shows: its end, where the file's name is.
 const FAULT_PATH_CHARS: usize = 96;
+
+/// A line under the calibration's result (its last screen): whether the board kept the fit.
+pub fn draw_calibration_note<D: DrawTarget<Color = Rgb565>>(
+    note: &str,
+    layout: &Layout,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    centred_in(
+        target,
+        note,
+        layout.centre() + Point::new(0, 84),
+        false,
+        ACCENT,
+    )
+}
 
 /// The screen of a fault that stopped the board (see [`crate::fault`]): what happened, where
 /// for a panic, and the LED's blink code, in white on dark red over the whole target. Lines that

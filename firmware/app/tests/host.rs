@@ -288,6 +288,7 @@ fn an_answer_below_the_confidence_threshold_reads_question_mark_with_the_top_two
                 digit: None,
                 prediction: Some(prediction),
                 inference_us: None,
+                notice: None,
             },
             &mut fb,
         )
@@ -364,6 +365,7 @@ fn the_screen_shows_the_drawing_the_answer_and_a_clear_button() {
         digit: None,
         prediction: Some(prediction),
         inference_us: Some(12_345),
+        notice: None,
     };
     draw(&screen, &mut fb).unwrap();
 
@@ -497,6 +499,7 @@ fn the_answer_reads_back_off_the_screen_and_the_time_stays_in_its_area() {
         draw(
             &app::ui::Screen {
                 inference_us: Some(987_654_321),
+                notice: None,
                 ..screen
             },
             &mut other,
@@ -525,6 +528,7 @@ fn the_answer_reads_back_off_the_screen_and_the_time_stays_in_its_area() {
             digit: None,
             prediction: None,
             inference_us: None,
+            notice: None,
         },
         &mut blank_ui,
     )
@@ -652,6 +656,7 @@ fn a_fault_screen_keeps_any_message_inside_its_margins_and_differs_from_the_app(
             digit: None,
             prediction: None,
             inference_us: None,
+            notice: None,
         },
         &mut app_screen,
     )
@@ -676,5 +681,111 @@ fn a_fault_screen_keeps_any_message_inside_its_margins_and_differs_from_the_app(
             left >= 8 && right < size.width - 8,
             "{fault:?}: text from x {left} to {right}"
         );
+    }
+}
+
+#[test]
+fn the_calibration_notice_stays_in_the_results_panel_until_a_touch_or_its_time() {
+    use app::calibration::Source;
+    use app::session::NOTICE_MS;
+    use app::ui::{draw, redraw};
+
+    let layout = layout();
+    let blank = {
+        let session = Session::<SCRATCH>::new(model(), layout).unwrap();
+        let mut fb = Framebuffer::new();
+        draw(&session.screen(), &mut fb).unwrap();
+        fb
+    };
+    let mut shown = Vec::new();
+    for source in [
+        Source::Stored,
+        Source::Default,
+        Source::DefaultStoredUnreadable,
+    ] {
+        let mut session = Session::<SCRATCH>::new(model(), layout).unwrap();
+        session.show_notice(source, 1_000_000);
+        let mut fb = Framebuffer::new();
+        draw(&session.screen(), &mut fb).unwrap();
+        // Only the results panel differs from the blank screen, and not where the time goes.
+        let w = layout.screen.width;
+        let changed: Vec<Point> = (0..fb.pixels().len())
+            .filter(|&i| fb.pixels()[i] != blank.pixels()[i])
+            .map(|i| Point::new((i as u32 % w) as i32, (i as u32 / w) as i32))
+            .collect();
+        assert!(changed.len() > 300, "{source:?}: {} pixels", changed.len());
+        for p in &changed {
+            assert!(layout.results_area.contains(*p), "{source:?}: text at {p}");
+            assert!(!ui::time_area(&layout).contains(*p), "{source:?}: at {p}");
+        }
+        shown.push(fb.pixels().to_vec());
+
+        // It stays while nothing touches, goes at its time, with a redraw of the panel.
+        let at = |us: u64| move || us;
+        let update = session
+            .step(None, &mut at(1_000_000 + NOTICE_MS * 1000 - 1))
+            .unwrap();
+        assert!(!update.results && session.screen().notice == Some(source));
+        let update = session
+            .step(None, &mut at(1_000_000 + NOTICE_MS * 1000))
+            .unwrap();
+        assert!(update.results && session.screen().notice.is_none());
+        redraw(&session.screen(), &update, &mut fb).unwrap();
+        assert!(
+            fb.pixels() == blank.pixels(),
+            "{source:?}: the panel is blank again"
+        );
+
+        // A touch ends it at once.
+        session.show_notice(source, 0);
+        let update = session
+            .step(Some(layout.canvas_origin + Point::new(50, 50)), &mut at(10))
+            .unwrap();
+        assert!(update.results && session.screen().notice.is_none());
+    }
+    assert!(shown[0] != shown[1] && shown[1] != shown[2] && shown[0] != shown[2]);
+}
+
+#[test]
+fn the_note_under_the_calibration_result_stays_clear_of_the_result() {
+    use app::calibration::CalibrationScreen;
+    use app::touch::Calibration;
+    use app::ui::{draw_calibration, draw_calibration_note};
+
+    let layout = layout();
+    let done = CalibrationScreen::Done(Ok(Calibration {
+        coefficients: [-0.0001, -0.0904, 350.7, 0.0669, 0.0002, -17.52],
+    }));
+    let mut result = Framebuffer::new();
+    draw_calibration(&done, &layout, &mut result).unwrap();
+    let lowest_text = result
+        .pixels()
+        .iter()
+        .rposition(|&c| c == Rgb565::WHITE)
+        .map(|i| i as u32 / layout.screen.width)
+        .unwrap();
+    for note in [
+        "Kept in flash for the next power-ups.",
+        "Not kept in flash (the log says why).",
+    ] {
+        let mut fb = Framebuffer::new();
+        draw_calibration(&done, &layout, &mut fb).unwrap();
+        draw_calibration_note(note, &layout, &mut fb).unwrap();
+        let w = layout.screen.width;
+        let changed: Vec<(u32, u32)> = (0..fb.pixels().len())
+            .filter(|&i| fb.pixels()[i] != result.pixels()[i])
+            .map(|i| (i as u32 % w, i as u32 / w))
+            .collect();
+        assert!(changed.len() > 100, "{note}: {} pixels", changed.len());
+        for &(x, y) in &changed {
+            assert!(
+                y > lowest_text + 2,
+                "{note}: ({x}, {y}) under the result's text"
+            );
+            assert!(
+                x >= 8 && x < w - 8 && y < layout.screen.height - 8,
+                "{note}: ({x}, {y})"
+            );
+        }
     }
 }

@@ -6,11 +6,11 @@
  * The board runs the core in emulated time (cycles at clk_sys; sleep skips to the next timer
  * event), reads the defmt log over RTT like a probe and the text log over USB serial like a
  * terminal, and stops with a description of what it
- * last saw when the firmware faults, calls into the absent boot ROM, or sleeps with nothing to
- * wake it.
+ * last saw when the firmware faults, calls a part of the boot ROM that is not emulated (the
+ * flash routines are: `BootRom`), or sleeps with nothing to wake it.
  */
 import { GPIOPinState, RP2040, USBCDC } from 'rp2040js';
-import { ROM_END, bootFromFlash } from './boot-rom.js';
+import { BootRom, ROM_END, bootFromFlash } from './boot-rom.js';
 import { readElf } from './elf.js';
 import { RttReader } from './rtt.js';
 import { MAX_SPI_HZ as SD_MAX_SPI_HZ, SdCard } from './sd-card.js';
@@ -85,9 +85,11 @@ export class Board {
   /**
    * @param {Uint8Array} elfBytes
    * @param {string} elfName
-   * @param {{ touchNoise?: number, touchSpikes?: number, touchSettling?: number, seed?: number, flash?: { name: string, segments: import('./elf.js').Segment[] } }} [options]
+   * @param {{ touchNoise?: number, touchSpikes?: number, touchSettling?: number, seed?: number, flash?: { name: string, segments: import('./elf.js').Segment[] }, flashBefore?: Uint8Array, wornFlash?: boolean }} [options]
    *   `flash`: what to write into flash instead of the ELF's segments (the pages of its UF2 file,
-   *   and that file's name).
+   *   and that file's name). `flashBefore`: the whole flash as an earlier board left it (a reset
+   *   keeps it; the image is then written over it, as a flasher writes only its own pages);
+   *   erased otherwise. `wornFlash`: the flash no longer takes writes (`BootRom`'s `worn`).
    */
   constructor(elfBytes, elfName, options = {}) {
     this.elf = readElf(elfBytes, elfName);
@@ -210,6 +212,9 @@ export class Board {
     const rtt = this.elf.symbols.get('_SEGGER_RTT');
     if (!rtt) throw new Error(`${elfName}: no _SEGGER_RTT symbol: the firmware does not log over RTT (defmt-rtt)`);
     this.rtt = new RttReader(rp2040, rtt.address);
+    /** The flash routines of the boot ROM, and what the firmware wrote with them. */
+    this.rom = new BootRom(rp2040, { worn: options.wornFlash });
+    if (options.flashBefore) rp2040.flash.set(options.flashBefore);
     const flash = options.flash ?? { name: elfName, segments: this.elf.segments };
     bootFromFlash(rp2040, flash.segments, flash.name);
     this.instructions = 0;
@@ -272,7 +277,11 @@ export class Board {
         clock.tick(core.executeInstruction() * cycleNs);
         instructions++;
         if (core.PC < ROM_END) {
-          this.fatal ??= `the firmware called the boot ROM at ${hex(core.PC)}, which is not emulated`;
+          try {
+            clock.tick(this.rom.call(core.PC));
+          } catch (e) {
+            this.fatal ??= e instanceof Error ? e.message : String(e);
+          }
         }
       }
       if ((instructions & 0x3ff) === 0 || core.waiting || this.fatal !== null) {

@@ -7,10 +7,14 @@
  * by the ROM": it sets up the flash interface for execute-in-place, then points VTOR at the
  * vector table after it (0x10000100) and jumps to the reset handler.
  *
- * The ROM's function and data tables (float routines, flash programming, `reset_to_usb_boot`)
- * are not provided: the board loop reports a jump into the ROM's address range as a fault that
- * names the address, so a firmware that starts needing one says so.
+ * Of the ROM's function table, the flash routines a firmware calls to keep data in flash
+ * (`BootRom`): `rom_table_lookup` and each function it hands out are addresses in the ROM's range
+ * that the board loop hands to `BootRom.call`, which does what the ROM function does to the
+ * emulated flash and returns to the caller. The rest (float routines, `reset_to_usb_boot`, the
+ * data table) is not provided: a call to it stops the board with a message that names it.
  */
+
+import { BasePeripheral } from 'rp2040js';
 
 export const FLASH_BASE = 0x10000000;
 /** Where the ROM copies boot2 to; the stack grows down from just below it. */
@@ -66,4 +70,191 @@ export function bootFromFlash(rp2040, segments, name) {
   core.SP = BOOT2_SRAM;
   core.LR = 0;
   core.PC = BOOT2_SRAM;
+}
+
+/**
+ * The XIP cache's control registers (RP2040 datasheet, XIP_CTRL at 0x14000000), which
+ * rp2040js does not model: a firmware that writes flash waits on STREAM_CTR for background reads
+ * to end first. The emulated flash has no cache and no streaming: it reads as idle (STAT: FIFO
+ * empty, flush ready; counters zero) and takes every write.
+ */
+export class XipControl extends BasePeripheral {
+  /** @param {number} offset */
+  readUint32(offset) {
+    const STAT = 0x08;
+    const STAT_FIFO_EMPTY_FLUSH_READY = 0b101;
+    return offset === STAT ? STAT_FIFO_EMPTY_FLUSH_READY : 0;
+  }
+
+  writeUint32() {}
+}
+/** Where rp2040js looks XIP_CTRL up: `(address >>> 14) << 2`. */
+const XIP_CTRL_KEY = (0x14000000 >>> 14) << 2;
+
+/** The flash chip's erase unit (4 KB sector) and program unit (256-byte page). */
+export const FLASH_SECTOR = 4096;
+export const FLASH_PAGE = 256;
+/**
+ * What an erase and a page program take on the Pico's W25Q16JV (Winbond's datasheet, rev. F,
+ * section 9.6: tSE 45 ms and tPP 0.4 ms typical): the emulated clock moves on by as much.
+ */
+const SECTOR_ERASE_NS = 45e6;
+const PAGE_PROGRAM_NS = 0.4e6;
+
+/** Where the ROM header points (RP2040 datasheet, "Bootrom Contents": 0x14 function table, 0x16 data table, 0x18 lookup). */
+const FUNCTION_TABLE = 0x100;
+const DATA_TABLE = 0x200;
+const LOOKUP = 0x300;
+/** The emulated functions' entry points, one halfword apart from here. */
+const FUNCTIONS_AT = 0x400;
+
+/**
+ * A ROM function's two-letter code, as `rom_table_lookup` gets it.
+ *
+ * @param {string} code
+ */
+function tag(code) {
+  return code.charCodeAt(0) | (code.charCodeAt(1) << 8);
+}
+
+/**
+ * The RP2040 boot ROM's flash routines (RP2040 datasheet, "Flash Access" among the bootrom functions), done to the emulated flash.
+ */
+export class BootRom {
+  /**
+   * @param {import('rp2040js').RP2040} rp2040
+   * @param {{ worn?: boolean }} [options] `worn`: the flash takes erases but no longer programs
+   *   (a worn-out or write-protected chip), so that a firmware's handling of a failed write can
+   *   be seen.
+   */
+  constructor(rp2040, options = {}) {
+    this.rp2040 = rp2040;
+    this.worn = options.worn ?? false;
+    /** Every erase and program, in order: for the checks. */
+    /** @type {{ op: 'erase' | 'program', offset: number, bytes: number }[]} */
+    this.writes = [];
+    // The flash interface's state changes: the emulated flash reads the same in every state.
+    const interfaceStep = () => 0;
+    /**
+     * Each function: its code, its name, and what it does (returning the emulated nanoseconds
+     * it takes beyond its instructions).
+     *
+     * @type {[string, string, (args: number[]) => number][]}
+     */
+    const functions = [
+      ['IF', 'connect_internal_flash', interfaceStep],
+      ['EX', 'flash_exit_xip', interfaceStep],
+      ['FC', 'flash_flush_cache', interfaceStep],
+      ['CX', 'flash_enter_cmd_xip', interfaceStep],
+      ['RE', 'flash_range_erase', ([offset, count]) => this.erase(offset, count)],
+      ['RP', 'flash_range_program', ([offset, data, count]) => this.program(offset, data, count)],
+      ['C4', 'memcpy44', ([dest, src, n]) => this.copy(dest, src, n)],
+      ['MC', 'memcpy', ([dest, src, n]) => this.copy(dest, src, n)],
+    ];
+    /** @type {Map<number, { name: string, run: (args: number[]) => number }>} */
+    this.entries = new Map();
+    /** @type {Map<number, number>} code -> entry address */
+    this.byTag = new Map();
+    functions.forEach(([code, name, run], i) => {
+      const entry = FUNCTIONS_AT + 2 * i;
+      this.entries.set(entry, { name, run });
+      this.byTag.set(tag(code), entry);
+    });
+    // The header halfwords the firmware reads to find the tables and the lookup function
+    // (a Thumb address: bit 0 set).
+    const rom = new Uint8Array(ROM_END);
+    const header = new DataView(rom.buffer);
+    header.setUint16(0x14, FUNCTION_TABLE, true);
+    header.setUint16(0x16, DATA_TABLE, true);
+    header.setUint16(0x18, LOOKUP | 1, true);
+    rom[0x13] = 3; // the RP2040 B2's ROM version
+    rp2040.loadBootrom(new Uint32Array(rom.buffer));
+    rp2040.peripherals[XIP_CTRL_KEY] = new XipControl(rp2040, 'XIP_CTRL');
+  }
+
+  /**
+   * The core is at `pc`, in the ROM: does what the ROM code there would and returns to the
+   * caller (r0 the result, if any). An error names a ROM address this emulation does not provide.
+   *
+   * @param {number} pc
+   * @returns {number} Emulated nanoseconds the call took, beyond its instructions.
+   */
+  call(pc) {
+    const { core } = this.rp2040;
+    const args = [0, 1, 2, 3].map((r) => core.registers[r] >>> 0);
+    let ns = 0;
+    if (pc === LOOKUP) {
+      const [table, code] = args;
+      const entry = table === FUNCTION_TABLE ? this.byTag.get(code) : undefined;
+      if (entry === undefined) {
+        const name = String.fromCharCode(code & 0xff, code >> 8);
+        throw new Error(
+          `the firmware looked up ROM ${table === DATA_TABLE ? 'data' : 'function'} '${name}', which is not emulated`,
+        );
+      }
+      core.registers[0] = entry | 1;
+    } else {
+      const fn = this.entries.get(pc);
+      if (!fn) throw new Error(`the firmware called the boot ROM at 0x${pc.toString(16).padStart(8, '0')}, which is not emulated`);
+      ns = fn.run(args);
+    }
+    core.PC = core.LR & ~1;
+    return ns;
+  }
+
+  /**
+   * @param {number} offset
+   * @param {number} count
+   */
+  erase(offset, count) {
+    this.checkRange('flash_range_erase', offset, count, FLASH_SECTOR);
+    this.rp2040.flash.fill(0xff, offset, offset + count);
+    this.writes.push({ op: 'erase', offset, bytes: count });
+    return (count / FLASH_SECTOR) * SECTOR_ERASE_NS;
+  }
+
+  /**
+   * NOR flash: programming only clears bits, so a page not erased first keeps the AND of both.
+   *
+   * @param {number} offset
+   * @param {number} data
+   * @param {number} count
+   */
+  program(offset, data, count) {
+    this.checkRange('flash_range_program', offset, count, FLASH_PAGE);
+    const { flash } = this.rp2040;
+    if (!this.worn) for (let i = 0; i < count; i++) flash[offset + i] &= this.rp2040.readUint8(data + i);
+    this.writes.push({ op: 'program', offset, bytes: count });
+    return (count / FLASH_PAGE) * PAGE_PROGRAM_NS;
+  }
+
+  /**
+   * @param {number} dest
+   * @param {number} src
+   * @param {number} n
+   */
+  copy(dest, src, n) {
+    for (let i = 0; i < n; i++) this.rp2040.writeUint8(dest + i, this.rp2040.readUint8(src + i));
+    // Both return the destination.
+    this.rp2040.core.registers[0] = dest;
+    return 0;
+  }
+
+  /**
+   * The ROM does not check its arguments; a real chip given these would erase or program
+   * something else, so the emulation refuses them.
+   *
+   * @param {string} name
+   * @param {number} offset Bytes from the start of flash.
+   * @param {number} count
+   * @param {number} unit
+   */
+  checkRange(name, offset, count, unit) {
+    if (offset % unit !== 0 || count % unit !== 0 || count === 0 || offset + count > this.rp2040.flash.length) {
+      throw new Error(
+        `${name}(0x${offset.toString(16)}, ${count}): not whole ${unit}-byte units inside the ` +
+          `${this.rp2040.flash.length}-byte flash`,
+      );
+    }
+  }
 }

@@ -11,10 +11,9 @@
  * is an error here: firmware/uf2 writes every block to be accepted.
  */
 
-import { FLASH_BASE } from './boot-rom.js';
+import { FLASH_BASE, FLASH_PAGE as PAGE } from './boot-rom.js';
 
 const BLOCK = 512;
-const PAGE = 256;
 const MAGIC_START_0 = 0x0a324655;
 const MAGIC_START_1 = 0x9e5d5157;
 const MAGIC_END = 0x0ab16f30;

@@ -10,8 +10,11 @@
 //! panel's default calibration) and the poll loop. Everything a board does not decide is `app`'s.
 //!
 //! Hold a finger on the screen while the board powers up to calibrate the touch panel: three
-//! crosses to touch, then the screen (and the log) shows the coefficients to put in
-//! [`TOUCH_CALIBRATION`].
+//! crosses to touch, then the screen (and the log) shows the fitted coefficients, which the
+//! board keeps in the last sector of its flash ([`calibration_store`]) and uses from then on. At
+//! every other power-up the first screen says for a few seconds which calibration it runs with:
+//! the stored one, or [`TOUCH_CALIBRATION`] when none is stored or the stored record is
+//! unreadable.
 //!
 //! When it cannot go on (the display does not initialise, the model cannot run, a panic) the
 //! board says why on the screen, in white on dark red, and blinks the Pico's LED in the fault's
@@ -24,7 +27,8 @@ use core::fmt::Write as _;
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use app::calibration::{Calibrator, Event, Poll};
+use app::calibration::{Calibrator, Event, Poll, Source};
+use app::calibration_record::RecordError;
 use app::fault::{BlinkCode, Fault};
 use app::layout::Layout;
 use app::recognizer::Answer;
@@ -37,7 +41,8 @@ use embassy_executor::Spawner;
 use embassy_rp::Peri;
 use embassy_rp::gpio::{Input, Level, Output, Pull};
 use embassy_rp::peripherals::{
-    PIN_8, PIN_9, PIN_10, PIN_11, PIN_12, PIN_13, PIN_15, PIN_16, PIN_17, PIN_22, PIN_25, SPI1, USB,
+    FLASH, PIN_8, PIN_9, PIN_10, PIN_11, PIN_12, PIN_13, PIN_15, PIN_16, PIN_17, PIN_22, PIN_25,
+    SPI1, USB,
 };
 use embassy_rp::spi::{self, Blocking, Spi};
 use embassy_sync::blocking_mutex::Mutex;
@@ -49,7 +54,10 @@ use mipidsi::interface::SpiInterface;
 use mipidsi::models::ST7789;
 use mipidsi::options::{ColorInversion, Orientation, Rotation};
 
+mod calibration_store;
 mod usb_log;
+
+use calibration_store::{CalibrationStore, StoreError};
 
 /// Logs one line both ways: defmt over RTT, for a probe, and the same text over USB serial.
 /// The arguments are formatted by each (`{}` only, no defmt type hints), so plain values.
@@ -92,6 +100,8 @@ struct Wiring {
     status_led: Peri<'static, PIN_25>,
     /// The Pico's USB port: the log as text.
     usb: Peri<'static, USB>,
+    /// The Pico's flash chip: its last sector keeps the touch calibration.
+    flash: Peri<'static, FLASH>,
 }
 
 impl Wiring {
@@ -110,6 +120,7 @@ impl Wiring {
             sd_select: p.PIN_22,
             status_led: p.PIN_25,
             usb: p.USB,
+            flash: p.FLASH,
         }
     }
 }
@@ -124,8 +135,7 @@ const POLL: Duration = Duration::from_millis(app::session::POLL_MS);
 /// The touch panel in landscape (display rotated 90 degrees): the controller's Y axis runs along
 /// the screen's x from raw ~3880 (left) to ~340 (right), its X axis along the screen's y from
 /// ~262 (top) to ~3850 (bottom). These are the panel's nominal ranges, not a measurement of one
-/// board: run the calibration (hold a finger on the screen at power-up) when touches land off
-/// target, and put the coefficients it shows here.
+/// board: the default until a calibration (hold a finger on the screen at power-up) is stored.
 pub const TOUCH_CALIBRATION: Calibration = Calibration::swapped_axes(
     (3880.0, 340.0),
     (262.0, 3850.0),
@@ -205,6 +215,14 @@ fn init_panel<'a>(
         .reset_pin(Output::new(reset, Level::Low))
         .init(&mut AtLeast)
         .ok()
+}
+
+/// A calibration's coefficients for a log line: five decimals, within 0.05 px over the panel's
+/// raw range.
+fn coefficients(calibration: &Calibration) -> [ui::Decimal; 6] {
+    calibration
+        .coefficients
+        .map(|value| ui::Decimal { value, decimals: 5 })
 }
 
 /// Logs `fault` and shows it on `panel`, if there is one.
@@ -367,11 +385,36 @@ async fn main(spawner: Spawner) {
         }
     };
 
-    // A finger on the panel at power-up asks for the touch calibration.
-    let mut calibration = TOUCH_CALIBRATION;
+    // The calibration an earlier one stored, else the default; a finger on the panel at
+    // power-up asks for a new one.
+    let mut store = CalibrationStore::new(wiring.flash);
+    let (mut calibration, source) = match store.load() {
+        Ok(stored) => {
+            let [a, b, c, d, e, f] = coefficients(&stored);
+            info!(
+                "touch calibration: stored in flash, [{}, {}, {}, {}, {}, {}]",
+                a, b, c, d, e, f
+            );
+            (stored, Source::Stored)
+        }
+        Err(StoreError::Record(RecordError::Erased)) => {
+            info!("touch calibration: the default (none stored)");
+            (TOUCH_CALIBRATION, Source::Default)
+        }
+        Err(e) => {
+            warn!(
+                "touch calibration: the default, the stored one is unreadable ({})",
+                e
+            );
+            (TOUCH_CALIBRATION, Source::DefaultStoredUnreadable)
+        }
+    };
     let mut calibrator = pen_down
         .is_low()
-        .then(|| Calibrator::new(&layout, TOUCH_CALIBRATION));
+        .then(|| Calibrator::new(&layout, calibration));
+    if calibrator.is_none() {
+        session.show_notice(source, Instant::now().as_micros());
+    }
     let first = match &calibrator {
         Some(calibrator) => ui::draw_calibration(&calibrator.screen(), &layout, &mut display),
         None => ui::draw(&session.screen(), &mut display),
@@ -404,6 +447,8 @@ async fn main(spawner: Spawner) {
         if let Some(calibrating) = &mut calibrator {
             let step = calibrating.step(pressed.then_some(Poll { pressed, reading }), now_us());
             let mut finished = None;
+            // Under the result: whether the fit was kept.
+            let mut note = "";
             match step.event {
                 Some(Event::Touched { index, target, raw }) => info!(
                     "cross {} at ({}, {}): raw ({}, {})",
@@ -414,17 +459,31 @@ async fn main(spawner: Spawner) {
                     raw.y
                 ),
                 Some(Event::Fitted(Ok(fitted))) => {
-                    // Five decimals: within 0.05 px over the panel's raw range.
-                    let [a, b, c, d, e, f] = fitted
-                        .coefficients
-                        .map(|value| ui::Decimal { value, decimals: 5 });
+                    let [a, b, c, d, e, f] = coefficients(&fitted);
                     info!(
                         "calibration coefficients: [{}, {}, {}, {}, {}, {}]",
                         a, b, c, d, e, f
                     );
+                    match store.save(&fitted) {
+                        Ok(()) => {
+                            info!(
+                                "calibration stored in flash at offset {}",
+                                calibration_store::SECTOR_OFFSET
+                            );
+                            note = "Kept in flash for the next power-ups.";
+                        }
+                        Err(e) => {
+                            warn!(
+                                "calibration not stored ({}): it holds until the next reset",
+                                e
+                            );
+                            // The reason is in the log: too long for the line.
+                            note = "Not kept in flash (the log says why).";
+                        }
+                    }
                 }
                 Some(Event::Fitted(Err(e))) => {
-                    warn!("calibration failed ({}), keeping the default", e);
+                    warn!("calibration failed ({}), keeping the one before", e);
                 }
                 Some(Event::Finished(chosen)) => finished = Some(chosen),
                 None => {}
@@ -435,6 +494,7 @@ async fn main(spawner: Spawner) {
                 ui::draw(&session.screen(), &mut display)
             } else if step.redraw {
                 ui::draw_calibration(&calibrating.screen(), &layout, &mut display)
+                    .and_then(|()| ui::draw_calibration_note(note, &layout, &mut display))
             } else {
                 Ok(())
             };

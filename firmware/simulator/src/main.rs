@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use app::calibration::CalibrationScreen;
+use app::calibration::{CalibrationScreen, Source};
 use app::fault::Fault;
 use app::layout::Layout;
 use app::session::{POLL_MS, Session, Update};
@@ -29,11 +29,13 @@ use embedded_graphics_simulator::{
     OutputSettings, OutputSettingsBuilder, SimulatorDisplay, SimulatorEvent, Window,
 };
 
-const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank | --calibration | --panic 'FILE:LINE: MESSAGE'] [--compare BOARD_PNG]] [--polls 0-9|clear]
+const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank | --notice stored|default|unreadable | --calibration | --panic 'FILE:LINE: MESSAGE'] [--compare BOARD_PNG]] [--polls 0-9|clear]
   without arguments: opens a window; draw a digit with the mouse (left button), keys 0-9 replay
     a synthetic finger-drawn digit, Esc quits (needs a display and SDL2: scripts/install-sdl2.sh)
   --png FILE: no window; replays the synthetic strokes of --digit (default 7) through the app,
     writes the screen to FILE, and fails if the digit is not recognised; --blank draws nothing,
+    --notice is the first screen at power-up, saying which touch calibration the board runs
+    with (stored, default, or default as the stored one is unreadable),
     --calibration shows the touch calibration's first screen, --panic the fault screen of a
     panic (as the log prints it: `panicked at FILE:LINE: MESSAGE`)
   --compare BOARD_PNG: also reads the answer off BOARD_PNG (a board's screen) and compares it
@@ -57,6 +59,8 @@ enum Drawing {
     Digit(u8),
     /// The app before anything was drawn.
     Blank,
+    /// The app's first screen at power-up, with the calibration notice.
+    Notice(Source),
     /// The screen that opens the touch calibration.
     CalibrationPrompt,
     /// The fault screen of a panic.
@@ -77,6 +81,18 @@ fn parse_panic(v: &str) -> Result<Drawing, String> {
         file: file.to_string(),
         line: line.parse().map_err(|_| bad())?,
     })
+}
+
+/// `--notice`'s value.
+fn parse_source(v: &str) -> Result<Source, String> {
+    match v {
+        "stored" => Ok(Source::Stored),
+        "default" => Ok(Source::Default),
+        "unreadable" => Ok(Source::DefaultStoredUnreadable),
+        _ => Err(format!(
+            "--notice takes stored, default or unreadable, not {v:?}"
+        )),
+    }
 }
 
 /// A finger script for `--polls`.
@@ -115,6 +131,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
             "--png" => png = Some(PathBuf::from(value("--png")?)),
             "--digit" => digit = Some(parse_digit(&value("--digit")?, "--digit")?),
             "--blank" => screens.push(Drawing::Blank),
+            "--notice" => screens.push(Drawing::Notice(parse_source(&value("--notice")?)?)),
             "--calibration" => screens.push(Drawing::CalibrationPrompt),
             "--panic" => screens.push(parse_panic(&value("--panic")?)?),
             "--compare" => compare = Some(PathBuf::from(value("--compare")?)),
@@ -135,7 +152,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
             screens.extend(digit.map(Drawing::Digit));
             if screens.len() > 1 {
                 return Err(
-                    "--digit, --blank, --calibration and --panic exclude each other".into(),
+                    "--digit, --blank, --notice, --calibration and --panic exclude each other"
+                        .into(),
                 );
             }
             let drawing = screens.pop().unwrap_or(Drawing::Digit(7));
@@ -145,9 +163,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
                 compare,
             })
         }
-        (None, None) if digit.is_some() || !screens.is_empty() || compare.is_some() => {
-            Err("--digit, --blank, --calibration, --panic and --compare go with --png".into())
-        }
+        (None, None) if digit.is_some() || !screens.is_empty() || compare.is_some() => Err(
+            "--digit, --blank, --notice, --calibration, --panic and --compare go with --png".into(),
+        ),
         (None, None) => Ok(Mode::Window),
     }
 }
@@ -223,6 +241,13 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
     let recognised = match &drawing {
         Drawing::Digit(digit) => simulator.replay(*digit)?,
         Drawing::Blank => None,
+        Drawing::Notice(source) => {
+            simulator
+                .session
+                .show_notice(*source, simulator.clock.now_us());
+            let _ = ui::draw(&simulator.session.screen(), &mut simulator.display);
+            None
+        }
         Drawing::CalibrationPrompt => {
             let layout = *simulator.session.layout();
             let _ =
@@ -245,7 +270,7 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
     };
     // The app's screens show a measured time, which differs between any two runs.
     let measured = match drawing {
-        Drawing::Digit(_) | Drawing::Blank | Drawing::CalibrationPrompt => {
+        Drawing::Digit(_) | Drawing::Blank | Drawing::Notice(_) | Drawing::CalibrationPrompt => {
             Some(ui::time_area(simulator.session.layout()))
         }
         Drawing::Panic { .. } => None,
@@ -539,6 +564,14 @@ mod tests {
             })
         );
         assert_eq!(
+            parse(&["--png", "n.png", "--notice", "unreadable"]),
+            Ok(Mode::Png {
+                path: "n.png".into(),
+                drawing: Drawing::Notice(Source::DefaultStoredUnreadable),
+                compare: None,
+            })
+        );
+        assert_eq!(
             parse(&["--png", "d.png", "--calibration"]),
             Ok(Mode::Png {
                 path: "d.png".into(),
@@ -630,6 +663,11 @@ mod tests {
             parse(&["--png", "a.png", "--digit", "3", "--blank"])
                 .unwrap_err()
                 .contains("exclude")
+        );
+        assert!(
+            parse(&["--png", "a.png", "--notice", "fresh"])
+                .unwrap_err()
+                .contains("stored, default or unreadable")
         );
         assert!(
             parse(&["--png", "a.png", "--blank", "--calibration"])

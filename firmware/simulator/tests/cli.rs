@@ -218,6 +218,7 @@ fn compare_reads_an_unsure_answer_as_a_question_mark() {
             digit: None,
             prediction: Some(prediction),
             inference_us: None,
+            notice: None,
         },
         &mut screen,
     )
