@@ -5,8 +5,10 @@
 # as on the Waveshare Pico-ResTouch-LCD-2.8 (board-emulator/). It boots, draws the ten synthetic
 # finger-drawn digits in emulated real time, taps CLEAR between them, and checks every answer on
 # the emulated screen (against the desktop simulator's, pixel for pixel) and in the firmware's
-# defmt log; then the touch calibration, and a build that panics on purpose (feature
-# test-panic), whose fault screen and LED blink code are checked. Installs Node.js and npm
+# defmt log; then the touch calibration, which the firmware stores in its flash's last sector,
+# a reset that must use it, a corrupt record that must give the defaults, a flash that takes no
+# writes, and a build that panics on purpose (feature test-panic), whose fault screen and LED
+# blink code are checked. Installs Node.js and npm
 # (Debian) and defmt-print (crates.io) when missing; rp2040js (and TypeScript, for the type
 # check) come pinned from board-emulator/package-lock.json.
 #
@@ -14,6 +16,7 @@
 #   firmware/emulate-board.sh --update-docs   # also copy the screenshot to docs/board.png
 #
 # Screens, the raw and decoded RTT log land in firmware/target/board-emulator/. Prints, last:
+#   board: calibration kept after reset: <yes|no>, corrupt record -> defaults: <yes|no>, panic shown on screen: <yes|no>
 #   board: <n>/10 recognised, screen identical to simulator: <yes|no>, <cycles> cycles/inference (<ms> ms at <MHz> MHz)
 set -euo pipefail
 cd "$(dirname "$0")"
