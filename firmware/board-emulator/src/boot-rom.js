@@ -151,13 +151,13 @@ export class BootRom {
       ['C4', 'memcpy44', ([dest, src, n]) => this.copy(dest, src, n)],
       ['MC', 'memcpy', ([dest, src, n]) => this.copy(dest, src, n)],
     ];
-    /** @type {Map<number, { name: string, run: (args: number[]) => number }>} */
+    /** @type {Map<number, (args: number[]) => number>} entry address -> what the function does */
     this.entries = new Map();
     /** @type {Map<number, number>} code -> entry address */
     this.byTag = new Map();
-    functions.forEach(([code, name, run], i) => {
+    functions.forEach(([code, , run], i) => {
       const entry = FUNCTIONS_AT + 2 * i;
-      this.entries.set(entry, { name, run });
+      this.entries.set(entry, run);
       this.byTag.set(tag(code), entry);
     });
     // The header halfwords the firmware reads to find the tables and the lookup function
@@ -194,9 +194,9 @@ export class BootRom {
       }
       core.registers[0] = entry | 1;
     } else {
-      const fn = this.entries.get(pc);
-      if (!fn) throw new Error(`the firmware called the boot ROM at 0x${pc.toString(16).padStart(8, '0')}, which is not emulated`);
-      ns = fn.run(args);
+      const run = this.entries.get(pc);
+      if (!run) throw new Error(`the firmware called the boot ROM at 0x${pc.toString(16).padStart(8, '0')}, which is not emulated`);
+      ns = run(args);
     }
     core.PC = core.LR & ~1;
     return ns;
