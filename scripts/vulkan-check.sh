@@ -5,13 +5,15 @@
 #   1. Inference: every committed stage (models/) on Vulkan and on flex over the first
 #      $VULKAN_CHECK_DIGITS test digits (default 2000): every probability within 1e-4 and every
 #      answer the same (`trainer compare`).
-#   2. Training: dense1 for one epoch and cnn-bn for 300 steps (`--quick`: 2 x 150) on Vulkan and
-#      on flex, into target/vulkan-check/ (never models/): the losses fall, each epoch's mean
-#      training loss is within 0.1% (dense1) or 5% (cnn-bn) of flex's and Vulkan's test
-#      accuracy within 0.5 points of flex's. Both start from the same weights and draw the
-#      same dropout masks, in the same order (the trainer draws them on the CPU for every
-#      device): not bit-exact only because the GPU kernels sum in another order, which training
-#      amplifies.
+#   2. Training: dense1 for one epoch and cnn-bn for 300 steps (`--quick`: 2 x 150, the
+#      recipe's first and last learning rates, then the batch norms' statistics measured under
+#      the final weights) on Vulkan and on flex, into target/vulkan-check/ (never models/): the
+#      losses fall, each epoch's mean training loss is within 0.1% (dense1) or 5% (cnn-bn) of
+#      flex's and Vulkan's test accuracy within 0.5 points of flex's. Both start from the same
+#      weights and draw the same dropout masks, in the same order (the trainer draws them on
+#      the CPU for every device): not bit-exact only because the GPU kernels sum in another
+#      order, which training amplifies (docs/training.md: how far, and why the quick run ends
+#      as it does).
 #   3. The `wgpu` backend's WGSL kernels: step 1 again with `--backend wgpu` on OpenGL ES
 #      (WGPU_BACKEND=gl: Mesa's llvmpipe through EGL), where wgpu translates cubecl's WGSL
 #      (naga) instead of running SPIR-V, on the boards' stage, cnn-bn-aug (convolutions, batch

@@ -25,6 +25,8 @@ const DEFAULT_DATA_DIR: &str = "data/mnist";
 /// Steps per epoch and epochs of a `--quick` smoke run.
 const QUICK_STEPS: usize = 150;
 const QUICK_EPOCHS: usize = 2;
+/// Mini-batches whose statistics become a `--quick` run's batch-norm statistics at its end.
+const QUICK_BATCH_NORM_BATCHES: usize = 50;
 
 #[derive(Parser)]
 #[command(
@@ -111,7 +113,9 @@ struct TrainArgs {
     /// Seed for initialisation, dropout and shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Smoke run: a few hundred steps per stage.
+    /// Smoke run: a few hundred steps per stage (2 epochs of 150 mini-batches by default),
+    /// through the recipe's learning rates from the first to the last, then batch-norm
+    /// statistics measured under the final weights.
     #[arg(long)]
     quick: bool,
 }
@@ -328,10 +332,18 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         } else {
             stage.recipe().epochs
         };
+        let epochs = args.epochs.map_or(default_epochs, |e| e as usize);
         let options = TrainOptions {
-            epochs: args.epochs.map_or(default_epochs, |e| e as usize),
+            epochs,
             seed: args.seed,
             max_steps_per_epoch: args.quick.then_some(QUICK_STEPS),
+            // The recipe's rates from first to last, so a smoke run ends settled as a full
+            // run does (the Vulkan check compares accuracies at its end).
+            lr_schedule: args.quick.then(|| {
+                let recipe = stage.recipe();
+                recipe.schedule.compressed(recipe.epochs, epochs)
+            }),
+            refresh_batch_norm: args.quick.then_some(QUICK_BATCH_NORM_BATCHES),
             progress: true,
             classes,
         };

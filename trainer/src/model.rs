@@ -187,6 +187,17 @@ impl Model {
         output.unwrap_or(0)
     }
 
+    /// Every batch norm, input side first (none in the dense stages).
+    pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        match self {
+            Model::Dense(_) => Vec::new(),
+            Model::Conv(net) => {
+                let convs = net.convs.iter_mut().filter_map(|b| b.norm.as_mut());
+                convs.chain(net.dense_norm.as_mut()).collect()
+            }
+        }
+    }
+
     /// Number of parameters the optimizer trains (frozen batch-norm gammas excluded, as Keras
     /// counts `scale=False` layers).
     pub fn trainable_params(&self) -> usize {

@@ -39,8 +39,10 @@ fn quick_cnn_bn_run_writes_every_artifact_and_eval_reproduces_it() {
     assert_eq!(metrics["params"], 354_002);
     assert_eq!(metrics["epochs"].as_array().unwrap().len(), 2);
     let trained_accuracy = metrics["test_accuracy"].as_f64().unwrap();
+    // Seeds 0-4 reach 97.6-98.4% (the schedule ends at the recipe's last rate and the batch
+    // norms' statistics are measured under the final weights).
     assert!(
-        trained_accuracy > 0.8,
+        trained_accuracy > 0.97,
         "quick cnn-bn reached {trained_accuracy}"
     );
 

@@ -68,6 +68,8 @@ fn same_seed_gives_the_same_weights_and_another_seed_does_not() {
                     epochs: 1,
                     seed,
                     max_steps_per_epoch: Some(5),
+                    lr_schedule: None,
+                    refresh_batch_norm: None,
                     progress: false,
                     classes: CLASSES,
                 },
