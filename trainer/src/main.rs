@@ -414,9 +414,10 @@ fn run_stages(args: &StagesArgs) -> Result<()> {
     } else {
         for stage in Stage::ALL {
             println!(
-                "{:<16} {:<42} {:?}",
+                "{:<16} {:<42} {:>9} MACs {:?}",
                 stage.name(),
                 stage.description(),
+                stage.net().multiply_accumulates(),
                 stage.recipe()
             );
         }

@@ -146,6 +146,39 @@ impl NetConfig {
         }
     }
 
+    /// Multiply-accumulates of one inference: every weight of a dense layer once, every
+    /// weight of a convolution once per output position (padding included, as the kernels
+    /// compute it). What a microcontroller's time per digit scales with.
+    ///
+    /// ```
+    /// # use trainer::model::{ConvNetConfig, NetConfig};
+    /// // 28x28x12 + 14x14x24 + 7x7x32 outputs, then 1568 -> 200 -> 10.
+    /// let codelab = NetConfig::Conv(ConvNetConfig::codelab());
+    /// let convs = 784 * 12 * 9 + 196 * 24 * 12 * 36 + 49 * 32 * 24 * 36;
+    /// assert_eq!(codelab.multiply_accumulates(), convs + 1568 * 200 + 200 * 10);
+    /// ```
+    pub fn multiply_accumulates(&self) -> usize {
+        match self {
+            NetConfig::Dense(config) => {
+                let widths: Vec<usize> = std::iter::once(IMAGE_PIXELS)
+                    .chain(config.hidden.iter().copied())
+                    .chain(std::iter::once(config.classes))
+                    .collect();
+                widths.windows(2).map(|w| w[0] * w[1]).sum()
+            }
+            NetConfig::Conv(config) => {
+                let (mut channels, mut side, mut total) = (1, IMAGE_SIDE, 0);
+                for layer in &config.convs {
+                    side = side.div_ceil(layer.stride);
+                    total += side * side * layer.filters * channels * layer.kernel * layer.kernel;
+                    channels = layer.filters;
+                }
+                let features = channels * side * side;
+                total + features * config.dense + config.dense * config.classes
+            }
+        }
+    }
+
     /// A freshly initialised network (Keras' initialisers: Glorot-uniform kernels, zero biases).
     pub fn init(&self, device: &Device) -> Model {
         match self {

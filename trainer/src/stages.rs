@@ -281,6 +281,7 @@ impl Stage {
             "description": spec.description,
             "recipe": spec.recipe,
             "net": self.net(),
+            "multiply_accumulates": self.net().multiply_accumulates(),
         })
     }
 }
@@ -360,6 +361,19 @@ mod tests {
             assert_eq!(logits.dims(), [1, 10], "{stage}");
             assert_eq!(Stage::named(stage.name()), stage);
         }
+    }
+
+    /// What a microcontroller's time per digit scales with, from the layer shapes.
+    #[test]
+    fn multiply_accumulates_count_every_weight_use() {
+        let macs = |name| Stage::named(name).net().multiply_accumulates();
+        assert_eq!(macs("dense1"), 784 * 10);
+        assert_eq!(
+            macs("dense-deep"),
+            784 * 200 + 200 * 100 + 100 * 60 + 60 * 10
+        );
+        // The issue that set the boards' budget counted 3.78 M for the codelab CNN.
+        assert_eq!(macs("cnn-bn-aug"), 3_787_152);
     }
 
     #[test]
