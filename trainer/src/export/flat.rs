@@ -9,9 +9,8 @@
 //! The files are written with `runtime_nostd::write`, the same definitions the reader parses.
 
 use runtime_nostd::format::{
-    Activation as FlatActivation, ConvGeometry, INPUT_QUANTIZATION, Layer as FlatLayer, LayerKind,
-    NO_QUANTIZATION, Payload, Quantization, SIGMOID_INPUT_ZERO_POINT, SIGMOID_OUTPUT, Shape,
-    Variant,
+    ConvGeometry, INPUT_QUANTIZATION, Layer as FlatLayer, LayerKind, NO_QUANTIZATION, Payload,
+    Quantization, SIGMOID_INPUT_ZERO_POINT, SIGMOID_OUTPUT, Shape, Variant,
 };
 use runtime_nostd::kernels::quantize_multiplier;
 use runtime_nostd::write::{LayerSpec, WriteError, f32_bytes, i32_bytes, write_model};
@@ -58,7 +57,7 @@ pub struct FoldedLayer {
     /// Conv, dense or flatten.
     pub kind: LayerKind,
     /// Output non-linearity.
-    pub activation: FlatActivation,
+    pub activation: Activation,
     /// Kernel, stride and padding (convs), or none.
     pub geometry: ConvGeometry,
     /// Input shape.
@@ -106,14 +105,6 @@ pub fn fold_batch_norm(
         .map(|((&b, &s), (&m, &beta))| ((f64::from(b) - f64::from(m)) * s + f64::from(beta)) as f32)
         .collect();
     (folded_weights, folded_bias)
-}
-
-fn flat_activation(activation: Activation) -> FlatActivation {
-    match activation {
-        Activation::Identity => FlatActivation::Identity,
-        Activation::Relu => FlatActivation::Relu,
-        Activation::Sigmoid => FlatActivation::Sigmoid,
-    }
 }
 
 /// `[out, in, k, k]` (burn, ONNX) to `[out][k][k][in]` (runtime).
@@ -241,7 +232,7 @@ pub fn fold_layers(layers: &[Layer]) -> Vec<FoldedLayer> {
         };
         folded.push(FoldedLayer {
             kind,
-            activation: flat_activation(activation),
+            activation,
             geometry,
             input: shape,
             output,
@@ -325,8 +316,8 @@ pub fn calibrate(f32_file: &[u8], images: &Mnist) -> Result<Vec<LayerStats>, Fla
     let sigmoid: Vec<bool> = model
         .layers()
         .map(|l| match l.activation {
-            FlatActivation::Sigmoid => true,
-            FlatActivation::Identity | FlatActivation::Relu => false,
+            Activation::Sigmoid => true,
+            Activation::Identity | Activation::Relu => false,
         })
         .collect();
     let mut stats = vec![LayerStats::default(); sigmoid.len()];
@@ -469,7 +460,7 @@ fn quantize_layer(
     let per_output = layer.weights.len() / outputs.max(1);
     // What the accumulator is requantised to, the output's quantisation, the sigmoid table.
     let (target, output_quant, lut) = match layer.activation {
-        FlatActivation::Sigmoid => {
+        Activation::Sigmoid => {
             let scale = sigmoid_input_scale(&stats.pre_activations);
             let pre = Quantization {
                 scale,
@@ -477,7 +468,7 @@ fn quantize_layer(
             };
             (pre, SIGMOID_OUTPUT, sigmoid_lut(scale))
         }
-        FlatActivation::Identity | FlatActivation::Relu => {
+        Activation::Identity | Activation::Relu => {
             let q = activation_quant(stats.range.0, stats.range.1);
             (q, q, vec![])
         }

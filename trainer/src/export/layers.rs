@@ -5,6 +5,9 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 use burn::tensor::Tensor;
 
+// The runtime's own vocabulary: the layer a file describes is the layer exported.
+pub use runtime_nostd::format::Activation;
+
 use crate::model::{self, ConvNet, DenseNet, Model};
 
 /// A dense array with its dimensions (row-major).
@@ -52,17 +55,6 @@ impl BatchNormParams {
             epsilon: norm.epsilon,
         }
     }
-}
-
-/// The non-linearity after a layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// None (the output layer).
-    Identity,
-    /// max(0, x).
-    Relu,
-    /// 1 / (1 + e^-x).
-    Sigmoid,
 }
 
 /// One inference layer.

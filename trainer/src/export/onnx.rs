@@ -17,7 +17,7 @@ use onnx_protobuf::{
 };
 use protobuf::{EnumOrUnknown, MessageField};
 
-use runtime_nostd::format::{Activation as FlatActivation, INPUT_QUANTIZATION, Quantization};
+use runtime_nostd::format::{INPUT_QUANTIZATION, Quantization};
 
 use super::flat::{QuantizedLayer, QuantizedStep};
 use super::layers::{Activation, Array, BatchNormParams, Layer};
@@ -443,11 +443,11 @@ impl GraphBuilder {
     /// The output side of a quantised layer: its non-linearity and its requantisation.
     fn quantized_activation(&mut self, prefix: &str, q: &QuantizedLayer, output: Option<&str>) {
         match q.layer.activation {
-            FlatActivation::Identity => {}
-            FlatActivation::Relu => self.node("Relu", vec![], vec![], None),
+            Activation::Identity => {}
+            Activation::Relu => self.node("Relu", vec![], vec![], None),
             // The runtime requantises the pre-activation to its own codes, then looks the
             // output up in a table of the sigmoid: the same two roundings.
-            FlatActivation::Sigmoid => {
+            Activation::Sigmoid => {
                 self.quantize_dequantize(&format!("{prefix}.pre_activation"), q.target, None);
                 self.node("Sigmoid", vec![], vec![], None);
             }
