@@ -1,7 +1,7 @@
 //! Digit recognition on the Waveshare Pico-ResTouch-LCD-2.8 plugged on a Raspberry Pi Pico 2
 //! (RP2350, the default) or the original Pico (RP2040, feature `rp2040`): draw a digit with a
 //! finger on the 320x240 ST7789 display, the XPT2046 touch controller tracks it, and the int8
-//! cnn-bn model this binary embeds recognises it when the finger rests. Inference time comes
+//! model this binary embeds (`model_embed::BOARD_STAGE`) recognises it when the finger rests. Inference time comes
 //! from the chip's 1 MHz hardware timer (embassy-time's driver) and goes to the screen and, with
 //! every recognition, to the log: defmt over RTT for a debug probe, and the same lines as text
 //! over USB serial ([`usb_log`]) for any serial terminal.

@@ -1,9 +1,10 @@
 //! The app pipeline on QEMU `mps2-an505` (Cortex-M33, the RP2350's instruction set): the 64
-//! golden test digits go through the embedded int8 cnn-bn model, and ten synthetic finger-drawn
-//! digits go through an `app` session here, on the target, exactly as the board runs it (touch
-//! polls, strokes, settle, preprocessing, recognition). Every input, class and probability must
-//! equal, bit for bit, what the host computed (build.rs). Logs go out as defmt frames over
-//! semihosting; the exit status is 0 only if everything matched.
+//! golden test digits go through the boards' embedded int8 model (`model_embed::BOARD_STAGE`),
+//! and ten synthetic finger-drawn digits go through an `app` session here, on the target,
+//! exactly as the board runs it (touch polls, strokes, settle, preprocessing, recognition).
+//! Every input, class and probability must equal, bit for bit, what the host computed
+//! (build.rs). Logs go out as defmt frames over semihosting; the exit status is 0 only if
+//! everything matched.
 #![no_std]
 #![no_main]
 

@@ -1,7 +1,8 @@
-//! Runs the board's model (the cnn-bn network) N times on one test digit, for instruction counting under QEMU's TCG
-//! `insn` plugin: `(count(N = 11) - count(N = 1)) / 10` is the cost of one inference, without
-//! start-up. The variant and N are fixed at build time by `MNIST_EDGE_VARIANT` (`i8` or `f32`)
-//! and `MNIST_EDGE_INFERENCES`; `firmware/count-instructions.sh` builds and runs each.
+//! Runs the boards' model (`model_embed::BOARD_STAGE`) N times on one test digit, for
+//! instruction counting under QEMU's TCG `insn` plugin: `(count(N = 11) - count(N = 1)) / 10`
+//! is the cost of one inference, without start-up. The variant and N are fixed at build time by
+//! `MNIST_EDGE_VARIANT` (`i8` or `f32`) and `MNIST_EDGE_INFERENCES`;
+//! `firmware/count-instructions.sh` builds and runs each.
 #![no_std]
 #![no_main]
 
