@@ -101,9 +101,9 @@ all_checks() {
   linted cargo test "${burn_onnx[@]}" --release
 
   step "the flat models on all 10,000 test digits (f32 and int8 vs the reference), and host_check as users type it"
-  # Same binary as `cargo run -p cross-check --release --bin host_check`, built above with the
+  # Same binary as `cargo run -p cross-check --release --bin flat_check`, built above with the
   # workspace's features (a lone -p build could rebuild burn with other ones).
-  target/release/host_check
+  target/release/flat_check
   # The quick check users type (dev build, runtime-nostd alone, the committed files).
   cargo run -p runtime-nostd --example host_check
 

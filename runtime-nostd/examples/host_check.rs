@@ -6,7 +6,7 @@
 //!
 //! `cargo run -p runtime-nostd --example host_check` (quick in a dev build too: the workspace
 //! optimises this crate in dev builds). The full comparison, all 10,000 test digits of every
-//! stage against the trainer's burn model, is `cargo run -p cross-check --release --bin host_check`.
+//! stage against the trainer's burn model, is `cargo run -p cross-check --release --bin flat_check`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -160,7 +160,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "host_check: {} files, {} failed (the full check: cargo run -p cross-check --release --bin host_check)",
+        "host_check: {} files, {} failed (the full check: cargo run -p cross-check --release --bin flat_check)",
         files.len(),
         failed
     );

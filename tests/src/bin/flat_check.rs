@@ -2,7 +2,7 @@
 //! compares them with the reference (the trainer's burn model, which the ONNX cross-checks tie
 //! to tract and ONNX Runtime).
 //!
-//! `cargo run -p cross-check --release --bin host_check [-- --json] [--stage a,b] [--models DIR]`
+//! `cargo run -p cross-check --release --bin flat_check [-- --json] [--stage a,b] [--models DIR]`
 //! (`cargo run -p runtime-nostd --example host_check` is the quick check of the committed files
 //! with nothing but the runtime.)
 //!
