@@ -24,21 +24,19 @@ pub const BATCH_NORM_MOMENTUM: f64 = 0.01;
 /// Keras' default batch-norm epsilon (burn's default is 1e-5). Exports fold with this value.
 pub const BATCH_NORM_EPSILON: f64 = 1e-3;
 
-/// Hidden-layer non-linearity of a dense network.
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// The codelab's first multi-layer attempt.
-    Sigmoid,
-    /// Rectified linear unit.
-    Relu,
-}
+/// A layer's non-linearity: the runtime's own type, so that a network's configuration, its
+/// exports and the flat files name it alike (dense stages use Relu or Sigmoid between layers).
+pub use runtime_nostd::format::Activation;
 
-impl Activation {
-    fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Activation::Sigmoid => sigmoid(x),
-            Activation::Relu => relu(x),
-        }
+/// `activation` applied to `x`.
+///
+/// # Shapes
+/// - x, output: any
+fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
+    match activation {
+        Activation::Identity => x,
+        Activation::Relu => relu(x),
+        Activation::Sigmoid => sigmoid(x),
     }
 }
 
@@ -353,7 +351,7 @@ impl DenseNet {
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x);
             if i < last {
-                x = self.activation.apply(x);
+                x = activate(self.activation, x);
                 if let Some(d) = &self.dropout {
                     x = apply_dropout(d, x);
                 }

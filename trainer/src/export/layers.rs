@@ -5,10 +5,8 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
 use burn::tensor::Tensor;
 
-// The runtime's own vocabulary: the layer a file describes is the layer exported.
-pub use runtime_nostd::format::Activation;
-
-use crate::model::{self, ConvNet, DenseNet, Model};
+pub use crate::model::Activation;
+use crate::model::{ConvNet, DenseNet, Model};
 
 /// A dense array with its dimensions (row-major).
 #[derive(Debug, Clone, PartialEq)]
@@ -124,10 +122,7 @@ fn conv(conv: &Conv2d, norm: Option<&BatchNorm>) -> Layer {
 }
 
 fn dense_layers(net: &DenseNet) -> Vec<Layer> {
-    let hidden = match net.activation() {
-        model::Activation::Relu => Activation::Relu,
-        model::Activation::Sigmoid => Activation::Sigmoid,
-    };
+    let hidden = net.activation();
     let last = net.layers.len() - 1;
     std::iter::once(Layer::Flatten)
         .chain(net.layers.iter().enumerate().map(|(i, linear)| {
