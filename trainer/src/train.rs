@@ -40,8 +40,9 @@ pub struct TrainOptions {
     pub max_steps_per_epoch: Option<usize>,
     /// The per-epoch learning rate, when not the recipe's (a smoke run's compressed schedule).
     pub lr_schedule: Option<LrSchedule>,
-    /// After the last epoch, replace the batch-norm running statistics with the mean of this
-    /// many training mini-batches' statistics under the final weights ([`refresh_batch_norm`]).
+    /// After the last epoch, replace the batch-norm running statistics (if the network has
+    /// batch norms) with the mean of this many training mini-batches' statistics under the
+    /// final weights ([`refresh_batch_norm`]).
     pub refresh_batch_norm: Option<usize>,
     /// Draw indicatif progress bars (off in tests).
     pub progress: bool,
@@ -311,7 +312,9 @@ pub fn train(
         }
         history.push(metrics);
     }
-    if let Some(count) = options.refresh_batch_norm {
+    // Networks without batch norms have nothing to refresh.
+    let has_batch_norm = !model.batch_norms_mut().is_empty();
+    if let Some(count) = options.refresh_batch_norm.filter(|_| has_batch_norm) {
         // The first mini-batches of a fresh shuffle of the same seed: the same on every device.
         let mut batches = Shuffler::new(train_set.len(), options.seed).epoch(recipe.batch_size);
         batches.truncate(count);
