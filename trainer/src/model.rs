@@ -157,22 +157,17 @@ impl NetConfig {
     /// ```
     pub fn multiply_accumulates(&self) -> usize {
         match self {
-            NetConfig::Dense(config) => {
-                let widths: Vec<usize> = std::iter::once(IMAGE_PIXELS)
-                    .chain(config.hidden.iter().copied())
-                    .chain(std::iter::once(config.classes))
-                    .collect();
-                widths.windows(2).map(|w| w[0] * w[1]).sum()
-            }
+            NetConfig::Dense(config) => config.widths().windows(2).map(|w| w[0] * w[1]).sum(),
             NetConfig::Conv(config) => {
-                let (mut channels, mut side, mut total) = (1, IMAGE_SIDE, 0);
-                for layer in &config.convs {
-                    side = side.div_ceil(layer.stride);
-                    total += side * side * layer.filters * channels * layer.kernel * layer.kernel;
-                    channels = layer.filters;
-                }
-                let features = channels * side * side;
-                total + features * config.dense + config.dense * config.classes
+                let (convs, features) = config.placed_convs();
+                let conv_macs: usize = convs
+                    .iter()
+                    .map(|c| {
+                        let side = c.output_side();
+                        side * side * c.layer.filters * c.channels * c.layer.kernel * c.layer.kernel
+                    })
+                    .sum();
+                conv_macs + features * config.dense + config.dense * config.classes
             }
         }
     }
@@ -316,13 +311,18 @@ fn apply_dropout(dropout: &Dropout, x: Tensor<2>) -> Tensor<2> {
 }
 
 impl DenseNetConfig {
-    /// The network, freshly initialised on `device`.
-    pub fn init(&self, device: &Device) -> DenseNet {
-        let widths: Vec<usize> = std::iter::once(IMAGE_PIXELS)
+    /// Layer widths, input side first: the image's pixels, the hidden widths, the classes.
+    fn widths(&self) -> Vec<usize> {
+        std::iter::once(IMAGE_PIXELS)
             .chain(self.hidden.iter().copied())
             .chain(std::iter::once(self.classes))
-            .collect();
-        let layers = widths
+            .collect()
+    }
+
+    /// The network, freshly initialised on `device`.
+    pub fn init(&self, device: &Device) -> DenseNet {
+        let layers = self
+            .widths()
             .windows(2)
             .map(|w| linear(w[0], w[1], true, device))
             .collect();
@@ -361,7 +361,41 @@ impl DenseNet {
     }
 }
 
+/// A convolution of a [`ConvNetConfig`] with what it reads: the sizes its weights and its
+/// cost follow from.
+struct PlacedConv {
+    layer: ConvLayerConfig,
+    /// Input channels.
+    channels: usize,
+    /// Input side (square).
+    side: usize,
+}
+
+impl PlacedConv {
+    /// TF "same" output side.
+    fn output_side(&self) -> usize {
+        self.side.div_ceil(self.layer.stride)
+    }
+}
+
 impl ConvNetConfig {
+    /// The convolutions with their inputs, input side first, and the features the last one
+    /// leaves for the dense layer.
+    fn placed_convs(&self) -> (Vec<PlacedConv>, usize) {
+        let (mut channels, mut side) = (1, IMAGE_SIDE);
+        let mut placed = Vec::new();
+        for &layer in &self.convs {
+            let conv = PlacedConv {
+                layer,
+                channels,
+                side,
+            };
+            (channels, side) = (layer.filters, conv.output_side());
+            placed.push(conv);
+        }
+        (placed, channels * side * side)
+    }
+
     /// The codelab CNN's layers (conv 3x3x12 s1, 6x6x24 s2, 6x6x32 s2, dense 200), without
     /// dropout or batch norm.
     pub fn codelab() -> Self {
@@ -380,13 +414,18 @@ impl ConvNetConfig {
     /// express (none of the stages' does; the stage table's test builds every one).
     pub fn init(&self, device: &Device) -> ConvNet {
         let mut convs = Vec::new();
-        let (mut channels, mut side) = (1, IMAGE_SIDE);
-        for layer in &self.convs {
+        let (placed, features) = self.placed_convs();
+        for PlacedConv {
+            layer,
+            channels,
+            side,
+        } in placed
+        {
             let ConvLayerConfig {
                 filters,
                 kernel,
                 stride,
-            } = *layer;
+            } = layer;
             let pad = same_padding(side, kernel, stride)
                 .expect("the stages' convolutions pad symmetrically");
             let mut conv = Conv2dConfig::new([channels, filters], [kernel, kernel])
@@ -402,12 +441,10 @@ impl ConvNetConfig {
                 conv,
                 norm: self.batch_norm.then(|| batch_norm(filters, device)),
             });
-            channels = filters;
-            side = side.div_ceil(stride);
         }
         ConvNet {
             convs,
-            dense: linear(channels * side * side, self.dense, !self.batch_norm, device),
+            dense: linear(features, self.dense, !self.batch_norm, device),
             dense_norm: self.batch_norm.then(|| batch_norm(self.dense, device)),
             dropout: dropout(self.dropout),
             output: linear(self.dense, self.classes, true, device),
