@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use mnist_files::{GOLDEN_STAGE, Golden};
 use runtime_nostd::format::{
     self, Activation, ConvGeometry, HeaderView, Layer, LayerKind, LayerView, NO_QUANTIZATION,
-    Payload, PayloadSection, Shape, Variant, header, layer_record,
+    Payload, PayloadSection, Shape, Variant,
 };
+use runtime_nostd::format::{header::field as header, layer_record::field as layer_record};
 use runtime_nostd::write::{LayerSpec, WriteError, f32_bytes, write_model};
 use runtime_nostd::{InferError, LayerFault, Model, ParseError, SectionFault};
 
