@@ -48,7 +48,8 @@ def module_tree(root):
     stack = [((), root)]
     while stack:
         path, file = stack.pop()
-        directory = file.parent if file.name in ("lib.rs", "main.rs", "mod.rs") else file.with_suffix("")
+        owns_folder = file.name in ("lib.rs", "main.rs", "mod.rs")
+        directory = file.parent if owns_folder else file.with_suffix("")
         declared = map(MOD_DECL.match, strip_comments(file.read_text()).splitlines())
         for name in [m.group(1) for m in declared if m]:
             for child in (directory / f"{name}.rs", directory / name / "mod.rs"):

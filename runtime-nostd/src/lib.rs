@@ -4,8 +4,9 @@
 //! shape chain and the CRC-32) and [`Model::infer`] runs it with a caller-provided scratch buffer
 //! of exactly [`Model::scratch_bytes`]. Nothing here allocates or panics on any input; errors
 //! are the precise enums in [`error`], with `Display`, `core::error::Error` and, with the
-//! `defmt` feature, `defmt::Format`. The writer ([`write`](mod@write), feature `alloc`) sets the fields
-//! through the views the reader gets them with, and checks layers with the reader's rules.
+//! `defmt` feature, `defmt::Format`. The writer ([`write`](mod@write), feature `alloc`) sets the
+//! fields through the views the reader gets them with, and checks layers with the reader's
+//! rules.
 //!
 //! ```no_run
 //! # let bytes: &[u8] = &[];

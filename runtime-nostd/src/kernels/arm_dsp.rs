@@ -8,7 +8,7 @@
 //! the weights stay int8 in flash. Each block reads and writes exactly the slices it is given:
 //! the safe wrapper checks their lengths against the loop count before entering it, and returns
 //! without running the block when they disagree, saying so (`false` or `None`): every caller
-//! then computes the layer with the portable kernel. The kernels in the parent module stay the
+//! then computes the layer with the portable kernel. The portable kernels (`portable.rs`) stay the
 //! reference: every result here equals theirs bit for bit (wrapping i32 sums are associative),
 //! which the QEMU kernel check (`firmware/qemu`, bin `kernel-check`) verifies on random shapes.
 //!

@@ -1,0 +1,87 @@
+//! A layer as the kernels see it: a convolution's shapes, geometry and weight bytes ([`Conv`]),
+//! the im2col patch of an output pixel as runs of the input, the scratch words the DSP forms
+//! widen values into, and the little-endian values read in place from the model file.
+
+use crate::format::{ConvGeometry, Shape};
+
+impl ConvGeometry {
+    /// The kernel taps `[first, last)` that land inside an input of `len` for output position
+    /// `out`, and the input index of the first one.
+    pub(super) fn taps(&self, out: usize, len: usize) -> (usize, usize, usize) {
+        let origin = out * self.stride; // input index of tap 0, plus `pad`
+        let first = self.pad.saturating_sub(origin).min(self.kernel);
+        let last = (len + self.pad)
+            .saturating_sub(origin)
+            .min(self.kernel)
+            .max(first);
+        (first, last, (origin + first).saturating_sub(self.pad))
+    }
+}
+
+/// A convolution layer as the kernels see it: shapes, geometry and its weight and bias bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Conv<'a> {
+    /// Input shape (HWC in memory).
+    pub input: Shape,
+    /// Output shape (HWC in memory).
+    pub output: Shape,
+    /// Kernel, stride and padding.
+    pub geometry: ConvGeometry,
+    /// OHWI weights, f32 little-endian or int8.
+    pub weights: &'a [u8],
+    /// One f32 or i32 (little-endian) per output channel.
+    pub bias: &'a [u8],
+}
+
+pub(super) fn f32_at(bytes: &[u8]) -> f32 {
+    bytes.try_into().map(f32::from_le_bytes).unwrap_or(0.0)
+}
+
+/// The bias of output `o` (f32 or i32 little-endian, 4 bytes each).
+pub(super) fn bias_bytes(bias: &[u8], o: usize) -> &[u8] {
+    bias.get(o * 4..o * 4 + 4).unwrap_or_default()
+}
+
+pub(super) fn i32_at(bytes: &[u8]) -> i32 {
+    bytes.try_into().map_or(0, i32::from_le_bytes)
+}
+
+/// Values in one im2col patch of `conv`: what the caller's patch buffer must hold.
+pub fn patch_len(conv: &Conv<'_>) -> usize {
+    conv.geometry.kernel * conv.geometry.kernel * conv.input.channels
+}
+
+/// Output pixel (`oy`, `ox`)'s patch (`[ky][kx][c]`) as input runs: whether all k x k taps fall
+/// inside the input (if not, the caller pads the patch first), and for each row of taps inside,
+/// `(patch index, input index, values)`.
+pub(super) fn patch_runs(
+    conv: &Conv<'_>,
+    oy: usize,
+    ox: usize,
+) -> (bool, impl Iterator<Item = (usize, usize, usize)>) {
+    let (in_shape, geometry) = (conv.input, conv.geometry);
+    let (c, k) = (in_shape.channels, geometry.kernel);
+    let (ky0, ky1, iy0) = geometry.taps(oy, in_shape.height);
+    let (kx0, kx1, ix0) = geometry.taps(ox, in_shape.width);
+    let inside = ky1 - ky0 == k && kx1 - kx0 == k;
+    let runs = (ky0..ky1).enumerate().map(move |(row, ky)| {
+        let x_start = ((iy0 + row) * in_shape.width + ix0) * c;
+        ((ky * k + kx0) * c, x_start, (kx1 - kx0) * c)
+    });
+    (inside, runs)
+}
+
+/// Output pixels the DSP convolution takes at once.
+pub(super) const QUAD: usize = 4;
+
+/// Words of widened int8 lanes (see `arm_dsp`) a convolution needs: four pixels' patches
+/// rounded up to pairs of groups of four values, two words per group and pixel. Part of every
+/// int8 scratch, so its size is the same on every target.
+pub fn conv_lane_words(conv: &Conv<'_>) -> usize {
+    patch_len(conv).div_ceil(8) * 2 * 2 * QUAD
+}
+
+/// Words of widened int8 lanes a dense layer of `inputs` values needs: two per four values.
+pub fn dense_lane_words(inputs: usize) -> usize {
+    inputs / 4 * 2
+}

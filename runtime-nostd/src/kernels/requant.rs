@@ -1,0 +1,220 @@
+//! Requantisation, the one rounding rule of the int8 path: an accumulator to an output code,
+//! per output channel, as the file's tables give it ([`Requant`], [`ChannelScale`]).
+
+use super::layer::i32_at;
+
+/// An Arm core (Cortex-M): no vector unit and 13 general registers, so the scalar forms unrolled
+/// by hand suit it; elsewhere the lane forms, which vectorise. With [`arm_dsp`] (`arm-dsp`
+/// feature) the int8 convolution and dense layer take the DSP forms instead (`conv2d_i8`,
+/// `dense_i8`).
+pub(super) const SCALAR_CORE: bool = cfg!(target_arch = "arm");
+
+/// Requantisation, the one rounding rule of the int8 path (quoted in FORMAT.md):
+///
+/// `requantize(acc, m, s) = floor((acc * m + 2^(n-1)) / 2^n)` with `n = 31 - s` (clamped to
+/// 1..=62), computed exactly in i64 and saturated to i32. With `m` in `[2^30, 2^31)` this is
+/// `acc * m * 2^(s-31)` rounded to nearest, ties towards +infinity.
+///
+/// ```
+/// use runtime_nostd::kernels::requantize;
+/// assert_eq!(requantize(100, 1 << 30, 0), 50);  // x 0.5
+/// assert_eq!(requantize(3, 1 << 30, 0), 2);     // 1.5 rounds up
+/// assert_eq!(requantize(-3, 1 << 30, 0), -1);   // -1.5 rounds up too
+/// ```
+pub fn requantize(acc: i32, multiplier: i32, shift: i32) -> i32 {
+    let n = 31i32.saturating_sub(shift).clamp(1, 62) as u32;
+    let product = i64::from(acc) * i64::from(multiplier);
+    let rounded = (product + (1i64 << (n - 1))) >> n;
+    rounded.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// Fixed-point form `(multiplier, shift)` of a positive real multiplier for [`requantize`]:
+/// `real ~= multiplier * 2^(shift - 31)` with `multiplier` in `[2^30, 2^31)`. Non-positive or
+/// non-finite inputs give `(0, 0)`, which requantises everything to 0.
+///
+/// ```
+/// let (m, s) = runtime_nostd::kernels::quantize_multiplier(0.75);
+/// assert_eq!((m, s), (3 << 29, 0));
+/// ```
+pub fn quantize_multiplier(real: f64) -> (i32, i32) {
+    if !(real.is_finite() && real > 0.0) {
+        return (0, 0);
+    }
+    let (mut fraction, mut shift) = (real, 0i32);
+    while fraction >= 1.0 {
+        fraction /= 2.0;
+        shift += 1;
+    }
+    while fraction < 0.5 {
+        fraction *= 2.0;
+        shift -= 1;
+    }
+    let mut q = libm::round(fraction * (1u64 << 31) as f64) as i64;
+    if q == 1i64 << 31 {
+        q /= 2;
+        shift += 1;
+    }
+    if shift < -31 {
+        return (0, 0);
+    }
+    (q as i32, shift.min(30))
+}
+
+/// How an int8 layer turns an accumulator into an output code. The zero points are int8
+/// codes by type, so the lowest output code (the floor a fused relu sets) is one too.
+#[derive(Debug, Clone, Copy)]
+pub struct Requant<'a> {
+    table: &'a [u8],
+    input_zero: i8,
+    output_zero: i8,
+    floor: i8,
+    lut: &'a [u8],
+}
+
+impl<'a> Requant<'a> {
+    /// `table`: per output channel an i32 multiplier and an i32 shift (little-endian);
+    /// `input_zero`: the input's zero point, also the conv padding code (exactly real 0);
+    /// `output_zero`: the zero point added after requantisation (of the output, or of the
+    /// sigmoid input); `relu`: whether codes below `output_zero` clamp to it; `lut`: the
+    /// sigmoid table (256 codes) or empty.
+    pub fn new(
+        table: &'a [u8],
+        input_zero: i8,
+        output_zero: i8,
+        relu: bool,
+        lut: &'a [u8],
+    ) -> Self {
+        Requant {
+            table,
+            input_zero,
+            output_zero,
+            floor: if relu { output_zero } else { i8::MIN },
+            lut,
+        }
+    }
+
+    /// The input zero point: the code conv padding is filled with.
+    pub fn input_zero(&self) -> i8 {
+        self.input_zero
+    }
+}
+
+impl Requant<'_> {
+    /// Channel `channel`'s scaling with its int32 bias (the file's biases already hold
+    /// `- input_zero * sum(w)`, see FORMAT.md): its table entry decoded once, for every output
+    /// of the channel.
+    pub fn scale(&self, channel: usize, bias: i32) -> ChannelScale {
+        let entry = self
+            .table
+            .get(channel * 8..channel * 8 + 8)
+            .unwrap_or_default();
+        let field = |at: usize| entry.get(at..at + 4).map_or(0, i32_at);
+        let n = 31i32.saturating_sub(field(4)).clamp(1, 62) as u32;
+        ChannelScale {
+            multiplier: field(0),
+            rounding: 1i64 << (n - 1),
+            n,
+            bias,
+        }
+    }
+
+    /// The output code of a scaled accumulator ([`ChannelScale::scaled`]): plus the output
+    /// zero point, clamped to the codes (from the floor), through the sigmoid table if any.
+    #[inline]
+    pub fn output_code(&self, scaled: i32) -> i8 {
+        self.looked_up(self.clamped_code(scaled))
+    }
+
+    /// [`output_code`](Self::output_code) before the sigmoid table.
+    #[inline]
+    pub fn clamped_code(&self, scaled: i32) -> i8 {
+        scaled
+            .saturating_add(i32::from(self.output_zero))
+            .clamp(i32::from(self.floor), i32::from(i8::MAX)) as i8
+    }
+
+    /// [`clamped_code`](Self::clamped_code) in the form that compiles to one `SSAT` on Arm: the
+    /// floor is an int8 code, so clamping to the int8 range first and then raising to the floor
+    /// is the same clamp. (The portable kernels keep the other form: on x86-64 this one stops
+    /// LLVM vectorising the convolution's dot products, 2.5x slower per image.)
+    #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+    #[inline]
+    pub(super) fn clamped_code_ssat(&self, scaled: i32) -> i8 {
+        let code = scaled
+            .saturating_add(i32::from(self.output_zero))
+            .clamp(i32::from(i8::MIN), i32::from(i8::MAX));
+        code.max(i32::from(self.floor)) as i8
+    }
+
+    /// Whether output codes go through a sigmoid table.
+    pub fn has_table(&self) -> bool {
+        !self.lut.is_empty()
+    }
+
+    /// `code` through the sigmoid table (indexed by code + 128), if any.
+    #[inline]
+    pub fn looked_up(&self, code: i8) -> i8 {
+        if self.lut.is_empty() {
+            code
+        } else {
+            let index = usize::from(code.cast_unsigned() ^ 0x80);
+            self.lut.get(index).map_or(0, |&b| b.cast_signed())
+        }
+    }
+
+    /// Output code of channel `channel` for `acc = sum(x*w)` and its int32 bias.
+    pub fn code(&self, channel: usize, acc: i32, bias: i32) -> i8 {
+        // The same value both ways (a proptest checks it, and the QEMU check compares the
+        // firmware's outputs with the host's). On Arm, the decoded scale's 32-bit shift: the
+        // 64-bit shift is a library call on the Cortex-M0+. Elsewhere `requantize` as written:
+        // inlined into the convolution's walk, the other form stops LLVM vectorising the dot
+        // products on x86-64 (2x slower per image).
+        let scaled = if SCALAR_CORE {
+            self.scale(channel, bias).scaled(acc)
+        } else {
+            let entry = self
+                .table
+                .get(channel * 8..channel * 8 + 8)
+                .unwrap_or_default();
+            let field = |at: usize| entry.get(at..at + 4).map_or(0, i32_at);
+            requantize(acc.wrapping_add(bias), field(0), field(4))
+        };
+        self.output_code(scaled)
+    }
+}
+
+/// One output channel's bias and fixed-point scale ([`Requant::scale`]), decoded for the
+/// kernels' per-pixel loops.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChannelScale {
+    multiplier: i32,
+    rounding: i64,
+    n: u32,
+    bias: i32,
+}
+
+impl ChannelScale {
+    /// [`requantize`]`(acc + bias)`: the accumulator in the output's scale, before its zero
+    /// point.
+    #[inline]
+    pub fn scaled(&self, acc: i32) -> i32 {
+        // requantize's exact rounding, written so that the usual case (n >= 32: a multiplier
+        // in [2^30, 2^31) and a scale below 1) is a 64-bit multiply-add and one 32-bit shift:
+        // the product plus the rounding term is below 2^63, so its top word fits an i32 and
+        // shifting that by n - 32 is the 64-bit shift by n, already within the i32 range.
+        let product =
+            i64::from(acc.wrapping_add(self.bias)) * i64::from(self.multiplier) + self.rounding;
+        match self.n.checked_sub(32) {
+            Some(rest) => ((product >> 32) as i32) >> rest,
+            None => self.scaled_wide(product),
+        }
+    }
+
+    /// [`scaled`](Self::scaled) for a scale of 1/2 or more (`n < 32`), which quantised models
+    /// seldom have: out of line, so that the usual case runs straight through.
+    #[cold]
+    #[inline(never)]
+    fn scaled_wide(&self, product: i64) -> i32 {
+        (product >> self.n).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    }
+}
