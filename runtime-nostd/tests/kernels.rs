@@ -1,54 +1,63 @@
 //! Every kernel against a naive reference written the obvious way (CHW, OIHW, f64 or exact
-//! integer sums), over random shapes, strides, pads and quantisation parameters. Named cases
-//! at the end pin the edge shapes proptest found or that matter most.
+//! integer sums), over random shapes, strides, pads and quantisation parameters. The layers
+//! come from the kernels' one case generator (`runtime_nostd::kernels::cases`, which the QEMU
+//! kernel check draws from too), each from a seed proptest picks. Named cases at the end pin
+//! the edge shapes that matter most.
 
 use proptest::prelude::*;
 use runtime_nostd::format::{Activation, Shape};
+use runtime_nostd::kernels::cases::{
+    Buffers, CaseData, ConvCase, DenseCase, Limits, Random, RequantCase,
+};
 use runtime_nostd::kernels::{
-    Conv, ConvGeometry, Requant, conv_lane_words, conv2d_f32, conv2d_i8, dense_f32, dense_i8,
-    dense_lane_words, dot_i8_lanes, dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled, patch_len,
-    quantize_multiplier, requantize,
+    Conv, ConvGeometry, Requant, conv_lane_words, conv2d_f32, conv2d_i8, conv2d_i8_portable,
+    dense_f32, dense_i8, dense_i8_portable, dense_lane_words, dot_i8_lanes, dot_i8_pair,
+    dot_i8_pair_unrolled, dot_i8_unrolled, patch_len, quantize_multiplier, requantize,
 };
 
-#[derive(Debug, Clone)]
-struct ConvCase {
-    input: Shape,
-    out_channels: usize,
-    geometry: ConvGeometry,
+/// The buffers of one case here, as large as the QEMU check's.
+const LIMITS: Limits = Limits {
+    values: 8192,
+    weights: 16384,
+    channels: 160,
+    lanes: 4096,
+};
+
+/// Vectors as large as [`LIMITS`].
+struct HostBuffers {
+    input: Vec<i8>,
+    weights: Vec<u8>,
+    bias: Vec<u8>,
+    table: Vec<u8>,
+    lut: [u8; 256],
 }
 
-impl ConvCase {
-    fn output(&self) -> Shape {
-        let side = |s: usize| {
-            (s + 2 * self.geometry.pad - self.geometry.kernel) / self.geometry.stride + 1
-        };
-        Shape {
-            channels: self.out_channels,
-            height: side(self.input.height),
-            width: side(self.input.width),
+impl HostBuffers {
+    fn new() -> Self {
+        HostBuffers {
+            input: vec![0; LIMITS.values],
+            weights: vec![0; LIMITS.weights],
+            bias: vec![0; 4 * LIMITS.channels],
+            table: vec![0; 8 * LIMITS.channels],
+            lut: [0; 256],
         }
     }
-    fn weights_len(&self) -> usize {
-        self.out_channels * self.geometry.kernel * self.geometry.kernel * self.input.channels
+
+    fn buffers(&mut self) -> Buffers<'_> {
+        Buffers {
+            input: &mut self.input,
+            weights: &mut self.weights,
+            bias: &mut self.bias,
+            table: &mut self.table,
+            lut: &mut self.lut,
+        }
     }
 }
 
+/// A convolution's shapes from the shared generator (values come from proptest or the
+/// generator, per test).
 fn conv_case() -> impl Strategy<Value = ConvCase> {
-    (
-        1usize..4,
-        1usize..4,
-        1usize..10,
-        1usize..10,
-        1usize..6,
-        1usize..4,
-        0usize..3,
-    )
-        .prop_filter_map(
-            "kernel must fit the padded input",
-            |(c, o, h, w, k, s, p)| {
-                (h + 2 * p >= k && w + 2 * p >= k).then(|| case(c, o, h, w, k, s, p))
-            },
-        )
+    any::<u32>().prop_map(|seed| ConvCase::draw(&mut Random::new(seed), &LIMITS))
 }
 
 /// Naive convolution on CHW input and OIHW weights; `tap` turns (x, w) into the summand.
@@ -58,7 +67,7 @@ fn naive_conv<T: Copy>(
     w_oihw: &[T],
     mut acc: impl FnMut(usize, usize, usize, T, T),
 ) {
-    let (i, o, g) = (case.input, case.output(), case.geometry);
+    let (i, o, g) = (case.input, case.output, case.geometry);
     for oc in 0..o.channels {
         for oy in 0..o.height {
             for ox in 0..o.width {
@@ -93,12 +102,34 @@ fn chw_to_hwc<T: Copy>(v: &[T], s: Shape) -> Vec<T> {
     out
 }
 
+fn hwc_to_chw<T: Copy>(v: &[T], s: Shape) -> Vec<T> {
+    let mut out = v.to_vec();
+    for c in 0..s.channels {
+        for p in 0..s.height * s.width {
+            out[c * s.height * s.width + p] = v[p * s.channels + c];
+        }
+    }
+    out
+}
+
 fn oihw_to_ohwi<T: Copy>(v: &[T], o: usize, i: usize, k: usize) -> Vec<T> {
     let mut out = v.to_vec();
     for oc in 0..o {
         for ic in 0..i {
             for p in 0..k * k {
                 out[(oc * k * k + p) * i + ic] = v[(oc * i + ic) * k * k + p];
+            }
+        }
+    }
+    out
+}
+
+fn ohwi_to_oihw<T: Copy>(v: &[T], o: usize, i: usize, k: usize) -> Vec<T> {
+    let mut out = v.to_vec();
+    for oc in 0..o {
+        for ic in 0..i {
+            for p in 0..k * k {
+                out[(oc * i + ic) * k * k + p] = v[(oc * k * k + p) * i + ic];
             }
         }
     }
@@ -114,7 +145,7 @@ fn i32_bytes(v: &[i32]) -> Vec<u8> {
 }
 
 fn check_conv_f32(case: &ConvCase, x: &[f32], w: &[f32], bias: &[f32], activation: Activation) {
-    let out_shape = case.output();
+    let out_shape = case.output;
     let mut expected = vec![0.0f64; out_shape.len()];
     naive_conv(case, x, w, |oc, oy, ox, xv, wv| {
         expected[(oc * out_shape.height + oy) * out_shape.width + ox] +=
@@ -128,7 +159,7 @@ fn check_conv_f32(case: &ConvCase, x: &[f32], w: &[f32], bias: &[f32], activatio
     }
     let weights = f32_bytes(&oihw_to_ohwi(
         w,
-        case.out_channels,
+        case.output.channels,
         case.input.channels,
         case.geometry.kernel,
     ));
@@ -158,86 +189,100 @@ fn check_conv_f32(case: &ConvCase, x: &[f32], w: &[f32], bias: &[f32], activatio
     }
 }
 
-/// The int8 reference: true zero padding, `(x - z_in) * w`, then the requantisation rule.
-/// Quantisation side of an int8 conv case.
-struct Int8Params<'a> {
-    bias: &'a [i32],
-    z_in: i32,
-    z_out: i32,
-    mult: &'a [(i32, i32)],
-    relu: bool,
+fn i32_at(bytes: &[u8], i: usize) -> i32 {
+    i32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap())
 }
 
-fn check_conv_i8(case: &ConvCase, x: &[i8], w: &[i8], q: &Int8Params<'_>) {
-    let Int8Params {
-        bias,
-        z_in,
-        z_out,
-        mult,
-        relu,
-    } = *q;
-    let out_shape = case.output();
-    let mut acc = vec![0i64; out_shape.len()];
-    naive_conv(case, x, w, |oc, oy, ox, xv, wv| {
-        acc[(oc * out_shape.height + oy) * out_shape.width + ox] +=
-            i64::from(i32::from(xv) - z_in) * i64::from(wv);
+/// The int8 reference for one output: the exact sum plus the bias, the rounding rule, the zero
+/// point, the relu floor, the sigmoid table.
+fn expected_code(acc: i64, channel: usize, data: &CaseData<'_>, q: &RequantCase) -> i8 {
+    let acc = (acc + i64::from(i32_at(data.bias, channel))) as i32;
+    let (m, s) = (
+        i32_at(data.table, 2 * channel),
+        i32_at(data.table, 2 * channel + 1),
+    );
+    let floor = if q.relu {
+        i32::from(q.output_zero)
+    } else {
+        -128
+    };
+    let code = requantize(acc, m, s)
+        .saturating_add(i32::from(q.output_zero))
+        .clamp(floor, 127) as i8;
+    if q.sigmoid {
+        data.lut[usize::from(code as u8 ^ 0x80)] as i8
+    } else {
+        code
+    }
+}
+
+/// An int8 convolution against the reference: true zero padding and `(x - z_in) * w` on CHW and
+/// OIHW, with the file's bias, which folds in `-z_in * sum(w)` (FORMAT.md), unfolded.
+fn check_conv_i8(case: &ConvCase, data: &CaseData<'_>) {
+    let (i, o, k) = (case.input, case.output, case.geometry.kernel);
+    let z_in = i64::from(case.requant.input_zero);
+    let x = hwc_to_chw(data.input, i);
+    let w: Vec<i8> = ohwi_to_oihw(data.weights, o.channels, i.channels, k)
+        .iter()
+        .map(|&b| b as i8)
+        .collect();
+    let per_filter = case.weights_len() / o.channels;
+    let mut acc: Vec<i64> = (0..o.len())
+        .map(|index| {
+            let filter = &w[index / (o.height * o.width) * per_filter..][..per_filter];
+            z_in * filter.iter().map(|&v| i64::from(v)).sum::<i64>()
+        })
+        .collect();
+    naive_conv(case, &x, &w, |oc, oy, ox, xv, wv| {
+        acc[(oc * o.height + oy) * o.width + ox] += (i64::from(xv) - z_in) * i64::from(wv);
     });
-    let plane = out_shape.height * out_shape.width;
-    let floor = if relu { z_out } else { -128 };
+    let plane = o.height * o.width;
     let expected: Vec<i8> = acc
         .iter()
         .enumerate()
-        .map(|(i, &a)| {
-            let oc = i / plane;
-            let (m, s) = mult[oc];
-            let r = requantize((a + i64::from(bias[oc])) as i32, m, s);
-            r.saturating_add(z_out).clamp(floor, 127) as i8
-        })
+        .map(|(index, &a)| expected_code(a, index / plane, data, &case.requant))
         .collect();
-    // The file's biases fold in -z_in * sum(w) (FORMAT.md).
-    let per = case.weights_len() / case.out_channels;
-    let effective: Vec<i32> = (0..case.out_channels)
-        .map(|oc| {
-            bias[oc]
-                - z_in
-                    * w[oc * per..(oc + 1) * per]
-                        .iter()
-                        .map(|&v| i32::from(v))
-                        .sum::<i32>()
-        })
-        .collect();
-    let weights: Vec<u8> = oihw_to_ohwi(
-        w,
-        case.out_channels,
-        case.input.channels,
-        case.geometry.kernel,
-    )
-    .iter()
-    .map(|&v| v as u8)
-    .collect();
-    let table: Vec<i32> = mult.iter().flat_map(|&(m, s)| [m, s]).collect();
-    let (bias_bytes, table) = (i32_bytes(&effective), i32_bytes(&table));
-    let conv = Conv {
-        input: case.input,
-        output: out_shape,
-        geometry: case.geometry,
-        weights: &weights,
-        bias: &bias_bytes,
-    };
-    let code = |z: i32| i8::try_from(z).expect("zero points are int8 codes");
-    let requant = Requant::new(&table, code(z_in), code(z_out), relu, &[]);
+    let conv = case.conv(data.weights, data.bias);
+    let requant = case.requant.requant(data);
     let mut patch = vec![0i8; patch_len(&conv)];
     let mut lanes = vec![0u32; conv_lane_words(&conv)];
-    let mut out = vec![0i8; out_shape.len()];
+    let mut out = vec![0i8; o.len()];
     conv2d_i8(
-        &conv,
+        &conv, &requant, data.input, &mut patch, &mut lanes, &mut out,
+    );
+    assert_eq!(out, chw_to_hwc(&expected, o), "{case:?}");
+    let mut portable = vec![0x55; o.len()];
+    conv2d_i8_portable(&conv, &requant, data.input, &mut patch, &mut portable);
+    assert_eq!(portable, out, "{case:?}");
+}
+
+/// An int8 dense layer against the reference.
+fn check_dense_i8(case: &DenseCase, data: &CaseData<'_>) {
+    let n = case.inputs;
+    let expected: Vec<i8> = (0..case.outputs)
+        .map(|o| {
+            let row = &data.weights[o * n..(o + 1) * n];
+            // No padding: the file's bias is the whole correction for the input zero point.
+            let acc = data.input.iter().zip(row);
+            let acc = acc.map(|(&x, &w)| i64::from(x) * i64::from(w as i8)).sum();
+            expected_code(acc, o, data, &case.requant)
+        })
+        .collect();
+    let requant = case.requant.requant(data);
+    let mut lanes = vec![0u32; dense_lane_words(n)];
+    let mut out = vec![0i8; case.outputs];
+    dense_i8(
+        data.input,
+        data.weights,
+        data.bias,
         &requant,
-        &chw_to_hwc(x, case.input),
-        &mut patch,
         &mut lanes,
         &mut out,
     );
-    assert_eq!(out, chw_to_hwc(&expected, out_shape), "{case:?}");
+    assert_eq!(out, expected, "{case:?}");
+    let mut portable = vec![0x55; case.outputs];
+    dense_i8_portable(data.input, data.weights, data.bias, &requant, &mut portable);
+    assert_eq!(portable, out, "{case:?}");
 }
 
 fn values<T: std::fmt::Debug>(
@@ -253,7 +298,7 @@ proptest! {
     #[test]
     fn conv2d_f32_matches_the_naive_convolution(
         (case, x, w, bias, relu) in conv_case().prop_flat_map(|case| {
-            let (xl, wl, o) = (case.input.len(), case.weights_len(), case.out_channels);
+            let (xl, wl, o) = (case.input.len(), case.weights_len(), case.output.channels);
             (Just(case), values(xl, 0.0f32..1.0), values(wl, -1.0f32..1.0), values(o, -1.0f32..1.0), any::<bool>())
         })
     ) {
@@ -261,14 +306,12 @@ proptest! {
     }
 
     #[test]
-    fn conv2d_i8_matches_the_naive_integer_convolution(
-        (case, x, w, bias, z_in, z_out, mult, relu) in conv_case().prop_flat_map(|case| {
-            let (xl, wl, o) = (case.input.len(), case.weights_len(), case.out_channels);
-            (Just(case), values(xl, any::<i8>()), values(wl, -127i8..=127), values(o, -5000i32..5000),
-             -128i32..=127, -128i32..=127, values(o, (1i32 << 30..i32::MAX, -20i32..2)), any::<bool>())
-        })
-    ) {
-        check_conv_i8(&case, &x, &w, &Int8Params { bias: &bias, z_in, z_out, mult: &mult, relu });
+    fn int8_layers_match_the_naive_integer_reference(seed: u32) {
+        let (mut random, mut host) = (Random::new(seed), HostBuffers::new());
+        let conv = ConvCase::draw(&mut random, &LIMITS);
+        check_conv_i8(&conv, &conv.data(&mut random, &mut host.buffers()));
+        let dense = DenseCase::draw(&mut random, &LIMITS);
+        check_dense_i8(&dense, &dense.data(&mut random, &mut host.buffers()));
     }
 
     #[test]
@@ -284,11 +327,9 @@ proptest! {
     }
 
     #[test]
-    fn dense_kernels_match_naive_dot_products(
-        (x, w, b, xi, wi, bi, z_in, (m, s)) in (1usize..40, 1usize..8).prop_flat_map(|(n, o)| (
-            values(n, -1.0f32..1.0), values(n * o, -1.0f32..1.0), values(o, -1.0f32..1.0),
-            values(n, any::<i8>()), values(n * o, -127i8..=127), values(o, -3000i32..3000),
-            -128i32..=127, (1i32 << 30..i32::MAX, -16i32..0)))
+    fn dense_f32_matches_naive_dot_products(
+        (x, w, b) in (1usize..40, 1usize..8).prop_flat_map(|(n, o)| (
+            values(n, -1.0f32..1.0), values(n * o, -1.0f32..1.0), values(o, -1.0f32..1.0)))
     ) {
         let (n, o) = (x.len(), b.len());
         let mut out = vec![0.0; o];
@@ -296,17 +337,6 @@ proptest! {
         for j in 0..o {
             let want: f64 = (0..n).map(|i| f64::from(x[i]) * f64::from(w[j * n + i])).sum::<f64>() + f64::from(b[j]);
             prop_assert!((f64::from(out[j]) - want).abs() <= 1e-4 * (1.0 + want.abs()));
-        }
-        let effective: Vec<i32> = (0..o).map(|j| bi[j] - z_in * wi[j * n..(j + 1) * n].iter().map(|&v| i32::from(v)).sum::<i32>()).collect();
-        let table = i32_bytes(&(0..o).flat_map(|_| [m, s]).collect::<Vec<_>>());
-        let requant = Requant::new(&table, i8::try_from(z_in).unwrap(), 0, false, &[]);
-        let weights: Vec<u8> = wi.iter().map(|&v| v as u8).collect();
-        let mut codes = vec![0i8; o];
-        let mut lanes = vec![0u32; dense_lane_words(n)];
-        dense_i8(&xi, &weights, &i32_bytes(&effective), &requant, &mut lanes, &mut codes);
-        for j in 0..o {
-            let acc: i32 = (0..n).map(|i| (i32::from(xi[i]) - z_in) * i32::from(wi[j * n + i])).sum::<i32>() + bi[j];
-            prop_assert_eq!(i32::from(codes[j]), requantize(acc, m, s).clamp(-128, 127));
         }
     }
 
@@ -328,18 +358,35 @@ proptest! {
     }
 }
 
+/// A convolution of `c` x `h` x `w` into `o` channels (plain int8 requantisation).
 fn case(c: usize, o: usize, h: usize, w: usize, k: usize, s: usize, p: usize) -> ConvCase {
+    let geometry = ConvGeometry {
+        kernel: k,
+        stride: s,
+        pad: p,
+    };
+    let side = |n| {
+        geometry
+            .output_side(n)
+            .expect("the kernel fits the padded input")
+    };
     ConvCase {
         input: Shape {
             channels: c,
             height: h,
             width: w,
         },
-        out_channels: o,
-        geometry: ConvGeometry {
-            kernel: k,
-            stride: s,
-            pad: p,
+        output: Shape {
+            channels: o,
+            height: side(h),
+            width: side(w),
+        },
+        geometry,
+        requant: RequantCase {
+            input_zero: 0,
+            output_zero: 0,
+            relu: false,
+            sigmoid: false,
         },
     }
 }
@@ -364,7 +411,7 @@ fn codelab_conv_shapes() {
                 .collect::<Vec<_>>(),
             ramp(c.weights_len(), 0.03),
         );
-        check_conv_f32(&c, &x, &w, &ramp(c.out_channels, 0.1), Activation::Relu);
+        check_conv_f32(&c, &x, &w, &ramp(c.output.channels, 0.1), Activation::Relu);
     }
 }
 
@@ -394,25 +441,29 @@ fn stride_larger_than_kernel_skips_inputs() {
 
 #[test]
 fn int8_padding_with_a_nonzero_input_zero_point_is_exact() {
-    let c = case(2, 2, 4, 4, 3, 1, 1);
-    let x: Vec<i8> = (0..c.input.len())
+    let mut c = case(2, 2, 4, 4, 3, 1, 1);
+    c.requant = RequantCase {
+        input_zero: -128,
+        output_zero: 5,
+        relu: true,
+        sigmoid: false,
+    };
+    let mut input: Vec<i8> = (0..c.input.len())
         .map(|i| (i as i32 * 37 % 256 - 128) as i8)
         .collect();
-    let w: Vec<i8> = (0..c.weights_len())
-        .map(|i| (i as i32 * 53 % 255 - 127) as i8)
+    let mut weights: Vec<u8> = (0..c.weights_len())
+        .map(|i| (i as i32 * 53 % 255 - 127) as u8)
         .collect();
-    check_conv_i8(
-        &c,
-        &x,
-        &w,
-        &Int8Params {
-            bias: &[100, -100],
-            z_in: -128,
-            z_out: 5,
-            mult: &[(1 << 30, -6), (i32::MAX, -8)],
-            relu: true,
-        },
-    );
+    let mut bias = i32_bytes(&[100, -100]);
+    let mut table = i32_bytes(&[1 << 30, -6, i32::MAX, -8]);
+    let data = CaseData {
+        input: &mut input,
+        weights: &mut weights,
+        bias: &mut bias,
+        table: &mut table,
+        lut: &mut [0; 256],
+    };
+    check_conv_i8(&c, &data);
 }
 
 #[test]

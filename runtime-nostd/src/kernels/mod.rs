@@ -18,6 +18,8 @@
 pub mod arm_dsp;
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 mod arm_dsp_layers;
+#[cfg(feature = "kernel-cases")]
+pub mod cases;
 mod layer;
 mod portable;
 mod requant;
