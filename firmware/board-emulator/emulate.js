@@ -589,8 +589,8 @@ function corruptRecordRun(args, refs, calibrated, failures) {
   firstScreen(powered, failures);
   const first = refs.compare(board, 'corrupt-record', ['--notice', 'unreadable']);
   const log = refs.log(board, 'corrupt-record');
-  // defmt prints the error's fields (`Record(BadCrc { .. })`), the USB log its Display text.
-  const refused = log.match(/touch calibration: the default, the stored one is unreadable \(Record\(BadCrc \{[^}]*\}\)\)/);
+  // The app's report, as both logs (defmt and USB) print it.
+  const refused = log.match(/touch calibration: the default, the stored one is unreadable \(calibration record corrupt: CRC 0x[0-9a-f]{8} stored, 0x[0-9a-f]{8} computed\)/);
   console.log(`board: corrupt record: ${refused ? `the log says "${refused[0]}"` : 'the log does not refuse it'}; the first screen: ${first.text}`);
   if (!refused) failures.push('corrupt record: the log does not say the stored record was refused for its CRC');
   if (first.differing > 0) failures.push(`corrupt record: the first screen is not the simulator's unreadable-record notice: ${first.text}`);

@@ -1,10 +1,11 @@
 //! Everything of the digit-recognition firmware that is not hardware, `no_std` and allocation
 //! free: a [`canvas`] the finger draws on, the MNIST-style [`preprocess`] that turns the drawing
-//! into a 28x28 digit, and the [`recognizer`] that runs the model the binary embeds on it. A
-//! board binary is wiring plus a poll loop: it feeds touch points to a [`session`] (or, with a
-//! finger on the panel at power-up, to the [`calibration`]) and draws the [`ui`] they describe,
-//! laid out for its screen by [`layout`]; [`touch`] drives an XPT2046 controller over any
-//! embedded-hal SPI device, [`calibration_record`] is the checked byte format a fitted
+//! into a 28x28 digit, and the [`recognizer`] that runs the model the binary embeds on it. The
+//! poll loop is the [`controller`]'s: it feeds the touch panel's readings to a [`session`] (or,
+//! with a finger on the panel at power-up, to the [`calibration`]) and draws the [`ui`] they
+//! describe, laid out for its screen by [`layout`], so a board binary is only its wiring, its
+//! hardware behind the controller's traits, and its log. [`touch`] drives an XPT2046 controller
+//! over any embedded-hal SPI device, [`calibration_record`] is the checked byte format a fitted
 //! calibration takes in flash, and [`fault`] says what a board shows when it cannot go on.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -12,6 +13,7 @@
 pub mod calibration;
 pub mod calibration_record;
 pub mod canvas;
+pub mod controller;
 pub mod fault;
 pub mod layout;
 pub mod preprocess;

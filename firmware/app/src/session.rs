@@ -29,7 +29,6 @@ use crate::canvas::Canvas;
 use crate::layout::Layout;
 use crate::preprocess::{DIGIT_SIDE, to_mnist};
 use crate::recognizer::{Prediction, Recognizer, RecognizerError};
-use crate::ui::Screen;
 
 /// How long the finger must stay off the screen before the drawing is recognised.
 pub const SETTLE_MS: u64 = 400;
@@ -50,6 +49,22 @@ pub struct Update {
     pub results: bool,
     /// The recognition this step ran: its answer and the inference time in microseconds.
     pub recognised: Option<(u8, u32)>,
+}
+
+/// What the screen shows.
+pub struct Screen<'a> {
+    /// Where things go.
+    pub layout: &'a Layout,
+    /// The drawing.
+    pub canvas: &'a Canvas,
+    /// The preprocessed digit the model classified, if any.
+    pub digit: Option<&'a [u8; DIGIT_SIDE * DIGIT_SIDE]>,
+    /// The model's answer, if any.
+    pub prediction: Option<Prediction>,
+    /// How long inference took, in microseconds.
+    pub inference_us: Option<u32>,
+    /// Which touch calibration the board runs with, said in the results panel at power-up.
+    pub notice: Option<Source>,
 }
 
 /// The state of the screen: the drawing, the last answer, and the finger; the model runs in

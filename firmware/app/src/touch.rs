@@ -135,6 +135,11 @@ impl core::fmt::Display for CalibrationError {
 }
 
 impl Calibration {
+    /// Raw readings that are screen pixels already (the simulator's mouse).
+    pub const IDENTITY: Calibration = Calibration {
+        coefficients: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+    };
+
     /// The map of a panel mounted with its axes swapped, as a display in landscape has them:
     /// the controller's Y axis runs along the screen's x, from raw `y_at_left_right.0` at the
     /// left edge to `.1` at the right edge (`width` pixels), its X axis along the screen's y,

@@ -19,7 +19,7 @@ use crate::fault::Fault;
 use crate::layout::Layout;
 use crate::preprocess::DIGIT_SIDE;
 use crate::recognizer::{Answer, Prediction};
-use crate::session::Update;
+use crate::session::{Screen, Update};
 
 const BACKGROUND: Rgb565 = Rgb565::new(2, 6, 8);
 const PAPER: Rgb565 = Rgb565::BLACK;
@@ -27,22 +27,6 @@ const ACCENT: Rgb565 = Rgb565::new(31, 41, 0);
 const BAR: Rgb565 = Rgb565::new(6, 44, 20);
 /// A fault screen's background: dark red, unlike any screen of a working board.
 const FAULT_BACKGROUND: Rgb565 = Rgb565::new(12, 0, 0);
-
-/// What the screen shows.
-pub struct Screen<'a> {
-    /// Where things go.
-    pub layout: &'a Layout,
-    /// The drawing.
-    pub canvas: &'a Canvas,
-    /// The preprocessed digit the model classified, if any.
-    pub digit: Option<&'a [u8; DIGIT_SIDE * DIGIT_SIDE]>,
-    /// The model's answer, if any.
-    pub prediction: Option<Prediction>,
-    /// How long inference took, in microseconds.
-    pub inference_us: Option<u32>,
-    /// Which touch calibration the board runs with, said in the results panel at power-up.
-    pub notice: Option<Source>,
-}
 
 fn grey(level: u8) -> Rgb565 {
     Rgb565::new(level >> 3, level >> 2, level >> 3)

@@ -1,13 +1,10 @@
 //! The app pipeline on the host: strokes on the canvas, MNIST-style preprocessing, and the
 //! embedded int8 model, checked against the MNIST test set and synthetic finger strokes.
 
-use std::path::Path;
-
 use app::canvas::{Canvas, SIDE};
 use app::fault::Fault;
-use app::layout::Layout;
 use app::preprocess::{DIGIT_SIDE, bounding_box, to_mnist};
-use app::recognizer::{Recognizer, RecognizerError};
+use app::recognizer::RecognizerError;
 use app::session::Session;
 use app::ui;
 use embedded_graphics::pixelcolor::Rgb565;
@@ -15,31 +12,8 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 use mnist_files::{Checksum, Mnist, Split};
 
-/// The scratch the tests give the model: the boards' comes from their build (`model-embed`);
-/// this one only needs to be large enough, which `Recognizer::new` checks.
-const SCRATCH: usize = 64 * 1024;
-
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-/// The boards' model, `models/<BOARD_STAGE>.i8.mnef`.
-fn model() -> &'static [u8] {
-    static MODEL: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    MODEL.get_or_init(|| {
-        let path = model_embed::board_model(root(), "i8");
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    })
-}
-
-fn recognizer() -> Recognizer<SCRATCH> {
-    Recognizer::new(model()).unwrap()
-}
-
-/// The boards' layout (the 320x240 panel).
-fn layout() -> Layout {
-    Layout::for_screen(Layout::MIN_SCREEN).unwrap()
-}
+mod common;
+use common::{Framebuffer, SCRATCH, layout, model, recognizer, root};
 
 /// The first `n` MNIST test digits (28x28 bytes each) and labels.
 fn mnist_test(n: usize) -> (Vec<[u8; 784]>, Vec<u8>) {
@@ -47,57 +21,6 @@ fn mnist_test(n: usize) -> (Vec<[u8; 784]>, Vec<u8>) {
         .unwrap_or_else(|e| panic!("{e}"));
     let digits = (0..n).map(|i| test.image(i).try_into().unwrap()).collect();
     (digits, test.labels[..n].to_vec())
-}
-
-/// An in-memory screen for the tests: what a panel would show.
-struct Framebuffer {
-    size: Size,
-    pixels: Vec<Rgb565>,
-}
-
-impl Framebuffer {
-    fn new() -> Self {
-        let size = layout().screen;
-        Framebuffer {
-            size,
-            pixels: vec![Rgb565::BLACK; (size.width * size.height) as usize],
-        }
-    }
-
-    fn pixel(&self, x: u32, y: u32) -> Option<Rgb565> {
-        (x < self.size.width && y < self.size.height)
-            .then(|| self.pixels[(y * self.size.width + x) as usize])
-    }
-
-    fn pixels(&self) -> &[Rgb565] {
-        &self.pixels
-    }
-}
-
-impl OriginDimensions for Framebuffer {
-    fn size(&self) -> Size {
-        self.size
-    }
-}
-
-impl DrawTarget for Framebuffer {
-    type Color = Rgb565;
-    type Error = std::convert::Infallible;
-
-    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb565>>>(
-        &mut self,
-        pixels: I,
-    ) -> Result<(), Self::Error> {
-        for Pixel(p, color) in pixels {
-            if let (Ok(x), Ok(y)) = (u32::try_from(p.x), u32::try_from(p.y))
-                && x < self.size.width
-                && y < self.size.height
-            {
-                self.pixels[(y * self.size.width + x) as usize] = color;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Draws an MNIST digit `scale` times larger onto a canvas-sized image, at an offset.
@@ -261,7 +184,8 @@ fn prediction_with(digit: u8, top: f32) -> app::recognizer::Prediction {
 #[test]
 fn an_answer_below_the_confidence_threshold_reads_question_mark_with_the_top_two() {
     use app::recognizer::{Answer, CONFIDENCE_THRESHOLD};
-    use app::ui::{Screen, draw, read_answer};
+    use app::session::Screen;
+    use app::ui::{draw, read_answer};
 
     assert_eq!(
         prediction_with(3, CONFIDENCE_THRESHOLD).answer(),
@@ -346,7 +270,8 @@ fn ink_after_an_answer_starts_the_next_digit() {
 
 #[test]
 fn the_screen_shows_the_drawing_the_answer_and_a_clear_button() {
-    use app::ui::{Screen, draw, milliseconds, percent};
+    use app::session::Screen;
+    use app::ui::{draw, milliseconds, percent};
 
     let layout = layout();
     let mut canvas = Canvas::new();
@@ -497,7 +422,7 @@ fn the_answer_reads_back_off_the_screen_and_the_time_stays_in_its_area() {
         let screen = session.screen();
         let mut other = Framebuffer::new();
         draw(
-            &app::ui::Screen {
+            &app::session::Screen {
                 inference_us: Some(987_654_321),
                 notice: None,
                 ..screen
@@ -522,7 +447,7 @@ fn the_answer_reads_back_off_the_screen_and_the_time_stays_in_its_area() {
     let mut blank_ui = Framebuffer::new();
     let canvas = Canvas::new();
     draw(
-        &app::ui::Screen {
+        &app::session::Screen {
             layout: &layout,
             canvas: &canvas,
             digit: None,
@@ -547,43 +472,6 @@ fn the_answer_reads_back_off_the_screen_and_the_time_stays_in_its_area() {
         layout.results_area.contains(area.top_left),
         "the time is in the results panel: {area:?}"
     );
-}
-
-#[test]
-fn every_calibration_screen_draws_its_text_inside_the_screen() {
-    use app::calibration::CalibrationScreen;
-    use app::touch::{Calibration, CalibrationError};
-    use app::ui::draw_calibration;
-
-    let layout = layout();
-    let fitted = Calibration {
-        coefficients: [-0.0001, -0.0904, 350.7, 0.0669, 0.0002, -17.52],
-    };
-    let screens = [
-        CalibrationScreen::Prompt,
-        CalibrationScreen::Target {
-            index: 1,
-            point: layout.calibration_targets()[1],
-        },
-        CalibrationScreen::Done(Ok(fitted)),
-        CalibrationScreen::Done(Err(CalibrationError::Collinear)),
-    ];
-    for screen in screens {
-        let mut fb = Framebuffer::new();
-        draw_calibration(&screen, &layout, &mut fb).unwrap();
-        let lit = fb.pixels().iter().filter(|&&c| c == Rgb565::WHITE).count();
-        assert!(lit > 200, "{screen:?}: {lit} white pixels");
-        // Text stays off the screen's outer 8 px.
-        let w = layout.screen.width;
-        for (i, &c) in fb.pixels().iter().enumerate() {
-            let (x, y) = (i as u32 % w, i as u32 / w);
-            let edge = x < 8 || y < 8 || x >= w - 8 || y >= layout.screen.height - 8;
-            assert!(
-                !(edge && c == Rgb565::WHITE),
-                "{screen:?}: text at ({x}, {y})"
-            );
-        }
-    }
 }
 
 #[test]
@@ -650,7 +538,7 @@ fn a_fault_screen_keeps_any_message_inside_its_margins_and_differs_from_the_app(
     let mut app_screen = Framebuffer::new();
     let (canvas, layout) = (Canvas::new(), layout());
     ui::draw(
-        &ui::Screen {
+        &app::session::Screen {
             layout: &layout,
             canvas: &canvas,
             digit: None,
@@ -681,111 +569,5 @@ fn a_fault_screen_keeps_any_message_inside_its_margins_and_differs_from_the_app(
             left >= 8 && right < size.width - 8,
             "{fault:?}: text from x {left} to {right}"
         );
-    }
-}
-
-#[test]
-fn the_calibration_notice_stays_in_the_results_panel_until_a_touch_or_its_time() {
-    use app::calibration::Source;
-    use app::session::NOTICE_MS;
-    use app::ui::{draw, redraw};
-
-    let layout = layout();
-    let blank = {
-        let session = Session::<SCRATCH>::new(model(), layout).unwrap();
-        let mut fb = Framebuffer::new();
-        draw(&session.screen(), &mut fb).unwrap();
-        fb
-    };
-    let mut shown = Vec::new();
-    for source in [
-        Source::Stored,
-        Source::Default,
-        Source::DefaultStoredUnreadable,
-    ] {
-        let mut session = Session::<SCRATCH>::new(model(), layout).unwrap();
-        session.show_notice(source, 1_000_000);
-        let mut fb = Framebuffer::new();
-        draw(&session.screen(), &mut fb).unwrap();
-        // Only the results panel differs from the blank screen, and not where the time goes.
-        let w = layout.screen.width;
-        let changed: Vec<Point> = (0..fb.pixels().len())
-            .filter(|&i| fb.pixels()[i] != blank.pixels()[i])
-            .map(|i| Point::new((i as u32 % w) as i32, (i as u32 / w) as i32))
-            .collect();
-        assert!(changed.len() > 300, "{source:?}: {} pixels", changed.len());
-        for p in &changed {
-            assert!(layout.results_area.contains(*p), "{source:?}: text at {p}");
-            assert!(!ui::time_area(&layout).contains(*p), "{source:?}: at {p}");
-        }
-        shown.push(fb.pixels().to_vec());
-
-        // It stays while nothing touches, goes at its time, with a redraw of the panel.
-        let at = |us: u64| move || us;
-        let update = session
-            .step(None, &mut at(1_000_000 + NOTICE_MS * 1000 - 1))
-            .unwrap();
-        assert!(!update.results && session.screen().notice == Some(source));
-        let update = session
-            .step(None, &mut at(1_000_000 + NOTICE_MS * 1000))
-            .unwrap();
-        assert!(update.results && session.screen().notice.is_none());
-        redraw(&session.screen(), &update, &mut fb).unwrap();
-        assert!(
-            fb.pixels() == blank.pixels(),
-            "{source:?}: the panel is blank again"
-        );
-
-        // A touch ends it at once.
-        session.show_notice(source, 0);
-        let update = session
-            .step(Some(layout.canvas_origin + Point::new(50, 50)), &mut at(10))
-            .unwrap();
-        assert!(update.results && session.screen().notice.is_none());
-    }
-    assert!(shown[0] != shown[1] && shown[1] != shown[2] && shown[0] != shown[2]);
-}
-
-#[test]
-fn the_note_under_the_calibration_result_stays_clear_of_the_result() {
-    use app::calibration::CalibrationScreen;
-    use app::touch::Calibration;
-    use app::ui::{draw_calibration, draw_calibration_note};
-
-    let layout = layout();
-    let done = CalibrationScreen::Done(Ok(Calibration {
-        coefficients: [-0.0001, -0.0904, 350.7, 0.0669, 0.0002, -17.52],
-    }));
-    let mut result = Framebuffer::new();
-    draw_calibration(&done, &layout, &mut result).unwrap();
-    let lowest_text = result
-        .pixels()
-        .iter()
-        .rposition(|&c| c == Rgb565::WHITE)
-        .map(|i| i as u32 / layout.screen.width)
-        .unwrap();
-    for note in [
-        "Kept in flash for the next power-ups.",
-        "Not kept in flash (the log says why).",
-    ] {
-        let mut fb = Framebuffer::new();
-        draw_calibration(&done, &layout, &mut fb).unwrap();
-        draw_calibration_note(note, &layout, &mut fb).unwrap();
-        let w = layout.screen.width;
-        let changed: Vec<(u32, u32)> = (0..fb.pixels().len())
-            .filter(|&i| fb.pixels()[i] != result.pixels()[i])
-            .map(|i| (i as u32 % w, i as u32 / w))
-            .collect();
-        assert!(changed.len() > 100, "{note}: {} pixels", changed.len());
-        for &(x, y) in &changed {
-            assert!(
-                y > lowest_text + 2,
-                "{note}: ({x}, {y}) under the result's text"
-            );
-            assert!(
-                x >= 8 && x < w - 8 && y < layout.screen.height - 8,
-                "{note}: ({x}, {y})"
-            );
-        }
     }
 }

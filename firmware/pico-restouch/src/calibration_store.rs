@@ -7,6 +7,7 @@
 use core::fmt;
 
 use app::calibration_record::{self, CalibrationRecord, RecordError};
+use app::controller::CalibrationStorage;
 use app::touch::Calibration;
 use embassy_rp::Peri;
 use embassy_rp::flash::{self, Blocking, ERASE_SIZE, Flash, PAGE_SIZE};
@@ -86,5 +87,25 @@ impl CalibrationStore {
             Err(StoreError::Record(e)) => Err(StoreError::ReadBack(e)),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl CalibrationStorage for CalibrationStore {
+    type Error = StoreError;
+
+    fn load(&mut self) -> Result<Option<Calibration>, StoreError> {
+        match CalibrationStore::load(self) {
+            Ok(stored) => Ok(Some(stored)),
+            Err(StoreError::Record(RecordError::Erased)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn save(&mut self, calibration: &Calibration) -> Result<(), StoreError> {
+        CalibrationStore::save(self, calibration)
+    }
+
+    fn flash_offset(&self) -> u32 {
+        SECTOR_OFFSET
     }
 }

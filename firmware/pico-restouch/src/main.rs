@@ -1,13 +1,15 @@
 //! Digit recognition on the Waveshare Pico-ResTouch-LCD-2.8 plugged on a Raspberry Pi Pico 2
 //! (RP2350, the default) or the original Pico (RP2040, feature `rp2040`): draw a digit with a
 //! finger on the 320x240 ST7789 display, the XPT2046 touch controller tracks it, and the int8
-//! model this binary embeds (`model_embed::BOARD_STAGE`) recognises it when the finger rests. Inference time comes
-//! from the chip's 1 MHz hardware timer (embassy-time's driver) and goes to the screen and, with
-//! every recognition, to the log: defmt over RTT for a debug probe, and the same lines as text
-//! over USB serial ([`usb_log`]) for any serial terminal.
+//! model this binary embeds (`model_embed::BOARD_STAGE`) recognises it when the finger rests.
+//! Inference time comes from the chip's 1 MHz hardware timer (embassy-time's driver) and goes to
+//! the screen and, with every recognition, to the log: defmt over RTT for a debug probe, and the
+//! same lines as text over USB serial ([`usb_log`]) for any serial terminal.
 //!
 //! This crate is the board: its wiring ([`Wiring`]), its facts (screen size, SPI clocks, the touch
-//! panel's default calibration) and the poll loop. Everything a board does not decide is `app`'s.
+//! panel's default calibration), its hardware behind `app`'s traits (the XPT2046 and its pen-down
+//! line as a [`TouchPanel`], the flash sector as `app::controller::CalibrationStorage`), its log
+//! and its fault handling. The poll loop is `app::controller::Controller`'s, as the simulator's is.
 //!
 //! Hold a finger on the screen while the board powers up to calibrate the touch panel: three
 //! crosses to touch, then the screen (and the log) shows the fitted coefficients, which the
@@ -27,13 +29,11 @@ use core::fmt::Write as _;
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use app::calibration::{Calibrator, Event, Poll, Source};
-use app::calibration_record::RecordError;
+use app::controller::{Controller, Report, Severity, TouchPanel};
 use app::fault::{BlinkCode, Fault};
 use app::layout::Layout;
-use app::recognizer::Answer;
 use app::session::Session;
-use app::touch::{Calibration, Xpt2046};
+use app::touch::{Calibration, RawPoint, Xpt2046};
 use app::ui;
 use defmt_rtt as _;
 use embassy_embedded_hal::shared_bus::blocking::spi::SpiDeviceWithConfig;
@@ -217,12 +217,31 @@ fn init_panel<'a>(
         .ok()
 }
 
-/// A calibration's coefficients for a log line: five decimals, within 0.05 px over the panel's
-/// raw range.
-fn coefficients(calibration: &Calibration) -> [ui::Decimal; 6] {
-    calibration
-        .coefficients
-        .map(|value| ui::Decimal { value, decimals: 5 })
+/// The XPT2046 on the shared bus, and its pen-down line.
+struct RestouchPanel<'a> {
+    controller: Xpt2046<BusDevice<'a>>,
+    pen_down: Input<'static>,
+}
+
+impl TouchPanel for RestouchPanel<'_> {
+    type Error = <BusDevice<'static> as embedded_hal::spi::ErrorType>::Error;
+
+    fn pressed(&mut self) -> bool {
+        self.pen_down.is_low()
+    }
+
+    fn read(&mut self) -> Result<Option<RawPoint>, Self::Error> {
+        self.controller.read()
+    }
+}
+
+/// Logs what the app reports, at its level.
+fn log_report(report: Report<StoreError>) {
+    match report.severity() {
+        Severity::Info => info!("{}", report),
+        Severity::Warn => warn!("{}", report),
+        Severity::Error => error!("{}", report),
+    }
 }
 
 /// Logs `fault` and shows it on `panel`, if there is one.
@@ -375,51 +394,29 @@ async fn main(spawner: Spawner) {
     // seen (for the few milliseconds before the first screen, the panel shows what its memory
     // held at power-up).
     backlight.set_high();
-    let mut touch = Xpt2046::new(touch_spi);
     let layout = LAYOUT;
-    let mut session = match Session::<{ models::MODEL_SCRATCH_BYTES }>::new(model_bytes(), layout) {
+    let session = match Session::<{ models::MODEL_SCRATCH_BYTES }>::new(model_bytes(), layout) {
         Ok(session) => session,
         Err(e) => {
             error!("the embedded model cannot run: {}", e);
             stop(Fault::Model(e), Some(&mut display), &mut led).await;
         }
     };
-
+    let panel = RestouchPanel {
+        controller: Xpt2046::new(touch_spi),
+        pen_down,
+    };
     // The calibration an earlier one stored, else the default; a finger on the panel at
     // power-up asks for a new one.
-    let mut store = CalibrationStore::new(wiring.flash);
-    let (mut calibration, source) = match store.load() {
-        Ok(stored) => {
-            let [a, b, c, d, e, f] = coefficients(&stored);
-            info!(
-                "touch calibration: stored in flash, [{}, {}, {}, {}, {}, {}]",
-                a, b, c, d, e, f
-            );
-            (stored, Source::Stored)
-        }
-        Err(StoreError::Record(RecordError::Erased)) => {
-            info!("touch calibration: the default (none stored)");
-            (TOUCH_CALIBRATION, Source::Default)
-        }
-        Err(e) => {
-            warn!(
-                "touch calibration: the default, the stored one is unreadable ({})",
-                e
-            );
-            (TOUCH_CALIBRATION, Source::DefaultStoredUnreadable)
-        }
-    };
-    let mut calibrator = pen_down
-        .is_low()
-        .then(|| Calibrator::new(&layout, calibration));
-    if calibrator.is_none() {
-        session.show_notice(source, Instant::now().as_micros());
-    }
-    let first = match &calibrator {
-        Some(calibrator) => ui::draw_calibration(&calibrator.screen(), &layout, &mut display),
-        None => ui::draw(&session.screen(), &mut display),
-    };
-    if first.is_err() {
+    let mut controller = Controller::start(
+        panel,
+        CalibrationStore::new(wiring.flash),
+        session,
+        TOUCH_CALIBRATION,
+        Instant::now().as_micros(),
+        &mut log_report,
+    );
+    if controller.draw(&mut display).is_err() {
         warn!("display write failed");
     }
     // The board emulator's check of the fault screen: a build that panics once the first screen
@@ -431,101 +428,6 @@ async fn main(spawner: Spawner) {
     let mut ticker = Ticker::every(POLL);
     loop {
         ticker.next().await;
-        let pressed = pen_down.is_low();
-        // The controller is read only while something touches.
-        let reading = if pressed {
-            match touch.read() {
-                Ok(reading) => reading,
-                Err(_) => {
-                    warn!("touch read failed");
-                    continue;
-                }
-            }
-        } else {
-            None
-        };
-        if let Some(calibrating) = &mut calibrator {
-            let step = calibrating.step(pressed.then_some(Poll { pressed, reading }), now_us());
-            let mut finished = None;
-            // Under the result: whether the fit was kept.
-            let mut note = "";
-            match step.event {
-                Some(Event::Touched { index, target, raw }) => info!(
-                    "cross {} at ({}, {}): raw ({}, {})",
-                    index + 1,
-                    target.x,
-                    target.y,
-                    raw.x,
-                    raw.y
-                ),
-                Some(Event::Fitted(Ok(fitted))) => {
-                    let [a, b, c, d, e, f] = coefficients(&fitted);
-                    info!(
-                        "calibration coefficients: [{}, {}, {}, {}, {}, {}]",
-                        a, b, c, d, e, f
-                    );
-                    match store.save(&fitted) {
-                        Ok(()) => {
-                            info!(
-                                "calibration stored in flash at offset {}",
-                                calibration_store::SECTOR_OFFSET
-                            );
-                            note = "Kept in flash for the next power-ups.";
-                        }
-                        Err(e) => {
-                            warn!(
-                                "calibration not stored ({}): it holds until the next reset",
-                                e
-                            );
-                            // The reason is in the log: too long for the line.
-                            note = "Not kept in flash (the log says why).";
-                        }
-                    }
-                }
-                Some(Event::Fitted(Err(e))) => {
-                    warn!("calibration failed ({}), keeping the one before", e);
-                }
-                Some(Event::Finished(chosen)) => finished = Some(chosen),
-                None => {}
-            }
-            let drawn = if let Some(chosen) = finished {
-                calibration = chosen;
-                calibrator = None;
-                ui::draw(&session.screen(), &mut display)
-            } else if step.redraw {
-                ui::draw_calibration(&calibrating.screen(), &layout, &mut display)
-                    .and_then(|()| ui::draw_calibration_note(note, &layout, &mut display))
-            } else {
-                Ok(())
-            };
-            if drawn.is_err() {
-                warn!("display write failed");
-            }
-            continue;
-        }
-        // Pressed but the reading is light or noisy: wait for a clean one.
-        let point = match (pressed, reading) {
-            (false, _) => None,
-            (true, Some(raw)) => Some(calibration.to_screen(raw)),
-            (true, None) => continue,
-        };
-        let update = match session.step(point, &mut now_us) {
-            Ok(update) => update,
-            Err(e) => {
-                error!("inference refused: {}", e);
-                continue;
-            }
-        };
-        if let Some((digit, us)) = update.recognised {
-            info!("recognised {} in {} us", digit, us);
-            if let Some(Answer::Unsure { first, second }) =
-                session.screen().prediction.map(|p| p.answer())
-            {
-                info!("not sure: {} or {}, the screen shows ?", first, second);
-            }
-        }
-        if ui::redraw(&session.screen(), &update, &mut display).is_err() {
-            warn!("display write failed");
-        }
+        controller.poll(&mut now_us, &mut display, &mut log_report);
     }
 }

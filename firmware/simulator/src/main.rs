@@ -16,10 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use app::calibration::{CalibrationScreen, Source};
+use app::calibration::Source;
+use app::controller::{CalibrationStorage, Controller, Report, TouchPanel};
 use app::fault::Fault;
 use app::layout::Layout;
-use app::session::{POLL_MS, Session, Update};
+use app::session::{NOTICE_MS, POLL_MS, Session};
+use app::touch::{Calibration, RawPoint};
 use app::ui;
 use embedded_graphics::pixelcolor::{Rgb565, Rgb888};
 use embedded_graphics::prelude::*;
@@ -190,70 +192,179 @@ impl Clock {
     }
 }
 
-/// The app and the screen it draws on.
+/// The mouse, or a replayed finger, as the board's touch panel: its raw readings are screen
+/// pixels ([`Calibration::IDENTITY`]).
+#[derive(Debug, Default)]
+struct Mouse {
+    /// Where it touches, if it does.
+    at: Option<Point>,
+}
+
+impl TouchPanel for Mouse {
+    type Error = std::convert::Infallible;
+
+    fn pressed(&mut self) -> bool {
+        self.at.is_some()
+    }
+
+    fn read(&mut self) -> Result<Option<RawPoint>, Self::Error> {
+        let raw = |p: Point| {
+            Some(RawPoint {
+                x: u16::try_from(p.x).ok()?,
+                y: u16::try_from(p.y).ok()?,
+            })
+        };
+        Ok(self.at.and_then(raw))
+    }
+}
+
+/// The simulated board's flash: what power-up finds in it, as `--notice` says; it keeps no new
+/// calibration.
+#[derive(Debug)]
+struct Flash {
+    finds: Source,
+}
+
+/// Why the simulated flash gives or keeps no calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlashError {
+    /// `--notice unreadable`.
+    Unreadable,
+    /// A calibration in the window.
+    NotKept,
+}
+
+impl std::fmt::Display for FlashError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FlashError::Unreadable => "the simulated record is unreadable",
+            FlashError::NotKept => "the simulator keeps no calibration",
+        })
+    }
+}
+
+impl CalibrationStorage for Flash {
+    type Error = FlashError;
+
+    fn load(&mut self) -> Result<Option<Calibration>, FlashError> {
+        match self.finds {
+            Source::Stored => Ok(Some(Calibration::IDENTITY)),
+            Source::Default => Ok(None),
+            Source::DefaultStoredUnreadable => Err(FlashError::Unreadable),
+        }
+    }
+
+    fn save(&mut self, _: &Calibration) -> Result<(), FlashError> {
+        Err(FlashError::NotKept)
+    }
+
+    fn flash_offset(&self) -> u32 {
+        0
+    }
+}
+
+/// The board's app (the same controller as the firmware's) and the screen it draws on.
 struct Simulator {
-    session: Session<{ models::MODEL_SCRATCH_BYTES }>,
+    controller: Controller<Mouse, Flash, { models::MODEL_SCRATCH_BYTES }>,
     display: SimulatorDisplay<Rgb565>,
     clock: Clock,
 }
 
 impl Simulator {
-    fn new() -> Result<Self, String> {
+    /// Power-up with `flash` holding what `finds` says, and a finger on the panel or not.
+    fn new(finds: Source, finger_on_panel: bool) -> Result<Self, String> {
         let layout = Layout::for_screen(SCREEN).ok_or("the layout does not fit the screen")?;
         let session = Session::new(models::MODEL, layout)
             .map_err(|e| format!("the embedded model cannot run: {e}"))?;
-        let mut display = SimulatorDisplay::new(SCREEN);
-        let _ = ui::draw(&session.screen(), &mut display);
-        Ok(Simulator {
+        let clock = Clock::new();
+        let mouse = Mouse {
+            at: finger_on_panel.then_some(layout.canvas_origin),
+        };
+        let controller = Controller::start(
+            mouse,
+            Flash { finds },
             session,
+            Calibration::IDENTITY,
+            clock.now_us(),
+            &mut |_| {},
+        );
+        let mut display = SimulatorDisplay::new(SCREEN);
+        let _ = controller.draw(&mut display);
+        Ok(Simulator {
+            controller,
             display,
-            clock: Clock::new(),
+            clock,
         })
     }
 
-    /// One poll of the "touch panel"; redraws what changed.
-    fn step(&mut self, touch: Option<Point>) -> Result<Update, String> {
+    /// The screen's layout.
+    fn layout(&self) -> Layout {
+        *self.controller.session().layout()
+    }
+
+    /// One poll of the "touch panel", `touch` where the finger is; redraws what changed and
+    /// returns what the app reported.
+    fn step(&mut self, touch: Option<Point>) -> Result<Vec<Report<FlashError>>, String> {
+        self.controller.panel_mut().at = touch;
         let clock = &self.clock;
-        let update = self
-            .session
-            .step(touch, &mut || clock.now_us())
-            .map_err(|e| format!("inference refused: {e:?}"))?;
-        let _ = ui::redraw(&self.session.screen(), &update, &mut self.display);
-        Ok(update)
+        let mut reports = Vec::new();
+        self.controller
+            .poll(&mut || clock.now_us(), &mut self.display, &mut |report| {
+                reports.push(report)
+            });
+        match reports
+            .iter()
+            .find(|r| matches!(r, Report::InferenceRefused(_)))
+        {
+            Some(refused) => Err(refused.to_string()),
+            None => Ok(reports),
+        }
+    }
+
+    /// Lets `ms` milliseconds of (skipped) time pass without a touch, one poll per [`POLL_MS`].
+    fn idle(&mut self, ms: u64) -> Result<(), String> {
+        for _ in 0..ms.div_ceil(POLL_MS) {
+            self.clock.skipped += Duration::from_millis(POLL_MS);
+            self.step(None)?;
+        }
+        Ok(())
     }
 
     /// Draws `digit` with the synthetic finger, one poll per [`POLL_MS`] of (skipped) time,
     /// until it settles; returns the recognition (digit, microseconds) it led to.
     fn replay(&mut self, digit: u8) -> Result<Option<(u8, u32)>, String> {
         let mut polls = Vec::new();
-        app::synthetic::finger_polls(self.session.layout(), digit, |touch| polls.push(touch));
+        app::synthetic::finger_polls(&self.layout(), digit, |touch| polls.push(touch));
         let mut recognised = None;
         for touch in polls {
             self.clock.skipped += Duration::from_millis(POLL_MS);
-            recognised = self.step(touch)?.recognised.or(recognised);
+            for report in self.step(touch)? {
+                if let Report::Recognised { digit, us } = report {
+                    recognised = Some((digit, us));
+                }
+            }
         }
         Ok(recognised)
     }
 }
 
 fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Result<(), String> {
-    let mut simulator = Simulator::new()?;
+    // Power-up as the board does it: the flash holds no calibration unless --notice says so,
+    // and a finger on the panel starts the calibration.
+    let (finds, finger_on_panel) = match &drawing {
+        Drawing::Notice(source) => (*source, false),
+        Drawing::CalibrationPrompt => (Source::Default, true),
+        Drawing::Digit(_) | Drawing::Blank | Drawing::Panic { .. } => (Source::Default, false),
+    };
+    let mut simulator = Simulator::new(finds, finger_on_panel)?;
     let recognised = match &drawing {
         Drawing::Digit(digit) => simulator.replay(*digit)?,
-        Drawing::Blank => None,
-        Drawing::Notice(source) => {
-            simulator
-                .session
-                .show_notice(*source, simulator.clock.now_us());
-            let _ = ui::draw(&simulator.session.screen(), &mut simulator.display);
+        // The screen once the power-up notice is over.
+        Drawing::Blank => {
+            simulator.idle(NOTICE_MS + POLL_MS)?;
             None
         }
-        Drawing::CalibrationPrompt => {
-            let layout = *simulator.session.layout();
-            let _ =
-                ui::draw_calibration(&CalibrationScreen::Prompt, &layout, &mut simulator.display);
-            None
-        }
+        Drawing::Notice(_) | Drawing::CalibrationPrompt => None,
         Drawing::Panic {
             message,
             file,
@@ -271,7 +382,7 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
     // The app's screens show a measured time, which differs between any two runs.
     let measured = match drawing {
         Drawing::Digit(_) | Drawing::Blank | Drawing::Notice(_) | Drawing::CalibrationPrompt => {
-            Some(ui::time_area(simulator.session.layout()))
+            Some(ui::time_area(&simulator.layout()))
         }
         Drawing::Panic { .. } => None,
     };
@@ -282,12 +393,7 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
         .save_png(&path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let compared = match compare {
-        Some(board) => compare_screens(
-            simulator.session.layout(),
-            &simulator.display,
-            &board,
-            measured,
-        ),
+        Some(board) => compare_screens(&simulator.layout(), &simulator.display, &board, measured),
         None => Ok(()),
     };
     let Drawing::Digit(digit) = drawing else {
@@ -297,7 +403,12 @@ fn write_png(path: PathBuf, drawing: Drawing, compare: Option<PathBuf>) -> Resul
     let Some((answer, us)) = recognised else {
         return Err(format!("drew a {digit} but nothing was recognised"));
     };
-    let top3 = simulator.session.screen().prediction.map(|p| p.top3());
+    let top3 = simulator
+        .controller
+        .session()
+        .screen()
+        .prediction
+        .map(|p| p.top3());
     println!(
         "simulator: drew a {digit}, recognised {answer} in {us} us (top 3 {top3:?}); wrote {}",
         path.display()
@@ -458,7 +569,7 @@ fn input_of(event: SimulatorEvent, pressed: &mut bool) -> Input {
 }
 
 fn run_window() -> Result<(), String> {
-    let mut simulator = Simulator::new()?;
+    let mut simulator = Simulator::new(Source::Default, false)?;
     let settings = OutputSettingsBuilder::new().scale(2).build();
     let mut window = Window::new("mnist-edge: draw a digit", &settings);
     open(&mut window, &simulator.display)?;
@@ -476,13 +587,12 @@ fn run_window() -> Result<(), String> {
             match input {
                 Input::Quit => return Ok(()),
                 Input::Poll(touch) => {
-                    if let Some((digit, us)) = simulator.step(touch)?.recognised {
-                        println!("recognised {digit} in {us} us");
-                    }
+                    // The board's log lines.
+                    simulator.step(touch)?.iter().for_each(|r| println!("{r}"));
                 }
                 Input::Replay(digit) => {
                     let mut polls = Vec::new();
-                    let layout = *simulator.session.layout();
+                    let layout = simulator.layout();
                     app::synthetic::clear_polls(&layout, |touch| polls.push(touch));
                     for touch in polls {
                         simulator.step(touch)?;

@@ -212,7 +212,7 @@ fn compare_reads_an_unsure_answer_as_a_question_mark() {
     let canvas = Canvas::new();
     let mut screen = SimulatorDisplay::<Rgb565>::new(Layout::MIN_SCREEN);
     app::ui::draw(
-        &app::ui::Screen {
+        &app::session::Screen {
             layout: &layout,
             canvas: &canvas,
             digit: None,
