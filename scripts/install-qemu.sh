@@ -4,7 +4,7 @@
 #
 #   scripts/install-qemu.sh user-x86      qemu-x86_64, the user-mode emulator (qemu-user-static):
 #                                         ONNX Runtime on an emulated AVX2-only CPU
-#                                         (tests/tests/int8_onnx.rs)
+#                                         (cross-check/tests/int8_onnx.rs)
 #   scripts/install-qemu.sh system-arm    qemu-system-arm: the Cortex-M33 checks (firmware/run-qemu.sh)
 #   scripts/install-qemu.sh plugin-source DIR
 #                                         tests/…/insn.c and include/qemu/qemu-plugin.h of the

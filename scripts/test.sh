@@ -5,11 +5,11 @@
 # emulator, to run ONNX Runtime as an AVX2-only CPU would; Mesa's lavapipe, a Vulkan driver on
 # the CPU, for the trainer's GPU path; SDL2 for the simulator;
 # qemu-system-arm and defmt-print for the QEMU check; Node.js and the pinned rp2040js for the
-# board emulator), then checks formatting,
-# lints, the no_std builds for the microcontroller targets, and runs every test in release mode
-# (training in a debug build is tens of times slower).
+# board emulator), then checks formatting, lints, import cycles between source files, the no_std
+# builds for the microcontroller targets, and runs every test in release mode (training in a debug
+# build is tens of times slower).
 #
-# tests/burn-onnx is a workspace of its own (protobuf versions clash with the trainer's ONNX
+# cross-check/burn-onnx is a workspace of its own (protobuf versions clash with the trainer's ONNX
 # writer); it shares the root target folder so burn is built once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ all_checks() {
   rustup toolchain install
   cargo --version
 
-  burn_onnx=(--manifest-path tests/burn-onnx/Cargo.toml --target-dir target)
+  burn_onnx=(--manifest-path cross-check/burn-onnx/Cargo.toml --target-dir target)
   # Every build of the root workspace with the trainer's GPU backend: one feature set, so burn is
   # built once for the tests and the binaries (the Vulkan check runs these).
   gpu=(--features trainer/vulkan)
@@ -41,10 +41,11 @@ all_checks() {
       CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ "$@"
   }
 
-  step "format"
+  step "format, and no import cycle between source files (scripts/import-cycles.py)"
   cargo fmt --all -- --check
-  cargo fmt --manifest-path tests/burn-onnx/Cargo.toml -- --check
+  cargo fmt --manifest-path cross-check/burn-onnx/Cargo.toml -- --check
   cargo fmt --manifest-path runtime-nostd/fuzz/Cargo.toml -- --check
+  python3 scripts/import-cycles.py
 
   step "runtime-nostd builds for the microcontroller targets"
   for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do

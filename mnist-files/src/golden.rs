@@ -1,4 +1,4 @@
-//! The golden vectors, `tests/golden/<stage>.json`: the first test digits with the reference
+//! The golden vectors, `cross-check/golden/<stage>.json`: the first test digits with the reference
 //! model's outputs. The cross-check crate writes them from the trainer's burn model; the no_std
 //! runtime's checks, the firmware's QEMU check and its build script read them here.
 
@@ -64,9 +64,9 @@ pub enum GoldenError {
 }
 
 impl Golden {
-    /// `tests/golden/<stage>.json` under the repository root.
+    /// `cross-check/golden/<stage>.json` under the repository root.
     pub fn path(root: &Path, stage: &str) -> PathBuf {
-        root.join("tests/golden").join(format!("{stage}.json"))
+        root.join("cross-check/golden").join(format!("{stage}.json"))
     }
 
     /// Reads and checks a golden file: every field has one entry per digit, each digit 784

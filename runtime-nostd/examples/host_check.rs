@@ -1,5 +1,5 @@
 //! Checks the committed model files with nothing but this crate: every `models/*.mnef` parses
-//! and classifies the 64 golden test digits (`tests/golden/cnn-bn.json`) with at least as many
+//! and classifies the 64 golden test digits (`cross-check/golden/cnn-bn.json`) with at least as many
 //! right as its stage's floor ([`GOLDEN_FLOORS`]: what the committed files score), and the
 //! cnn-bn files reproduce the trainer's golden outputs: f32 within 1e-4 with the same answer on
 //! every digit, int8 with the same answer on at least 63 of 64.

@@ -1,18 +1,18 @@
 """Runs an exported ONNX model in a Python consumer and writes its probabilities, for the Rust
-cross-checks to compare with the trainer (tests/src/lib.rs, `python_probabilities`).
+cross-checks to compare with the trainer (cross-check/src/lib.rs, `python_probabilities`).
 
 Consumers:
   reference  onnx.reference.ReferenceEvaluator: the ONNX standard's own reference implementation
   opencv     OpenCV's DNN module (cv2.dnn.readNetFromONNX), from opencv-python-headless
   onnxruntime  ONNX Runtime's Python wheel, default session options (every graph optimisation,
              so the fused int8 kernels): the Rust side runs it under QEMU's x86-64 user-mode
-             emulator to check the kernels a CPU without AVX-512 gets (tests/src/lib.rs)
+             emulator to check the kernels a CPU without AVX-512 gets (cross-check/src/lib.rs)
 
 The first line printed names the x86 instruction-set extensions that the CPU it runs on reports
 (numpy's own CPUID probe, the kind ONNX Runtime makes to pick its kernels), e.g.
 `cpu features: AVX AVX2 FMA3`, so that the caller can tell which CPU the consumer saw.
 
-Usage: python tests/python/run_onnx.py RUNTIME MODEL.onnx PIXELS.f32 PROBABILITIES.f32
+Usage: python cross-check/python/run_onnx.py RUNTIME MODEL.onnx PIXELS.f32 PROBABILITIES.f32
 PIXELS.f32 holds the model inputs, `[n, 1, 28, 28]` little-endian f32 (already scaled, written by
 the Rust side so that the scaling is defined once); the output is `[n, 10]` little-endian f32.
 """

@@ -1,4 +1,4 @@
-//! Writes `tests/golden/cnn-bn.json`: 64 test digits with the trainer's cnn-bn probabilities, the
+//! Writes `cross-check/golden/cnn-bn.json`: 64 test digits with the trainer's cnn-bn probabilities, the
 //! reference the no_std runtime and the firmware compare against.
 //!
 //! `cargo run -p cross-check --release --bin golden`

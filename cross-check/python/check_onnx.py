@@ -1,7 +1,7 @@
 """Validates exported ONNX files: the full checker, strict shape inference, and the declared
 input/output contract. Exits non-zero, naming the file, on the first problem.
 
-Usage: python tests/python/check_onnx.py models/*.onnx
+Usage: python cross-check/python/check_onnx.py models/*.onnx
 """
 import sys
 

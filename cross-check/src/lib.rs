@@ -263,7 +263,7 @@ fn python() -> Result<PathBuf, String> {
     }
 }
 
-/// ONNX consumers from outside the Rust stack, run by `tests/python/run_onnx.py`.
+/// ONNX consumers from outside the Rust stack, run by `cross-check/python/run_onnx.py`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PythonConsumer {
     /// `onnx.reference.ReferenceEvaluator`, the standard's reference implementation.
@@ -350,12 +350,12 @@ pub fn python_run(
         }
     };
     let output = command
-        .arg(root().join("tests/python/run_onnx.py"))
+        .arg(root().join("cross-check/python/run_onnx.py"))
         .arg(consumer.name())
         .arg(model)
         .args([&pixels, &probabilities])
         .output()
-        .map_err(|e| format!("running tests/python/run_onnx.py ({cpu:?} CPU): {e}"))?;
+        .map_err(|e| format!("running cross-check/python/run_onnx.py ({cpu:?} CPU): {e}"))?;
     if !output.status.success() {
         return Err(format!(
             "{} on {} ({cpu:?} CPU): {}",
@@ -408,11 +408,11 @@ pub fn ort_avx2_probabilities_of(path: &Path) -> Result<Vec<f32>, String> {
     Ok(run.probabilities)
 }
 
-/// Runs `tests/python/check_onnx.py` (onnx.checker full_check + strict shape inference) on files.
+/// Runs `cross-check/python/check_onnx.py` (onnx.checker full_check + strict shape inference) on files.
 pub fn python_onnx_check(paths: &[PathBuf]) -> Result<String, String> {
     let python = python()?;
     let output = std::process::Command::new(&python)
-        .arg(root().join("tests/python/check_onnx.py"))
+        .arg(root().join("cross-check/python/check_onnx.py"))
         .args(paths)
         .output()
         .map_err(|e| format!("running {}: {e}", python.display()))?;
@@ -432,7 +432,7 @@ pub const GOLDEN_INDICES: std::ops::Range<usize> = 0..64;
 /// Stage whose outputs the golden vectors record.
 pub const GOLDEN_STAGE: Stage = Stage::named(mnist_files::GOLDEN_STAGE);
 
-/// `tests/golden/cnn-bn.json`.
+/// `cross-check/golden/cnn-bn.json`.
 pub fn golden_path() -> PathBuf {
     Golden::path(&root(), GOLDEN_STAGE.name())
 }
