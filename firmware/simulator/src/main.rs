@@ -14,15 +14,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use app::calibration::Source;
-use app::controller::{CalibrationStorage, Controller, Report, TouchPanel};
 use app::fault::Fault;
 use app::layout::Layout;
-use app::session::{NOTICE_MS, POLL_MS, Session};
-use app::touch::{Calibration, RawPoint};
+use app::session::{NOTICE_MS, POLL_MS};
 use app::ui;
+use board::{SCREEN, Simulator};
 use embedded_graphics::pixelcolor::{Rgb565, Rgb888};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
@@ -30,6 +28,8 @@ use embedded_graphics_simulator::sdl2::{Keycode, MouseButton};
 use embedded_graphics_simulator::{
     OutputSettings, OutputSettingsBuilder, SimulatorDisplay, SimulatorEvent, Window,
 };
+
+mod board;
 
 const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank | --notice stored|default|unreadable | --calibration | --panic 'FILE:LINE: MESSAGE'] [--compare BOARD_PNG]] [--polls 0-9|clear]
   without arguments: opens a window; draw a digit with the mouse (left button), keys 0-9 replay
@@ -45,14 +45,6 @@ const USAGE: &str = "usage: simulator [--png FILE [--digit 0-9 | --blank | --not
     fails on any difference
   --polls 0-9|clear: prints the touch-panel polls of a finger drawing that digit (or tapping
     CLEAR), one per 10 ms: `x y` (screen pixels) while it touches, `-` while it is lifted";
-
-/// The models this binary embeds and the scratch they need (build.rs).
-mod models {
-    include!(concat!(env!("OUT_DIR"), "/models.rs"));
-}
-
-/// The board's screen: the smallest the layout fits, 320x240 (the Pico-ResTouch-LCD-2.8's).
-const SCREEN: Size = Layout::MIN_SCREEN;
 
 /// What the screenshot shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,182 +161,6 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
             "--digit, --blank, --notice, --calibration, --panic and --compare go with --png".into(),
         ),
         (None, None) => Ok(Mode::Window),
-    }
-}
-
-/// A microsecond clock: real time (so inference is timed for real) plus the time that replays
-/// skip over instead of waiting.
-struct Clock {
-    start: Instant,
-    skipped: Duration,
-}
-
-impl Clock {
-    fn new() -> Self {
-        Clock {
-            start: Instant::now(),
-            skipped: Duration::ZERO,
-        }
-    }
-
-    fn now_us(&self) -> u64 {
-        (self.start.elapsed() + self.skipped).as_micros() as u64
-    }
-}
-
-/// The mouse, or a replayed finger, as the board's touch panel: its raw readings are screen
-/// pixels ([`Calibration::IDENTITY`]).
-#[derive(Debug, Default)]
-struct Mouse {
-    /// Where it touches, if it does.
-    at: Option<Point>,
-}
-
-impl TouchPanel for Mouse {
-    type Error = std::convert::Infallible;
-
-    fn pressed(&mut self) -> bool {
-        self.at.is_some()
-    }
-
-    fn read(&mut self) -> Result<Option<RawPoint>, Self::Error> {
-        let raw = |p: Point| {
-            Some(RawPoint {
-                x: u16::try_from(p.x).ok()?,
-                y: u16::try_from(p.y).ok()?,
-            })
-        };
-        Ok(self.at.and_then(raw))
-    }
-}
-
-/// The simulated board's flash: what power-up finds in it, as `--notice` says; it keeps no new
-/// calibration.
-#[derive(Debug)]
-struct Flash {
-    finds: Source,
-}
-
-/// Why the simulated flash gives or keeps no calibration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FlashError {
-    /// `--notice unreadable`.
-    Unreadable,
-    /// A calibration in the window.
-    NotKept,
-}
-
-impl std::fmt::Display for FlashError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            FlashError::Unreadable => "the simulated record is unreadable",
-            FlashError::NotKept => "the simulator keeps no calibration",
-        })
-    }
-}
-
-impl CalibrationStorage for Flash {
-    type Error = FlashError;
-
-    fn load(&mut self) -> Result<Option<Calibration>, FlashError> {
-        match self.finds {
-            Source::Stored => Ok(Some(Calibration::IDENTITY)),
-            Source::Default => Ok(None),
-            Source::DefaultStoredUnreadable => Err(FlashError::Unreadable),
-        }
-    }
-
-    fn save(&mut self, _: &Calibration) -> Result<(), FlashError> {
-        Err(FlashError::NotKept)
-    }
-
-    fn flash_offset(&self) -> u32 {
-        0
-    }
-}
-
-/// The board's app (the same controller as the firmware's) and the screen it draws on.
-struct Simulator {
-    controller: Controller<Mouse, Flash, { models::MODEL_SCRATCH_BYTES }>,
-    display: SimulatorDisplay<Rgb565>,
-    clock: Clock,
-}
-
-impl Simulator {
-    /// Power-up with `flash` holding what `finds` says, and a finger on the panel or not.
-    fn new(finds: Source, finger_on_panel: bool) -> Result<Self, String> {
-        let layout = Layout::for_screen(SCREEN).ok_or("the layout does not fit the screen")?;
-        let session = Session::new(models::MODEL, layout)
-            .map_err(|e| format!("the embedded model cannot run: {e}"))?;
-        let clock = Clock::new();
-        let mouse = Mouse {
-            at: finger_on_panel.then_some(layout.canvas_origin),
-        };
-        let controller = Controller::start(
-            mouse,
-            Flash { finds },
-            session,
-            Calibration::IDENTITY,
-            clock.now_us(),
-            &mut |_| {},
-        );
-        let mut display = SimulatorDisplay::new(SCREEN);
-        let _ = controller.draw(&mut display);
-        Ok(Simulator {
-            controller,
-            display,
-            clock,
-        })
-    }
-
-    /// The screen's layout.
-    fn layout(&self) -> Layout {
-        *self.controller.session().layout()
-    }
-
-    /// One poll of the "touch panel", `touch` where the finger is; redraws what changed and
-    /// returns what the app reported.
-    fn step(&mut self, touch: Option<Point>) -> Result<Vec<Report<FlashError>>, String> {
-        self.controller.panel_mut().at = touch;
-        let clock = &self.clock;
-        let mut reports = Vec::new();
-        self.controller
-            .poll(&mut || clock.now_us(), &mut self.display, &mut |report| {
-                reports.push(report)
-            });
-        match reports
-            .iter()
-            .find(|r| matches!(r, Report::InferenceRefused(_)))
-        {
-            Some(refused) => Err(refused.to_string()),
-            None => Ok(reports),
-        }
-    }
-
-    /// Lets `ms` milliseconds of (skipped) time pass without a touch, one poll per [`POLL_MS`].
-    fn idle(&mut self, ms: u64) -> Result<(), String> {
-        for _ in 0..ms.div_ceil(POLL_MS) {
-            self.clock.skipped += Duration::from_millis(POLL_MS);
-            self.step(None)?;
-        }
-        Ok(())
-    }
-
-    /// Draws `digit` with the synthetic finger, one poll per [`POLL_MS`] of (skipped) time,
-    /// until it settles; returns the recognition (digit, microseconds) it led to.
-    fn replay(&mut self, digit: u8) -> Result<Option<(u8, u32)>, String> {
-        let mut polls = Vec::new();
-        app::synthetic::finger_polls(&self.layout(), digit, |touch| polls.push(touch));
-        let mut recognised = None;
-        for touch in polls {
-            self.clock.skipped += Duration::from_millis(POLL_MS);
-            for report in self.step(touch)? {
-                if let Report::Recognised { digit, us } = report {
-                    recognised = Some((digit, us));
-                }
-            }
-        }
-        Ok(recognised)
     }
 }
 
