@@ -66,7 +66,8 @@ pub enum GoldenError {
 impl Golden {
     /// `cross-check/golden/<stage>.json` under the repository root.
     pub fn path(root: &Path, stage: &str) -> PathBuf {
-        root.join("cross-check/golden").join(format!("{stage}.json"))
+        root.join("cross-check/golden")
+            .join(format!("{stage}.json"))
     }
 
     /// Reads and checks a golden file: every field has one entry per digit, each digit 784
