@@ -71,9 +71,12 @@ all_checks() {
   VULKAN_CHECK_TRAINER=$PWD/target/release/trainer scripts/vulkan-check.sh > "$vulkan_log" 2>&1 &
   vulkan_check=$!
   trap 'kill "$vulkan_check" 2>/dev/null || true' EXIT
-  # The rest of the command runs beside it at the same priority: burn's autotuning then times its
-  # candidates on busy cores, but the check's quick trainings end on measured batch-norm statistics
-  # (docs/training.md), so which kernels it picks no longer moves the figures it compares.
+  # The rest of the command yields the cores to it. Mostly one thread (LLVM compiling kernels), it
+  # then ends while the builds and tests go on, and they have both cores for their last steps; at
+  # the same priority it ran 12 minutes longer and its last minutes ran alone on one core, the
+  # whole command 3 minutes longer (README, "Test"). Which kernels autotuning picks no longer
+  # moves the figures it compares: the quick trainings end on measured batch-norm statistics.
+  renice -n 10 -p "$BASHPID" >/dev/null
 
   step "the workspace's binaries, examples and benchmarks (release; linted)"
   linted cargo build --workspace --release --bins --examples --benches "${gpu[@]}"

@@ -74,10 +74,25 @@ cd "$scratch"
 
 echo "vulkan-check: driver $VK_DRIVER_FILES, autotune cache $cache"
 
+# Every trainer run gets at most this long, in seconds: one that hangs fails the check and says
+# so, instead of stalling the test command. (It happened: wgpu's GL backend panics in a worker
+# thread when it cannot lock its EGL context for 6 s, as when llvmpipe compiles a large kernel
+# on a busy machine, and the process then waited for that thread forever: docs/training.md.)
+limit=${VULKAN_CHECK_STEP_LIMIT:-2400}
+bounded() { # what command...
+  local what=$1 status=0
+  shift
+  timeout --kill-after=30 "$limit" "$@" || status=$?
+  if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+    echo "vulkan-check: $what did not finish in $limit s (VULKAN_CHECK_STEP_LIMIT sets the limit)" >&2
+  fi
+  return "$status"
+}
+
 # 1. Inference on every committed stage.
 SECONDS=0
-"$trainer" compare --backend vulkan --out "$root/models" --digits "$digits" \
-  --tolerance "$tolerance" | tee compare.log
+bounded "inference on vulkan" "$trainer" compare --backend vulkan --out "$root/models" \
+  --digits "$digits" --tolerance "$tolerance" | tee compare.log
 summary=$(grep '^compare: ' compare.log)
 echo "vulkan-check: inference compared in $SECONDS s"
 
@@ -89,8 +104,8 @@ train() { # backend stage [trainer options...]
   shift 2
   local out=runs/$stage-$backend
   SECONDS=0
-  "$trainer" train --backend "$backend" --stage "$stage" --out "$out" "$@" \
-    > "$out.log" 2>&1 || {
+  bounded "training $stage on $backend" "$trainer" train --backend "$backend" --stage "$stage" \
+    --out "$out" "$@" > "$out.log" 2>&1 || {
     tail -20 "$out.log" >&2
     echo "vulkan-check: training $stage on $backend failed (log: $scratch/$out.log)" >&2
     return 1
@@ -153,8 +168,9 @@ cnn_bn=$(train_both 0.05 cnn-bn --quick)
 # test command's other steps, which pushed the whole run past an hour; the board's stage runs every
 # kernel kind the others do.
 SECONDS=0
-WGPU_BACKEND=gl "$trainer" compare --backend wgpu --out "$root/models" --digits "$digits" \
-  --stage cnn-bn-aug --tolerance "$tolerance" | tee compare-wgsl.log
+WGPU_BACKEND=gl bounded "WGSL inference on gl" "$trainer" compare --backend wgpu \
+  --out "$root/models" --digits "$digits" --stage cnn-bn-aug --tolerance "$tolerance" |
+  tee compare-wgsl.log
 echo "vulkan-check: WGSL inference compared in $SECONDS s"
 
 # compare: <device>, forward max |diff| <d> on <n> digits, <k>/<m> stages within ...

@@ -6,9 +6,7 @@
 
 use proptest::prelude::*;
 use runtime_nostd::format::{Activation, Shape};
-use runtime_nostd::kernels::cases::{
-    Buffers, CaseData, ConvCase, DenseCase, Limits, Random, RequantCase,
-};
+use runtime_nostd::kernels::cases::{CaseData, ConvCase, DenseCase, Limits, Random, RequantCase};
 use runtime_nostd::kernels::{
     Conv, ConvGeometry, Requant, conv_lane_words, conv2d_f32, conv2d_i8, conv2d_i8_portable,
     dense_f32, dense_i8, dense_i8_portable, dense_lane_words, dot_i8_lanes, dot_i8_pair,
@@ -43,8 +41,8 @@ impl HostBuffers {
         }
     }
 
-    fn buffers(&mut self) -> Buffers<'_> {
-        Buffers {
+    fn buffers(&mut self) -> CaseData<'_> {
+        CaseData {
             input: &mut self.input,
             weights: &mut self.weights,
             bias: &mut self.bias,

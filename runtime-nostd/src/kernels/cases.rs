@@ -108,7 +108,8 @@ impl RequantCase {
     }
 }
 
-/// A case's values, drawn into the check's buffers and cut to the case's sizes.
+/// A case's values, cut to its sizes; or the check's buffers they are drawn into, as long as
+/// [`Limits`] says (4 bias bytes and 8 table bytes per channel).
 #[derive(Debug)]
 pub struct CaseData<'a> {
     /// Input codes, HWC.
@@ -124,22 +125,7 @@ pub struct CaseData<'a> {
     pub lut: &'a mut [u8; 256],
 }
 
-/// The check's buffers for [`ConvCase::data`] and [`DenseCase::data`].
-#[derive(Debug)]
-pub struct Buffers<'a> {
-    /// At least [`Limits::values`] codes.
-    pub input: &'a mut [i8],
-    /// At least [`Limits::weights`] bytes.
-    pub weights: &'a mut [u8],
-    /// At least 4 x [`Limits::channels`] bytes.
-    pub bias: &'a mut [u8],
-    /// At least 8 x [`Limits::channels`] bytes.
-    pub table: &'a mut [u8],
-    /// The sigmoid table.
-    pub lut: &'a mut [u8; 256],
-}
-
-impl Buffers<'_> {
+impl CaseData<'_> {
     /// Draws `inputs` codes, `weights` bytes and `outputs` channels' biases and requantisation
     /// entries into the buffers (cut short where the buffers are shorter: [`Limits`] says how
     /// long they are, and the cases are drawn within it).
@@ -258,7 +244,7 @@ impl ConvCase {
     }
 
     /// Draws the case's values into `buffers`.
-    pub fn data<'a>(&self, random: &mut Random, buffers: &'a mut Buffers<'_>) -> CaseData<'a> {
+    pub fn data<'a>(&self, random: &mut Random, buffers: &'a mut CaseData<'_>) -> CaseData<'a> {
         let inputs = self.input.len();
         buffers.draw(random, inputs, self.weights_len(), self.output.channels)
     }
@@ -308,7 +294,7 @@ impl DenseCase {
     }
 
     /// Draws the case's values into `buffers`.
-    pub fn data<'a>(&self, random: &mut Random, buffers: &'a mut Buffers<'_>) -> CaseData<'a> {
+    pub fn data<'a>(&self, random: &mut Random, buffers: &'a mut CaseData<'_>) -> CaseData<'a> {
         let weights = self.inputs * self.outputs;
         buffers.draw(random, self.inputs, weights, self.outputs)
     }

@@ -16,7 +16,7 @@
 use cortex_m as _; // its critical-section implementation
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
-use runtime_nostd::kernels::cases::{Buffers, ConvCase, DenseCase, Limits, Random};
+use runtime_nostd::kernels::cases::{CaseData, ConvCase, DenseCase, Limits, Random};
 use runtime_nostd::kernels::{conv2d_i8, conv2d_i8_portable, dense_i8, dense_i8_portable};
 
 /// Random cases of each kind.
@@ -54,8 +54,8 @@ struct CaseStore {
 }
 
 impl CaseStore {
-    fn buffers(&mut self) -> Buffers<'_> {
-        Buffers {
+    fn buffers(&mut self) -> CaseData<'_> {
+        CaseData {
             input: &mut self.input,
             weights: &mut self.weights,
             bias: &mut self.bias,
