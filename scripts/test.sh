@@ -72,10 +72,11 @@ all_checks() {
   vulkan_check=$!
   trap 'kill "$vulkan_check" 2>/dev/null || true' EXIT
   # The rest of the command yields the cores to it. Mostly one thread (LLVM compiling kernels), it
-  # then ends while the builds and tests go on, and they have both cores for their last steps; at
-  # the same priority it ran 12 minutes longer and its last minutes ran alone on one core, the
-  # whole command 3 minutes longer (README, "Test"). Which kernels autotuning picks no longer
-  # moves the figures it compares: the quick trainings end on measured batch-norm statistics.
+  # then ends while the builds and tests go on, and they have both cores for their last steps. At
+  # the same priority it reached its last step 15 minutes later, and the other steps ended later
+  # than a whole run with the priority (68.7 against 66.9 minutes: README, "Test"). Which kernels
+  # autotuning picks no longer moves the figures it compares: the quick trainings end on measured
+  # batch-norm statistics.
   renice -n 10 -p "$BASHPID" >/dev/null
 
   step "the workspace's binaries, examples and benchmarks (release; linted)"
