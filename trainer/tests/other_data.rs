@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::{trainer, trainer_in};
-use onnx_protobuf::{Message, ModelProto};
+use onnx_ir::{Message, ModelProto};
 use runtime_nostd::Model;
 use trainer::data::{Checksum, Mnist, Split};
 
@@ -77,13 +77,16 @@ fn exported_classes(out: &Path, stage: &str) -> [usize; 3] {
         .find(|o| o.name == "probabilities")
         .expect("a probabilities output");
     let type_proto = output.type_.as_ref().expect("a declared type");
-    let Some(onnx_protobuf::type_proto::Value::TensorType(tensor)) = &type_proto.value else {
-        panic!("probabilities is not a tensor");
-    };
-    let onnx_classes = match tensor.shape.dim[1].value {
-        Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(n)) => n as usize,
-        ref other => panic!("probabilities' second dimension is {other:?}"),
-    };
+    assert!(
+        type_proto.has_tensor_type(),
+        "probabilities is not a tensor"
+    );
+    let classes = &type_proto.tensor_type().shape.dim[1];
+    assert!(
+        classes.has_dim_value(),
+        "probabilities' second dimension is {classes:?}"
+    );
+    let onnx_classes = classes.dim_value() as usize;
     [flat("f32"), flat("i8"), onnx_classes]
 }
 

@@ -5,9 +5,21 @@
 /// The cnn-bn stage, imported.
 pub mod cnn_bn {
     include!(concat!(env!("OUT_DIR"), "/model/cnn-bn.rs"));
+
+    /// The imported model with its weights on `device`. `Model::default()` takes burn's default
+    /// device, which is a GPU's when burn is built with a GPU backend (the test command builds
+    /// the workspace with one).
+    pub fn load(device: &Device) -> Model {
+        Model::from_file(concat!(env!("OUT_DIR"), "/model/cnn-bn.bpk"), device)
+    }
 }
 
 /// The dense-deep stage, imported.
 pub mod dense_deep {
     include!(concat!(env!("OUT_DIR"), "/model/dense-deep.rs"));
+
+    /// The imported model with its weights on `device` (see [`super::cnn_bn::load`]).
+    pub fn load(device: &Device) -> Model {
+        Model::from_file(concat!(env!("OUT_DIR"), "/model/dense-deep.bpk"), device)
+    }
 }

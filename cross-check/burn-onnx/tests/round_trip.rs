@@ -52,20 +52,20 @@ fn check(stage: Stage, forward: impl Fn(Tensor<4>) -> Tensor<2>) {
 
 #[test]
 fn imported_cnn_bn_matches_the_trainer() {
-    let model = burn_onnx_check::cnn_bn::Model::default();
+    let model = burn_onnx_check::cnn_bn::load(&Device::flex());
     check(Stage::named("cnn-bn"), |x| model.forward(x).0);
 }
 
 #[test]
 fn imported_dense_deep_matches_the_trainer() {
-    let model = burn_onnx_check::dense_deep::Model::default();
+    let model = burn_onnx_check::dense_deep::load(&Device::flex());
     check(Stage::named("dense-deep"), |x| model.forward(x).0);
 }
 
 #[test]
 fn softmax_of_the_imported_logits_is_the_imported_probabilities() {
-    let model = burn_onnx_check::dense_deep::Model::default();
     let device = Device::flex();
+    let model = burn_onnx_check::dense_deep::load(&device);
     let (probabilities, logits) = model.forward(Tensor::<4>::ones([2, 1, 28, 28], &device));
     let diff = (softmax(logits, 1) - probabilities)
         .abs()

@@ -5,11 +5,9 @@
 
 pub mod flat;
 pub mod layers;
-#[cfg(feature = "onnx")]
 pub mod onnx;
 
-/// Writes every export of a trained stage beside its folder: `models/<stage>.onnx` (with the
-/// `onnx` feature), `models/<stage>.f32.mnef` and `models/<stage>.i8.mnef` (int8 calibrated on
+/// Writes every export of a trained stage beside its folder: `models/<stage>.onnx`, `models/<stage>.f32.mnef` and `models/<stage>.i8.mnef` (int8 calibrated on
 /// the first [`flat::CALIBRATION_IMAGES`] of `calibration`). Returns the paths written.
 pub fn export_stage(
     dir: &crate::artifacts::StageDir,
@@ -22,10 +20,8 @@ pub fn export_stage(
             path: path.to_path_buf(),
             detail,
         };
-    #[cfg(feature = "onnx")]
     let layers = layers::inference_layers(model);
     let mut written = Vec::new();
-    #[cfg(feature = "onnx")]
     {
         let provenance = onnx::Provenance {
             stage: metrics.stage.clone(),
@@ -50,7 +46,6 @@ pub fn export_stage(
     })?;
     // The int8 ONNX twin of the int8 flat file, for the CNN stages (the ones a deployment on a
     // Linux board would pick).
-    #[cfg(feature = "onnx")]
     if has_convolutions(&layers) {
         let provenance = onnx::Provenance {
             stage: metrics.stage.clone(),

@@ -1,27 +1,20 @@
-//! ONNX export (IR 8, opset 17) of the inference graph, written with `onnx-protobuf`.
+//! ONNX export (IR 8, opset 17) of the inference graph, encoded by [`proto`].
 //!
 //! Input `image`: float32 `[N, 1, 28, 28]` (pixels / 256, N symbolic). Outputs `probabilities`
 //! (Softmax over axis 1) and `logits`, both `[N, 10]`. Batch norm stays a
 //! `BatchNormalization` node with the trained statistics and epsilon; dropout is gone; conv
 //! padding is explicit and symmetric; dense layers are `Gemm` with `B` laid out `[in, out]`.
 
-use std::path::Path;
+pub mod proto;
 
-use onnx_protobuf::attribute_proto::AttributeType;
-use onnx_protobuf::tensor_proto::DataType;
-use onnx_protobuf::tensor_shape_proto::{Dimension, dimension};
-use onnx_protobuf::type_proto::{self, Value};
-use onnx_protobuf::{
-    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto,
-    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
-};
-use protobuf::{EnumOrUnknown, MessageField};
+use std::path::Path;
 
 use runtime_nostd::format::{INPUT_QUANTIZATION, Quantization};
 
 use super::flat::{QuantizedLayer, QuantizedStep};
 use super::layers::{Activation, Array, BatchNormParams, Layer};
 use crate::data::IMAGE_SIDE;
+use proto::{Attribute, AttributeValue, DataType, Dim, Graph, Model, Node, Tensor, ValueInfo};
 
 /// ONNX IR version written (ONNX Runtime >= 1.10 and tract read it).
 pub const IR_VERSION: i64 = 8;
@@ -50,77 +43,52 @@ pub struct Provenance {
     pub training_command: String,
 }
 
-fn attribute(
-    name: &str,
-    kind: AttributeType,
-    fill: impl FnOnce(&mut AttributeProto),
-) -> AttributeProto {
-    let mut a = AttributeProto {
+fn attribute(name: &str, value: AttributeValue) -> Attribute {
+    Attribute {
         name: name.into(),
-        type_: EnumOrUnknown::new(kind),
-        ..Default::default()
-    };
-    fill(&mut a);
-    a
-}
-
-fn ints(name: &str, values: &[i64]) -> AttributeProto {
-    attribute(name, AttributeType::INTS, |a| a.ints = values.to_vec())
-}
-
-fn int(name: &str, value: i64) -> AttributeProto {
-    attribute(name, AttributeType::INT, |a| a.i = value)
-}
-
-fn float(name: &str, value: f32) -> AttributeProto {
-    attribute(name, AttributeType::FLOAT, |a| a.f = value)
-}
-
-fn value_info(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .map(|d| Dimension {
-            value: Some(match d {
-                Some(v) => dimension::Value::DimValue(*v),
-                None => dimension::Value::DimParam("N".into()),
-            }),
-            ..Default::default()
-        })
-        .collect();
-    let tensor = type_proto::Tensor {
-        elem_type: DataType::FLOAT as i32,
-        shape: MessageField::some(TensorShapeProto {
-            dim,
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    ValueInfoProto {
-        name: name.into(),
-        type_: MessageField::some(TypeProto {
-            value: Some(Value::TensorType(tensor)),
-            ..Default::default()
-        }),
-        ..Default::default()
+        value,
     }
+}
+
+fn ints(name: &str, values: &[i64]) -> Attribute {
+    attribute(name, AttributeValue::Ints(values.to_vec()))
+}
+
+fn int(name: &str, value: i64) -> Attribute {
+    attribute(name, AttributeValue::Int(value))
+}
+
+fn float(name: &str, value: f32) -> Attribute {
+    attribute(name, AttributeValue::Float(value))
+}
+
+/// A float tensor's name and shape, `None` for the batch dimension (`N`).
+fn value_info(name: &str, dims: &[Option<i64>]) -> ValueInfo {
+    ValueInfo {
+        name: name.into(),
+        elem_type: DataType::Float,
+        dims: dims
+            .iter()
+            .map(|d| d.map_or_else(|| Dim::Symbolic("N".into()), Dim::Fixed))
+            .collect(),
+    }
+}
+
+/// Little-endian bytes of `values`, ONNX's `raw_data`.
+fn le_bytes<const N: usize, T: Copy>(values: &[T], to_le: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+    values.iter().flat_map(|&v| to_le(v)).collect()
 }
 
 /// Builds the graph node by node, naming intermediate values `<op>_<n>`.
 struct GraphBuilder {
-    graph: GraphProto,
+    graph: Graph,
     last: String,
 }
 
 impl GraphBuilder {
     fn initializer(&mut self, name: String, dims: &[usize], values: &[f32]) -> String {
-        self.graph.initializer.push(TensorProto {
-            name: name.clone(),
-            dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: DataType::FLOAT as i32,
-            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ..Default::default()
-        });
-        name
+        let raw_data = le_bytes(values, f32::to_le_bytes);
+        self.raw_initializer(name, dims, DataType::Float, raw_data)
     }
 
     fn array(&mut self, name: String, array: &Array) -> String {
@@ -139,12 +107,11 @@ impl GraphBuilder {
         data_type: DataType,
         raw_data: Vec<u8>,
     ) -> String {
-        self.graph.initializer.push(TensorProto {
+        self.graph.initializers.push(Tensor {
             name: name.clone(),
             dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: data_type as i32,
+            data_type,
             raw_data,
-            ..Default::default()
         });
         name
     }
@@ -154,19 +121,18 @@ impl GraphBuilder {
         &mut self,
         op: &str,
         inputs: Vec<String>,
-        attributes: Vec<AttributeProto>,
+        attributes: Vec<Attribute>,
         output: Option<&str>,
     ) -> String {
-        let index = self.graph.node.len();
+        let index = self.graph.nodes.len();
         let output =
             output.map_or_else(|| format!("{}_{index}", op.to_lowercase()), str::to_string);
-        self.graph.node.push(NodeProto {
+        self.graph.nodes.push(Node {
             name: format!("{op}_{index}"),
             op_type: op.into(),
-            input: inputs,
-            output: vec![output.clone()],
-            attribute: attributes,
-            ..Default::default()
+            inputs,
+            outputs: vec![output.clone()],
+            attributes,
         });
         output
     }
@@ -176,7 +142,7 @@ impl GraphBuilder {
         &mut self,
         op: &str,
         extra: Vec<String>,
-        attributes: Vec<AttributeProto>,
+        attributes: Vec<Attribute>,
         output: Option<&str>,
     ) {
         let mut inputs = vec![self.last.clone()];
@@ -269,10 +235,10 @@ impl GraphBuilder {
 fn graph_builder(name: String, classes: usize) -> GraphBuilder {
     let side = IMAGE_SIDE as i64;
     GraphBuilder {
-        graph: GraphProto {
+        graph: Graph {
             name,
-            input: vec![value_info(INPUT, &[None, Some(1), Some(side), Some(side)])],
-            output: vec![
+            inputs: vec![value_info(INPUT, &[None, Some(1), Some(side), Some(side)])],
+            outputs: vec![
                 value_info(PROBABILITIES, &[None, Some(classes as i64)]),
                 value_info(LOGITS, &[None, Some(classes as i64)]),
             ],
@@ -283,12 +249,7 @@ fn graph_builder(name: String, classes: usize) -> GraphBuilder {
 }
 
 /// The model around a finished graph, with the provenance (and `extra`) as metadata.
-fn model(
-    graph: GraphProto,
-    provenance: &Provenance,
-    doc: String,
-    extra: &[(&str, String)],
-) -> ModelProto {
+fn model(graph: Graph, provenance: &Provenance, doc: String, extra: &[(&str, String)]) -> Model {
     let mut metadata = vec![
         ("stage", provenance.stage.clone()),
         ("test_accuracy", format!("{:.4}", provenance.test_accuracy)),
@@ -297,31 +258,22 @@ fn model(
         ("project_version", env!("CARGO_PKG_VERSION").to_string()),
     ];
     metadata.extend(extra.iter().cloned());
-    ModelProto {
+    Model {
         ir_version: IR_VERSION,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: OPSET,
-            ..Default::default()
-        }],
+        opset: OPSET,
         producer_name: "mnist-edge trainer".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         doc_string: doc,
-        graph: MessageField::some(graph),
-        metadata_props: metadata
+        graph,
+        metadata: metadata
             .into_iter()
-            .map(|(key, value)| StringStringEntryProto {
-                key: key.into(),
-                value,
-                ..Default::default()
-            })
+            .map(|(key, value)| (key.into(), value))
             .collect(),
-        ..Default::default()
     }
 }
 
 /// The ONNX model for a stage's inference layers.
-pub fn to_onnx(layers: &[Layer], provenance: &Provenance) -> ModelProto {
+pub fn to_onnx(layers: &[Layer], provenance: &Provenance) -> Model {
     // The last layer's outputs are the classes.
     let classes = match layers.last() {
         Some(Layer::Dense { weight, .. }) => weight.dims.get(1).copied().unwrap_or(0),
@@ -362,7 +314,7 @@ impl GraphBuilder {
         let zero = self.raw_initializer(
             format!("{name}.zero_point"),
             &[],
-            DataType::UINT8,
+            DataType::Uint8,
             vec![uint8_code(quant.zero_point as i8)],
         );
         [scale, zero]
@@ -390,8 +342,6 @@ impl GraphBuilder {
         dims: &[usize],
     ) -> Vec<String> {
         let channels = q.bias.len();
-        let per_channel =
-            |values: Vec<f32>| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
         let weight_scales: Vec<f32> = q.weight_scales.iter().map(|&s| s as f32).collect();
         let bias_scales: Vec<f32> = q
             .weight_scales
@@ -399,17 +349,16 @@ impl GraphBuilder {
             .map(|&s| (f64::from(q.input_quant.scale) * s) as f32)
             .collect();
         let weight_inputs = vec![
-            self.raw_initializer(format!("{prefix}.weight"), dims, DataType::UINT8, codes),
-            self.raw_initializer(
+            self.raw_initializer(format!("{prefix}.weight"), dims, DataType::Uint8, codes),
+            self.initializer(
                 format!("{prefix}.weight.scale"),
                 &[channels],
-                DataType::FLOAT,
-                per_channel(weight_scales),
+                &weight_scales,
             ),
             self.raw_initializer(
                 format!("{prefix}.weight.zero_point"),
                 &[channels],
-                DataType::UINT8,
+                DataType::Uint8,
                 vec![uint8_code(0); channels],
             ),
         ];
@@ -417,19 +366,14 @@ impl GraphBuilder {
             self.raw_initializer(
                 format!("{prefix}.bias"),
                 &[channels],
-                DataType::INT32,
-                q.bias.iter().flat_map(|b| b.to_le_bytes()).collect(),
+                DataType::Int32,
+                le_bytes(&q.bias, i32::to_le_bytes),
             ),
-            self.raw_initializer(
-                format!("{prefix}.bias.scale"),
-                &[channels],
-                DataType::FLOAT,
-                per_channel(bias_scales),
-            ),
+            self.initializer(format!("{prefix}.bias.scale"), &[channels], &bias_scales),
             self.raw_initializer(
                 format!("{prefix}.bias.zero_point"),
                 &[channels],
-                DataType::INT32,
+                DataType::Int32,
                 vec![0; 4 * channels],
             ),
         ];
@@ -476,7 +420,7 @@ fn ohwi_to_oihw(codes: &[i8], out: usize, input: usize, k: usize) -> Vec<u8> {
 /// `export::flat::quantize` made them for the flat file): a QDQ graph, float operators between
 /// QuantizeLinear/DequantizeLinear pairs at every point where the int8 runtime holds codes, with
 /// the int8 weights and int32 biases as initializers. Same interface as the float file.
-pub fn to_int8_onnx(steps: &[QuantizedStep], provenance: &Provenance) -> ModelProto {
+pub fn to_int8_onnx(steps: &[QuantizedStep], provenance: &Provenance) -> Model {
     let mut builder = graph_builder(
         format!("mnist_edge_{}_int8", provenance.stage.replace('-', "_")),
         super::flat::classes(steps),
@@ -535,9 +479,8 @@ pub fn to_int8_onnx(steps: &[QuantizedStep], provenance: &Provenance) -> ModelPr
 }
 
 /// Serialises `model` to `path`.
-pub fn write_onnx(model: &ModelProto, path: &Path) -> std::io::Result<()> {
-    let bytes = model.write_to_bytes().map_err(std::io::Error::other)?;
-    std::fs::write(path, bytes)
+pub fn write_onnx(model: &Model, path: &Path) -> std::io::Result<()> {
+    std::fs::write(path, model.to_bytes())
 }
 
 #[cfg(test)]
@@ -547,7 +490,7 @@ mod tests {
     use crate::stages::Stage;
     use burn::tensor::Device;
 
-    fn export(stage: Stage) -> ModelProto {
+    fn export(stage: Stage) -> Model {
         let model = stage.init_model(&Device::flex());
         let provenance = Provenance {
             stage: stage.name().into(),
@@ -560,10 +503,10 @@ mod tests {
         )
     }
 
-    fn ops(model: &ModelProto) -> Vec<&str> {
+    fn ops(model: &Model) -> Vec<&str> {
         model
             .graph
-            .node
+            .nodes
             .iter()
             .map(|n| n.op_type.as_str())
             .collect()
@@ -633,26 +576,26 @@ mod tests {
                 "Softmax"
             ]
         );
-        let conv2 = &model.graph.node[3];
+        let conv2 = &model.graph.nodes[3];
         assert_eq!(
             conv2
-                .attribute
+                .attributes
                 .iter()
                 .find(|a| a.name == "pads")
                 .unwrap()
-                .ints,
-            [2, 2, 2, 2]
+                .value,
+            AttributeValue::Ints(vec![2, 2, 2, 2])
         );
         let params: usize = model
             .graph
-            .initializer
+            .initializers
             .iter()
             .map(|t| t.dims.iter().product::<i64>() as usize)
             .sum();
         // 354,002 trainable + the frozen gammas and the running statistics (3 x 268).
         assert_eq!(params, 354_002 + 3 * 268);
-        let last = model.graph.node.len() - 2;
-        assert_eq!(model.graph.node[last].output, [LOGITS]);
+        let last = model.graph.nodes.len() - 2;
+        assert_eq!(model.graph.nodes[last].outputs, [LOGITS]);
     }
 
     #[test]
@@ -664,15 +607,13 @@ mod tests {
                 "Flatten", "Gemm", "Sigmoid", "Gemm", "Sigmoid", "Gemm", "Softmax"
             ]
         );
-        let bytes = model.write_to_bytes().unwrap();
-        let back = ModelProto::parse_from_bytes(&bytes).unwrap();
-        assert_eq!(back.ir_version, 8);
-        assert_eq!(back.opset_import[0].version, OPSET);
+        // Everything written reads back, through a reader of its own.
+        assert_eq!(proto::tests::decode(&model.to_bytes()), model);
         assert!(
-            back.metadata_props
-                .iter()
-                .any(|p| p.key == "stage" && p.value == "dense-sigmoid")
+            model
+                .metadata
+                .contains(&("stage".to_string(), "dense-sigmoid".to_string()))
         );
-        assert_eq!(back.graph.initializer[0].raw_data.len(), 784 * 200 * 4);
+        assert_eq!(model.graph.initializers[0].raw_data.len(), 784 * 200 * 4);
     }
 }
