@@ -69,7 +69,7 @@ all_checks() {
   # The rest of the command yields the cores to it. Mostly one thread (LLVM compiling kernels), it
   # then ends while the builds and tests go on, and they have both cores for their last steps. At
   # the same priority it reached its last step 15 minutes later, and the other steps ended later
-  # than a whole run with the priority (68.7 against 66.9 minutes: README, "Test"). Which kernels
+  # than whole runs with the priority (68.7 minutes against 66.9 and 66.6: README, "Test"). Which kernels
   # autotuning picks no longer moves the figures it compares: the quick trainings end on measured
   # batch-norm statistics.
   renice -n 10 -p "$BASHPID" >/dev/null
