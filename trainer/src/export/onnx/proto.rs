@@ -335,8 +335,15 @@ impl Encoder {
         self.0.extend_from_slice(value);
     }
 
+    /// A nested message, its fields written by `fields`.
+    fn nested(&mut self, field: u32, fields: impl FnOnce(&mut Encoder)) {
+        let mut inner = Encoder::default();
+        fields(&mut inner);
+        self.length_delimited(field, &inner.0);
+    }
+
     fn message(&mut self, field: u32, message: &impl Message) {
-        self.length_delimited(field, &message.encode());
+        self.nested(field, |e| message.encode_fields(e));
     }
 }
 
@@ -359,49 +366,24 @@ impl Model {
     }
 }
 
-/// `OperatorSetIdProto`.
-struct OperatorSetId<'a> {
-    domain: &'a str,
-    version: i64,
-}
-
-impl Message for OperatorSetId<'_> {
-    fn encode_fields(&self, e: &mut Encoder) {
-        use field::operator_set_id::*;
-        e.bytes(DOMAIN, self.domain.as_bytes());
-        e.int(VERSION, self.version);
-    }
-}
-
-/// `StringStringEntryProto`.
-struct StringStringEntry<'a> {
-    key: &'a str,
-    value: &'a str,
-}
-
-impl Message for StringStringEntry<'_> {
-    fn encode_fields(&self, e: &mut Encoder) {
-        use field::string_string_entry::*;
-        e.bytes(KEY, self.key.as_bytes());
-        e.bytes(VALUE, self.value.as_bytes());
-    }
-}
-
 impl Message for Model {
     fn encode_fields(&self, e: &mut Encoder) {
         use field::model::*;
         e.int(IR_VERSION, self.ir_version);
-        let default_domain = OperatorSetId {
-            domain: "",
-            version: self.opset,
-        };
-        e.message(OPSET_IMPORT, &default_domain);
+        e.nested(OPSET_IMPORT, |opset| {
+            use field::operator_set_id::*;
+            opset.bytes(DOMAIN, b""); // the default domain
+            opset.int(VERSION, self.opset);
+        });
         e.bytes(PRODUCER_NAME, self.producer_name.as_bytes());
         e.bytes(PRODUCER_VERSION, self.producer_version.as_bytes());
         e.bytes(DOC_STRING, self.doc_string.as_bytes());
         e.message(GRAPH, &self.graph);
         for (key, value) in &self.metadata {
-            e.message(METADATA_PROPS, &StringStringEntry { key, value });
+            e.nested(METADATA_PROPS, |entry| {
+                entry.bytes(field::string_string_entry::KEY, key.as_bytes());
+                entry.bytes(field::string_string_entry::VALUE, value.as_bytes());
+            });
         }
     }
 }
@@ -471,38 +453,21 @@ impl Message for Tensor {
     }
 }
 
-/// `TypeProto` of a tensor, with its `TypeProto.Tensor` and `TensorShapeProto` inside.
-struct TensorTypeOf<'a>(&'a ValueInfo);
-struct TensorOf<'a>(&'a ValueInfo);
-struct ShapeOf<'a>(&'a [Dim]);
-
 impl Message for ValueInfo {
     fn encode_fields(&self, e: &mut Encoder) {
-        use field::value_info::*;
-        e.bytes(NAME, self.name.as_bytes());
-        e.message(TYPE, &TensorTypeOf(self));
-    }
-}
-
-impl Message for TensorTypeOf<'_> {
-    fn encode_fields(&self, e: &mut Encoder) {
-        e.message(field::type_proto::TENSOR_TYPE, &TensorOf(self.0));
-    }
-}
-
-impl Message for TensorOf<'_> {
-    fn encode_fields(&self, e: &mut Encoder) {
-        use field::tensor_type::*;
-        e.int(ELEM_TYPE, self.0.elem_type.code());
-        e.message(SHAPE, &ShapeOf(&self.0.dims));
-    }
-}
-
-impl Message for ShapeOf<'_> {
-    fn encode_fields(&self, e: &mut Encoder) {
-        for dim in self.0 {
-            e.message(field::tensor_shape::DIM, dim);
-        }
+        e.bytes(field::value_info::NAME, self.name.as_bytes());
+        // Its `TypeProto`, the tensor case, with the element type and the shape.
+        e.nested(field::value_info::TYPE, |type_proto| {
+            type_proto.nested(field::type_proto::TENSOR_TYPE, |tensor| {
+                use field::tensor_type::*;
+                tensor.int(ELEM_TYPE, self.elem_type.code());
+                tensor.nested(SHAPE, |shape| {
+                    for dim in &self.dims {
+                        shape.message(field::tensor_shape::DIM, dim);
+                    }
+                });
+            });
+        });
     }
 }
 
