@@ -28,6 +28,7 @@ const GOLDEN_FLOORS: &[(&str, usize)] = &[
     ("cnn-dropout", 63),
     ("cnn-bn", 64),
     ("cnn-bn-aug", 64),
+    ("cnn-mcu", 64),
 ];
 
 /// One model over the golden digits: its answers and probabilities.
