@@ -1,7 +1,7 @@
-# Sourced by the install scripts (install-qemu.sh, install-vulkan.sh): the image's Debian suites
-# and its backports suite, which some of the checks' packages come from. Backports is added as a
-# sources file of the project's own, /etc/apt/sources.list.d/mnist-edge-backports.sources; the
-# image's debian.sources is never edited.
+# Sourced by the install scripts (install-qemu.sh, install-vulkan.sh, install-sdl2.sh): the image's
+# Debian suites and its backports suite, which some of the checks' packages come from. Backports
+# is added as a sources file of the project's own,
+# /etc/apt/sources.list.d/mnist-edge-backports.sources; the image's debian.sources is never edited.
 
 sudo=$([ "$(id -u)" = 0 ] || echo sudo)
 . /etc/os-release

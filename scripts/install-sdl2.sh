@@ -9,6 +9,12 @@ if ! command -v apt-get >/dev/null; then
   echo "install-sdl2.sh: no apt-get here; install SDL2's development package (e.g. libsdl2-dev, SDL2-devel, brew install sdl2)" >&2
   exit 1
 fi
-sudo=$([ "$(id -u)" = 0 ] || echo sudo)
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq libsdl2-dev
+. "$(dirname "$0")/debian-suites.sh"
+# Once install-vulkan.sh has brought Mesa from backports (libgbm1, libdrm2 and the rest), SDL2's
+# development files need the -dev packages of exactly those versions, which only backports has:
+# with the image's own suite alone apt finds no solution ("held broken packages").
+suite=()
+[ -f "$backports_file" ] && suite=(-t "$backports")
+lock=(-o DPkg::Lock::Timeout=300)
+$sudo apt-get "${lock[@]}" update -qq
+$sudo apt-get "${lock[@]}" install -y -qq "${suite[@]}" libsdl2-dev
