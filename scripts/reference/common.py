@@ -46,6 +46,9 @@ def stage(stages_json: Path, name: str) -> dict:
     stages = {s["name"]: s for s in json.loads(stages_json.read_text())}
     if name not in stages:
         sys.exit(f"error: unknown stage {name}; stages are: {', '.join(stages)}")
+    if stages[name]["recipe"].get("redrawn"):
+        sys.exit(f"error: {name} trains on digits redrawn as finger strokes (redraw/), which the "
+                 "reference scripts do not mirror; pick a codelab stage")
     if stages[name]["recipe"].get("augment"):
         # Training it without the distortions would be another recipe under the same name.
         sys.exit(f"error: {name} trains on distorted digits (trainer/src/augment.rs), which the "

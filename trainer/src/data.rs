@@ -21,6 +21,26 @@ pub fn scaled_pixels(data: &Mnist, indices: &[usize]) -> Vec<f32> {
         .collect()
 }
 
+/// `train` followed by the redrawn forms of its first `count` digits (crate `redraw`: finger
+/// strokes through the board's touch pipeline, digit `i` with panel jitter seeded `seed + i`),
+/// labelled as their originals; a digit with no ink to draw has no redrawn form.
+pub fn with_redrawn(train: &Mnist, count: usize, seed: u64) -> Mnist {
+    let images: Vec<&[u8]> = (0..count.min(train.len()))
+        .map(|i| train.image(i))
+        .collect();
+    let mut set = train.clone();
+    for (digit, &label) in redraw::redraw_all(&images, Some(seed))
+        .iter()
+        .zip(&train.labels)
+    {
+        if let Some(pixels) = digit {
+            set.pixels.extend_from_slice(pixels);
+            set.labels.push(label);
+        }
+    }
+    set
+}
+
 /// Mini-batch order for one training run: a fresh permutation every epoch, all drawn from one
 /// seeded RNG so a run is reproducible from its seed.
 pub struct Shuffler {
@@ -50,6 +70,34 @@ impl Shuffler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redrawn_digits_follow_the_originals_with_their_labels() {
+        // A vertical bar (a 1), a blank image (nothing to draw) and a horizontal bar (labelled 7).
+        let mut pixels = vec![0u8; 3 * IMAGE_PIXELS];
+        for k in 5..23 {
+            pixels[k * IMAGE_SIDE + 14] = 255;
+            pixels[2 * IMAGE_PIXELS + 14 * IMAGE_SIDE + k] = 255;
+        }
+        let train = Mnist {
+            pixels,
+            labels: vec![1, 0, 7],
+        };
+        let set = with_redrawn(&train, 3, 5);
+        assert_eq!(set.labels, [1, 0, 7, 1, 7]);
+        assert_eq!(set.pixels[..3 * IMAGE_PIXELS], train.pixels);
+        assert_eq!(
+            Some(set.image(3)),
+            redraw::redraw(train.image(0), Some(&mut redraw::Jitter::panel(5)))
+                .as_ref()
+                .map(|d| &d[..])
+        );
+        assert_eq!(
+            with_redrawn(&train, 1, 5).len(),
+            4,
+            "only the first digit redrawn"
+        );
+    }
 
     #[test]
     fn shuffler_is_seeded_and_reshuffles_each_epoch() {

@@ -25,6 +25,9 @@ const DEFAULT_DATA_DIR: &str = "data/mnist";
 /// Steps per epoch and epochs of a `--quick` smoke run.
 const QUICK_STEPS: usize = 150;
 const QUICK_EPOCHS: usize = 2;
+/// Training digits a `--quick` run redraws for a stage whose recipe trains on redrawn digits
+/// too (all 60,000 take about a minute).
+const QUICK_REDRAWN: usize = 3_000;
 /// Mini-batches whose statistics become a `--quick` run's batch-norm statistics at its end.
 const QUICK_BATCH_NORM_BATCHES: usize = 50;
 
@@ -347,7 +350,28 @@ fn run_train(args: &TrainArgs) -> Result<()> {
             progress: true,
             classes,
         };
-        let (model, epochs) = train(stage, &train_set, &test_set, &device, &options);
+        let with_redrawn;
+        let stage_train_set = if stage.recipe().redrawn {
+            let count = if args.quick {
+                QUICK_REDRAWN
+            } else {
+                train_set.len()
+            };
+            let start = Instant::now();
+            with_redrawn = trainer::data::with_redrawn(&train_set, count, args.seed);
+            println!(
+                "{stage:>15} trains on {} digits: the {} training digits and {} of them redrawn \
+                 as finger strokes ({:.0} s)",
+                with_redrawn.len(),
+                train_set.len(),
+                with_redrawn.len() - train_set.len(),
+                start.elapsed().as_secs_f64()
+            );
+            &with_redrawn
+        } else {
+            &train_set
+        };
+        let (model, epochs) = train(stage, stage_train_set, &test_set, &device, &options);
         let eval = evaluate(&model, &test_set, &device);
         let net = stage.net().with_classes(classes);
         let metrics = StageMetrics {

@@ -82,6 +82,11 @@ pub struct Recipe {
     pub epochs: usize,
     /// Random distortions applied to each training image as it is drawn (none in the codelab).
     pub augment: Option<Augmentation>,
+    /// The training set also holds each training digit redrawn as finger strokes through the
+    /// board's touch pipeline (crate `redraw`, with panel jitter seeded from the run's seed):
+    /// the digits a board's users draw, learnt beside the pen-written ones. Never the test
+    /// digits.
+    pub redrawn: bool,
 }
 
 impl Recipe {
@@ -98,6 +103,7 @@ impl Recipe {
             batch_size,
             epochs: 10,
             augment: None,
+            redrawn: false,
         }
     }
 }

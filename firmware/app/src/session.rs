@@ -1,8 +1,9 @@
 //! The interaction, independent of the board: each poll of the touch panel goes to
-//! [`Session::step`], which draws on the canvas, handles the clear button, and recognises the
-//! drawing once the finger has been off the screen for [`SETTLE_MS`] (so a digit may take
-//! several strokes, like a 4 or a crossed 7). Ink after an answer is shown starts the next
-//! digit on a cleared canvas. The board then redraws what the returned
+//! [`Session::step`], whose [`Sketch`] draws on the canvas, handles the clear button, and
+//! settles the drawing into a digit once the finger has been off the screen for [`SETTLE_MS`]
+//! (so a digit may take several strokes, like a 4 or a crossed 7); the session recognises each
+//! digit the sketch settles on. Ink after an answer is shown starts the next digit on a cleared
+//! canvas. The board then redraws what the returned
 //! [`Update`] names. At power-up the results panel can say which touch calibration the board
 //! runs with ([`Session::show_notice`]) until the first touch or for [`NOTICE_MS`].
 //!
@@ -27,11 +28,12 @@ use runtime_nostd::InferError;
 use crate::calibration::Source;
 use crate::canvas::Canvas;
 use crate::layout::Layout;
-use crate::preprocess::{DIGIT_SIDE, to_mnist};
+use crate::preprocess::DIGIT_SIDE;
 use crate::recognizer::{Prediction, Recognizer, RecognizerError};
+#[cfg(doc)]
+use crate::sketch::SETTLE_MS;
+use crate::sketch::Sketch;
 
-/// How long the finger must stay off the screen before the drawing is recognised.
-pub const SETTLE_MS: u64 = 400;
 /// How often the boards poll the touch panel, in milliseconds: often enough for smooth strokes
 /// from a quick finger.
 pub const POLL_MS: u64 = 10;
@@ -67,30 +69,15 @@ pub struct Screen<'a> {
     pub notice: Option<Source>,
 }
 
-/// The state of the screen: the drawing, the last answer, and the finger; the model runs in
-/// `SCRATCH` bytes.
+/// The state of the screen: the drawing and the finger (its [`Sketch`]), and the last answer;
+/// the model runs in `SCRATCH` bytes.
 pub struct Session<const SCRATCH: usize> {
-    layout: Layout,
-    canvas: Canvas,
+    sketch: Sketch,
     recognizer: Recognizer<SCRATCH>,
-    digit: Option<[u8; DIGIT_SIDE * DIGIT_SIDE]>,
     prediction: Option<Prediction>,
     inference_us: Option<u32>,
-    touching: bool,
-    drawing: Drawing,
     /// The calibration notice and when it goes (microseconds).
     notice: Option<(Source, u64)>,
-}
-
-/// Where the drawing stands relative to recognition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Drawing {
-    /// Nothing new since the last recognition (or clear).
-    Recognised,
-    /// The finger is drawing.
-    InProgress,
-    /// The finger lifted at this time (microseconds): recognise once it stays off long enough.
-    LiftedAt(u64),
 }
 
 impl<const SCRATCH: usize> Session<SCRATCH> {
@@ -98,14 +85,10 @@ impl<const SCRATCH: usize> Session<SCRATCH> {
     /// model, parsed and checked here).
     pub fn new(model: &'static [u8], layout: Layout) -> Result<Self, RecognizerError> {
         Ok(Session {
-            layout,
-            canvas: Canvas::new(),
+            sketch: Sketch::new(layout),
             recognizer: Recognizer::new(model)?,
-            digit: None,
             prediction: None,
             inference_us: None,
-            touching: false,
-            drawing: Drawing::Recognised,
             notice: None,
         })
     }
@@ -118,15 +101,16 @@ impl<const SCRATCH: usize> Session<SCRATCH> {
 
     /// The screen's layout.
     pub fn layout(&self) -> &Layout {
-        &self.layout
+        self.sketch.layout()
     }
 
     /// What to draw.
     pub fn screen(&self) -> Screen<'_> {
         Screen {
-            layout: &self.layout,
-            canvas: &self.canvas,
-            digit: self.digit.as_ref(),
+            layout: self.sketch.layout(),
+            canvas: self.sketch.canvas(),
+            // The digit shown is the one classified: none while its answer is missing.
+            digit: self.prediction.and(self.sketch.digit()),
             prediction: self.prediction,
             inference_us: self.inference_us,
             notice: self.notice.map(|(source, _)| source),
@@ -147,99 +131,25 @@ impl<const SCRATCH: usize> Session<SCRATCH> {
         if notice_over {
             self.notice = None;
         }
-        let mut update = self.follow(touch, now, now_us)?;
-        update.results |= notice_over;
-        Ok(update)
-    }
-
-    /// The drawing's part of [`step`](Self::step), at `now` (microseconds).
-    fn follow(
-        &mut self,
-        touch: Option<Point>,
-        now: u64,
-        now_us: &mut impl FnMut() -> u64,
-    ) -> Result<Update, InferError> {
-        let update = match touch {
-            Some(point) => self.press(point),
-            None => {
-                if core::mem::take(&mut self.touching) {
-                    self.canvas.lift();
-                    if self.drawing == Drawing::InProgress {
-                        self.drawing = Drawing::LiftedAt(now);
-                    }
-                }
-                match self.drawing {
-                    Drawing::LiftedAt(t) if now.saturating_sub(t) >= SETTLE_MS * 1000 => {
-                        self.drawing = Drawing::Recognised;
-                        return self.recognise(now_us);
-                    }
-                    _ => Update::default(),
-                }
-            }
-        };
-        Ok(update)
-    }
-
-    fn press(&mut self, point: Point) -> Update {
-        let first_contact = !core::mem::replace(&mut self.touching, true);
-        if self.layout.is_clear(point) {
-            return if first_contact {
-                self.clear()
-            } else {
-                Update::default()
-            };
-        }
-        match self.layout.canvas_point(point) {
-            Some((x, y)) => {
-                // Ink after a shown answer is the next digit: without this, it would merge
-                // with the last one unless CLEAR were tapped in between.
-                let fresh = if self.drawing == Drawing::Recognised && self.prediction.is_some() {
-                    self.clear()
-                } else {
-                    Update::default()
-                };
-                self.drawing = Drawing::InProgress;
-                let touched = self.canvas.touch(x, y);
-                // A clear redraws the whole canvas, the new ink included.
-                Update {
-                    canvas: Some(fresh.canvas.unwrap_or(touched)),
-                    ..fresh
-                }
-            }
-            None => {
-                self.canvas.lift();
-                Update::default()
-            }
-        }
-    }
-
-    fn clear(&mut self) -> Update {
-        self.canvas.clear();
-        self.digit = None;
-        self.prediction = None;
-        self.inference_us = None;
-        self.drawing = Drawing::Recognised;
-        Update {
-            canvas: Some(Canvas::area()),
-            results: true,
+        let sketched = self.sketch.follow(touch, now);
+        let mut update = Update {
+            canvas: sketched.canvas,
+            results: sketched.cleared || notice_over,
             recognised: None,
-        }
-    }
-
-    fn recognise(&mut self, now_us: &mut impl FnMut() -> u64) -> Result<Update, InferError> {
-        let Some(digit) = to_mnist(self.canvas.pixels(), crate::canvas::SIDE) else {
-            return Ok(Update::default());
         };
-        let start = now_us();
-        let prediction = self.recognizer.classify(&digit)?;
-        let us = u32::try_from(now_us().saturating_sub(start)).unwrap_or(u32::MAX);
-        self.digit = Some(digit);
-        self.prediction = Some(prediction);
-        self.inference_us = Some(us);
-        Ok(Update {
-            canvas: None,
-            results: true,
-            recognised: Some((prediction.digit, us)),
-        })
+        if sketched.cleared {
+            self.prediction = None;
+            self.inference_us = None;
+        }
+        if let (true, Some(digit)) = (sketched.settled, self.sketch.digit()) {
+            let start = now_us();
+            let prediction = self.recognizer.classify(digit)?;
+            let us = u32::try_from(now_us().saturating_sub(start)).unwrap_or(u32::MAX);
+            self.prediction = Some(prediction);
+            self.inference_us = Some(us);
+            update.results = true;
+            update.recognised = Some((prediction.digit, us));
+        }
+        Ok(update)
     }
 }

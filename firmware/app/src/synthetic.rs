@@ -5,7 +5,9 @@ use embedded_graphics::prelude::Point;
 
 use crate::canvas::Canvas;
 use crate::layout::Layout;
-use crate::session::{POLL_MS, SETTLE_MS, Session, Update};
+use crate::preprocess::DIGIT_SIDE;
+use crate::session::{POLL_MS, Session, Update};
+use crate::sketch::{SETTLE_MS, Sketch};
 use runtime_nostd::InferError;
 
 /// Polls with no touch between two strokes of a digit (100 ms: shorter than [`SETTLE_MS`]).
@@ -265,4 +267,20 @@ pub fn replay_through_session<const SCRATCH: usize>(
         }
     });
     result
+}
+
+/// The digit a [`Sketch`] laid out by `layout` settles on when `draw` (as for
+/// [`drawing_polls`]) is polled into it on a simulated clock: what a session would hand its
+/// model, without one. `None` when the drawing leaves no ink to centre.
+pub fn sketch_of(
+    layout: Layout,
+    draw: impl FnOnce(&mut dyn FnMut(Option<(f32, f32)>)),
+) -> Option<[u8; DIGIT_SIDE * DIGIT_SIDE]> {
+    let mut sketch = Sketch::new(layout);
+    let mut clock_us = 0u64;
+    drawing_polls(&layout, draw, |touch| {
+        clock_us += POLL_MS * 1000;
+        sketch.follow(touch, clock_us);
+    });
+    sketch.digit().copied()
 }

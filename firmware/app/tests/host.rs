@@ -364,6 +364,21 @@ fn a_session_recognises_each_digit_once_after_the_finger_settles() {
 }
 
 #[test]
+fn a_sketch_settles_on_the_digit_a_session_recognises() {
+    for digit in 0..10u8 {
+        let (session, _, _) = draw_through_session(digit);
+        let sketched =
+            app::synthetic::sketch_of(layout(), |touch| app::synthetic::strokes_of(digit, touch));
+        assert!(sketched.is_some(), "digit {digit}: no ink settled");
+        assert_eq!(
+            sketched.as_ref(),
+            session.screen().digit,
+            "digit {digit}: the sketch and the session's model see different digits"
+        );
+    }
+}
+
+#[test]
 fn redrawing_only_the_damage_gives_the_same_screen_as_a_full_draw() {
     use app::ui::draw;
     for digit in [4, 7] {

@@ -1,56 +1,21 @@
-//! The redrawn test set: each MNIST test digit turned into finger strokes ([`skeleton`], then
-//! [`trace`]) and replayed through the firmware's own touch session (`app::session`) exactly as
-//! a board runs it: 10 ms polls, finger-thick anti-aliased strokes on the 160x160 canvas, the
-//! settle time, `preprocess::to_mnist`. What comes out is the 28x28 digit the board's model
-//! would see, so the accuracy on these is the accuracy a user of the board experiences (up to
-//! how people draw differently from how they write with a pen).
-//!
-//! Optional [`Jitter`] adds what a resistive panel adds: position noise on every reading and
-//! polls that read no touch at all (pressure dropping out), seeded.
+//! The redrawn test set: each MNIST test digit turned into finger strokes (crate `redraw`) and
+//! replayed through the firmware's own touch session (`app::session`), model included, exactly
+//! as a board runs it. What comes out is the 28x28 digit the board's model sees and its
+//! answer, so the accuracy on these is the accuracy a user of the board experiences (up to how
+//! people draw differently from how they write with a pen).
 
-pub mod skeleton;
-pub mod trace;
-
-use app::layout::Layout;
 use app::preprocess::DIGIT_SIDE;
 use app::recognizer::{Answer, Prediction};
 use app::session::Session;
-use app::synthetic::{Finger, replay_through_session};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use app::synthetic::replay_through_session;
+use redraw::{Jitter, Trace, layout, on_all_cores, trace_of, walk};
 use runtime_nostd::Variant;
 use trainer::artifacts::StageDir;
 use trainer::data::Mnist;
 use trainer::stages::Stage;
 
-pub use trace::Trace;
-
-/// Canvas pixels per pixel of the 28x28 frame: a digit's 20-pixel box becomes ~110 canvas
-/// pixels, about the size the synthetic finger digits have, and the frame fits the canvas.
-pub const CANVAS_SCALE: f32 = 5.5;
 /// The scratch the host session gives the model (`Session::new` checks it is enough).
 const SCRATCH: usize = 64 * 1024;
-
-/// Panel noise added to a replay.
-#[derive(Debug, Clone)]
-pub struct Jitter {
-    rng: StdRng,
-    /// Each reading moves by up to this many canvas pixels on each axis (uniform).
-    pub position_px: f32,
-    /// Probability that a poll while the finger is down reads no touch.
-    pub dropped_polls: f64,
-}
-
-impl Jitter {
-    /// Readings off by up to 1.5 canvas pixels, 2% of polls dropped, from `seed`.
-    pub fn panel(seed: u64) -> Self {
-        Jitter {
-            rng: StdRng::seed_from_u64(seed),
-            position_px: 1.5,
-            dropped_polls: 0.02,
-        }
-    }
-}
 
 /// One test digit, redrawn.
 #[derive(Debug, Clone)]
@@ -64,13 +29,6 @@ pub struct Redrawn {
     pub prediction: Option<Prediction>,
 }
 
-/// The board's layout (its 320x240 panel).
-fn layout() -> Layout {
-    Layout::for_screen(Layout::MIN_SCREEN).unwrap_or_else(|| {
-        unreachable!("Layout::MIN_SCREEN is the screen the layout is designed for")
-    })
-}
-
 /// Redraws a 28x28 MNIST `image` through a fresh session running `model` (a flat model file;
 /// the digit it was given is the redrawn digit, its prediction what the board would answer).
 pub fn redraw(
@@ -78,84 +36,16 @@ pub fn redraw(
     model: &'static [u8],
     jitter: Option<&mut Jitter>,
 ) -> Result<Redrawn, String> {
-    let trace = trace::trace(&skeleton::skeleton(image));
+    let trace = trace_of(image);
     let mut session =
         Box::new(Session::<SCRATCH>::new(model, layout()).map_err(|e| e.to_string())?);
-    let half = (DIGIT_SIDE / 2) as f32;
-    let centre = (app::canvas::SIDE / 2) as f32;
-    let to_canvas = |(x, y): (f32, f32)| {
-        (
-            centre + (x - half) * CANVAS_SCALE,
-            centre + (y - half) * CANVAS_SCALE,
-        )
-    };
-    let strokes = &trace.strokes;
-    let draw = |touch: &mut dyn FnMut(Option<(f32, f32)>)| {
-        let mut finger = Finger::new(touch);
-        for stroke in strokes {
-            stroke.iter().for_each(|&p| finger.to(to_canvas(p)));
-            finger.lift();
-        }
-    };
-    match jitter {
-        None => replay_through_session(&mut session, draw, |_, _| {}),
-        Some(jitter) => replay_through_session(
-            &mut session,
-            |touch| {
-                draw(&mut |sample| {
-                    let reading = match sample {
-                        Some(_) if jitter.rng.random_bool(jitter.dropped_polls) => None,
-                        Some((x, y)) => {
-                            let r = jitter.position_px;
-                            let mut noise = || {
-                                if r > 0.0 {
-                                    jitter.rng.random_range(-r..=r)
-                                } else {
-                                    0.0
-                                }
-                            };
-                            Some((x + noise(), y + noise()))
-                        }
-                        None => None,
-                    };
-                    touch(reading);
-                })
-            },
-            |_, _| {},
-        ),
-    }
-    .map_err(|e| e.to_string())?;
+    replay_through_session(&mut session, |touch| walk(&trace, jitter, touch), |_, _| {})
+        .map_err(|e| e.to_string())?;
     let screen = session.screen();
     Ok(Redrawn {
         trace,
         digit: screen.digit.copied(),
         prediction: screen.prediction,
-    })
-}
-
-/// `work` on `items` split into one contiguous chunk per core, the results in order. `work`
-/// gets a whole chunk, so it can set up per-thread state (scratch memory) once.
-fn on_all_cores<T: Sync, R: Send>(
-    items: &[T],
-    work: impl Fn(&[T]) -> Result<Vec<R>, String> + Sync,
-) -> Result<Vec<R>, String> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let work = &work;
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || work(part)))
-            .collect();
-        let mut all = Vec::with_capacity(items.len());
-        for worker in workers {
-            all.extend(
-                worker
-                    .join()
-                    .map_err(|_| "a worker thread panicked".to_string())??,
-            );
-        }
-        Ok(all)
     })
 }
 
@@ -337,55 +227,21 @@ mod tests {
         assert_eq!(choose_threshold(&sure, &[1]), 0.3);
     }
 
-    fn board_model() -> &'static [u8] {
-        super::board_model().unwrap_or_else(|e| panic!("{e}"))
-    }
-
     #[test]
-    fn a_blank_digit_has_nothing_to_draw() {
-        let r = redraw(&[0; 784], board_model(), None).unwrap();
-        assert!(r.digit.is_none());
-        assert!(r.trace.strokes.is_empty());
-    }
-
-    #[test]
-    fn a_redrawn_bar_comes_back_as_a_bar() {
-        // A thick vertical bar: a 1.
-        let mut image = [0u8; 784];
-        for y in 5..23 {
-            for x in 13..16 {
-                image[y * 28 + x] = 255;
-            }
-        }
-        let r = redraw(&image, board_model(), None).unwrap();
-        let digit = r.digit.expect("ink drawn");
-        assert_eq!(r.trace.strokes.len(), 1);
-        let ink_columns = (0..28)
-            .filter(|&x| (0..28).any(|y| digit[y * 28 + x] > 128))
-            .count();
-        let ink_rows = (0..28)
-            .filter(|&y| (0..28).any(|x| digit[y * 28 + x] > 128))
-            .count();
-        assert!(
-            ink_rows >= 18 && ink_columns <= 5,
-            "{ink_rows} rows, {ink_columns} columns"
-        );
-    }
-
-    #[test]
-    fn jitter_is_seeded() {
+    fn the_session_is_given_the_digit_the_sketch_settles_on() {
+        let model = super::board_model().unwrap_or_else(|e| panic!("{e}"));
         let mut image = [0u8; 784];
         for i in 0..15 {
             image[(6 + i) * 28 + 8 + i] = 255;
             image[(6 + i) * 28 + 9 + i] = 255;
         }
-        let model = board_model();
-        let run = |seed| {
-            redraw(&image, model, Some(&mut Jitter::panel(seed)))
-                .unwrap()
-                .digit
-        };
-        assert_eq!(run(1), run(1));
-        assert_ne!(run(1), redraw(&image, model, None).unwrap().digit);
+        for seed in [None, Some(3)] {
+            let jitter = || seed.map(Jitter::panel);
+            let session = redraw(&image, model, jitter().as_mut()).unwrap();
+            assert_eq!(session.digit, redraw::redraw(&image, jitter().as_mut()));
+            assert!(session.prediction.is_some());
+        }
+        let blank = redraw(&[0; 784], model, None).unwrap();
+        assert!(blank.digit.is_none() && blank.trace.strokes.is_empty());
     }
 }

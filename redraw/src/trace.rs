@@ -5,7 +5,7 @@
 
 use mnist_files::idx::IMAGE_SIDE;
 
-use super::skeleton::{Bitmap, at};
+use crate::skeleton::{Bitmap, at};
 
 /// A stroke: pixel-centre coordinates in the 28x28 frame, in drawing order.
 pub type Stroke = Vec<(f32, f32)>;
@@ -156,7 +156,7 @@ fn pieces(skeleton: &Bitmap, pixels: &[Pixel]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redraw::skeleton::bitmap;
+    use crate::skeleton::bitmap;
     use mnist_files::idx::IMAGE_PIXELS;
 
     fn edges_drawn(trace: &Trace) -> usize {
