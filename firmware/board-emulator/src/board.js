@@ -81,6 +81,11 @@ export function lineLow(pin, external = 'none') {
  * @property {number} cycles The core's cycle counter then.
  */
 
+/**
+ * @typedef {TimedRead & { panelBytes: number }} ClockRead
+ * @property {number} panelBytes Bytes sent to the display (ST7789) up to the read.
+ */
+
 export class Board {
   /**
    * @param {Uint8Array} elfBytes
@@ -193,13 +198,16 @@ export class Board {
       return sioRead(offset);
     };
     /** Timer reads from thread mode: the firmware's `Instant::now()`. */
-    /** @type {TimedRead[]} */
+    /** @type {ClockRead[]} */
     this.timerReads = [];
     const timer = rp2040.peripherals[0x40054];
     const timerRead = timer.readUint32.bind(timer);
     const TIMERAWL = 0x28;
     timer.readUint32 = (offset) => {
-      if (offset === TIMERAWL && rp2040.core.IPSR === 0) this.timerReads.push({ ns: now(), cycles: rp2040.core.cycles });
+      if (offset === TIMERAWL && rp2040.core.IPSR === 0) {
+        const panelBytes = this.bus.bytes.get('ST7789') ?? 0;
+        this.timerReads.push({ ns: now(), cycles: rp2040.core.cycles, panelBytes });
+      }
       return timerRead(offset);
     };
 

@@ -75,7 +75,7 @@ export function digitsRun(args, refs, failures) {
   if (blankScreen.differing > 0) failures.push(`after the notice the screen is not the app's blank one: ${blankScreen.text}`);
   const bootView = board.lcd.view();
 
-  /** @type {{ digit: number, answer: number | '?' | null, identical: boolean, cycles: number }[]} */
+  /** @type {{ digit: number, answer: number | '?' | null, identical: boolean, cycles: number, preprocessing: number }[]} */
   const results = [];
   const traffic = { touchBytes: 0, touchPolls: 0, drawBytes: 0, recognitionBytes: 0 };
   let missedSamples = 0;
@@ -113,14 +113,26 @@ export function digitsRun(args, refs, failures) {
     traffic.touchPolls += script.slice(0, lastTouch + 1).filter((p) => p !== null).length;
     traffic.drawBytes += atLift.lcd - lcdBefore;
     traffic.recognitionBytes += lcdBytes() - atLift.lcd;
-    // The inference is the longest stretch between two of the firmware's clock reads in
-    // thread mode after the lift: Session::recognise reads the clock just before and after it.
+    // The step that recognises reads the clock three times: as it starts, then just before and
+    // just after the inference, with the preprocessing (the canvas to 28x28, soft float on the
+    // M0+) between the first two. So the preprocessing and the inference are the two
+    // consecutive stretches between clock reads, after the lift and before the answer is drawn
+    // (bytes to the panel), that are longest together; every other stretch there is a wait
+    // for the next 10 ms poll or shorter.
     const reads = board.timerReads.slice(timerReadsBefore).filter((r) => r.ns >= atLift.ns);
-    let cycles = 0;
-    for (let i = 1; i < reads.length; i++) cycles = Math.max(cycles, reads[i].cycles - reads[i - 1].cycles);
+    const drawn = reads.findIndex((r, i) => i > 0 && r.panelBytes > reads[i - 1].panelBytes);
+    const quiet = reads.slice(0, drawn < 0 ? reads.length : drawn);
+    let [preprocessing, cycles] = [0, 0];
+    for (let i = 2; i < quiet.length; i++) {
+      const [before, during] = [quiet[i - 1].cycles - quiet[i - 2].cycles, quiet[i].cycles - quiet[i - 1].cycles];
+      if (before + during > preprocessing + cycles) [preprocessing, cycles] = [before, during];
+    }
     const screen = refs.compare(board, String(digit), ['--digit', String(digit)]);
-    results.push({ digit, answer: screen.answer, identical: screen.differing === 0, cycles });
-    console.log(`board: digit ${digit}: ${screen.text}; ${thousands(cycles)} cycles in the inference`);
+    results.push({ digit, answer: screen.answer, identical: screen.differing === 0, cycles, preprocessing });
+    console.log(
+      `board: digit ${digit}: ${screen.text}; ${thousands(cycles)} cycles in the inference, ` +
+        `${thousands(preprocessing)} in the preprocessing before it`,
+    );
   }
 
   const log = refs.log(board, 'digits');
@@ -153,9 +165,11 @@ export function digitsRun(args, refs, failures) {
       `${thousands(traffic.drawBytes / Math.max(1, traffic.touchPolls))} B to the ST7789 per drawing poll (mean), ` +
       `${thousands(traffic.recognitionBytes / Math.max(1, results.length))} B per recognition (the results panel)`,
   );
+  const preprocessing = results.map((r) => r.preprocessing);
   console.log(
     `board: cycles per inference: min ${thousands(Math.min(...cycles))}, max ${thousands(Math.max(...cycles))}; ` +
-      `stroke samples the firmware missed or read twice: ${missedSamples}`,
+      `per preprocessing (the canvas to 28x28, before it): min ${thousands(Math.min(...preprocessing))}, ` +
+      `max ${thousands(Math.max(...preprocessing))}; stroke samples the firmware missed or read twice: ${missedSamples}`,
   );
   // The screenshot for the README: the chosen digit's screen, or the last one drawn.
   const shown = args.digits.includes(args.screenshot) ? args.screenshot : args.digits[args.digits.length - 1];
