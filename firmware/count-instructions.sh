@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Counts instructions per inference of the board's model (model_embed::BOARD_STAGE, the cnn-bn
-# network; the lines say "cnn-bn") under QEMU mps2-an505 (Cortex-M33) with the TCG
+# Counts instructions per inference of the board's model (model_embed::BOARD_STAGE; the lines
+# say "board") under QEMU mps2-an505 (Cortex-M33) with the TCG
 # `insn` plugin: int8 with the DSP kernels, int8 with the portable kernels (their peer: the
 # ratio is the DSP kernels' gain) and f32 (hardware FPU), built for the M33; and int8
 # built for thumbv6m, the Cortex-M0+'s instruction set (the original Pico's RP2040), without the
@@ -49,7 +49,7 @@ per_inference() {
 m33=thumbv8m.main-none-eabihf
 dsp=$(per_inference i8 "$m33")
 portable=$(per_inference i8 "$m33" --no-default-features)
-echo "cnn-bn i8: $dsp instructions/inference (Cortex-M33, DSP kernels, QEMU TCG)"
-echo "cnn-bn i8 portable: $portable instructions/inference (Cortex-M33, portable kernels: $(awk -v a="$portable" -v b="$dsp" 'BEGIN { printf "%.2f", a / b }')x the DSP count)"
-echo "cnn-bn f32: $(per_inference f32 "$m33") instructions/inference (Cortex-M33, QEMU TCG)"
-echo "cnn-bn i8 thumbv6m: $(per_inference i8 thumbv6m-none-eabi --no-default-features) instructions/inference (Cortex-M0+ code on the M33, QEMU TCG)"
+echo "board i8: $dsp instructions/inference (Cortex-M33, DSP kernels, QEMU TCG)"
+echo "board i8 portable: $portable instructions/inference (Cortex-M33, portable kernels: $(awk -v a="$portable" -v b="$dsp" 'BEGIN { printf "%.2f", a / b }')x the DSP count)"
+echo "board f32: $(per_inference f32 "$m33") instructions/inference (Cortex-M33, QEMU TCG)"
+echo "board i8 thumbv6m: $(per_inference i8 thumbv6m-none-eabi --no-default-features) instructions/inference (Cortex-M0+ code on the M33, QEMU TCG)"

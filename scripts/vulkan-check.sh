@@ -16,7 +16,7 @@
 #      as it does).
 #   3. The `wgpu` backend's WGSL kernels: step 1 again with `--backend wgpu` on OpenGL ES
 #      (WGPU_BACKEND=gl: Mesa's llvmpipe through EGL), where wgpu translates cubecl's WGSL
-#      (naga) instead of running SPIR-V, on the boards' stage, cnn-bn-aug (convolutions, batch
+#      (naga) instead of running SPIR-V, on cnn-bn-aug, the codelab CNN's network (convolutions, batch
 #      norm, pooling, dense layers, softmax: every kernel kind the stages use); printed before
 #      the last line.
 #

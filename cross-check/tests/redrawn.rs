@@ -1,7 +1,7 @@
-//! The redrawn test set in the test command, on a subset: the first 300 MNIST test digits drawn
-//! as finger strokes through the firmware's touch session, then classified by the int8 model the
-//! boards embed (its exact error count, and what its "?" answer does) and by cnn-bn's, which it
-//! must beat. The full 10,000 (every stage, int8 and f32) is
+//! The redrawn test set in the test command, on a subset: the first 1,000 MNIST test digits
+//! drawn as finger strokes through the firmware's touch session, then classified by the int8
+//! model the boards embed (its exact error count, and what its "?" answer does) and by the
+//! runner-up's, which it must beat. The full 10,000 (every stage, int8 and f32) is
 //! `cargo run -p cross-check --release --bin redrawn`; README has its table.
 
 use app::recognizer::{Answer, CONFIDENCE_THRESHOLD};
@@ -13,24 +13,24 @@ use runtime_nostd::Variant;
 use trainer::stages::Stage;
 
 /// Digits of the subset.
-const SUBSET: usize = 300;
+const SUBSET: usize = 1000;
 /// Errors of the board's int8 model on the redrawn subset. Redrawing and int8 inference are
 /// deterministic, so this is the measured count itself: a change to the redraw, the session,
 /// preprocessing, the runtime or the model changes it, and the change is then stated here.
-const BOARD_ERRORS: usize = 3;
+const BOARD_ERRORS: usize = 14;
 /// What the app's "?" does on the subset (measured, deterministic like [`BOARD_ERRORS`]): one
-/// right answer becomes "?"; the full set's table is in docs/redrawn.md.
+/// error caught, one right answer lost; the full set's table is in docs/redrawn.md.
 const CONFIDENCE_ON_SUBSET: ConfidenceRow = ConfidenceRow {
-    unsure: 1,
+    unsure: 2,
     right_lost: 1,
-    errors_caught: 0,
-    errors_shown: BOARD_ERRORS,
+    errors_caught: 1,
+    errors_shown: BOARD_ERRORS - 1,
 };
-/// The stage the board's model was chosen over (the same network without augmentation).
-const RUNNER_UP: Stage = Stage::named("cnn-bn");
+/// The stage the board's model was chosen over: the most accurate on redrawn digits before it.
+const RUNNER_UP: Stage = Stage::named("cnn-bn-aug");
 
 #[test]
-fn the_board_model_reads_redrawn_digits_as_measured_and_beats_cnn_bn() {
+fn the_board_model_reads_redrawn_digits_as_measured_and_beats_the_runner_up() {
     let model = board_model().unwrap_or_else(|e| panic!("{e}"));
     let test = test_set();
     let redrawn = redraw_set(test, SUBSET, model, None).unwrap();

@@ -25,9 +25,6 @@ const DEFAULT_DATA_DIR: &str = "data/mnist";
 /// Steps per epoch and epochs of a `--quick` smoke run.
 const QUICK_STEPS: usize = 150;
 const QUICK_EPOCHS: usize = 2;
-/// Training digits a `--quick` run redraws for a stage whose recipe trains on redrawn digits
-/// too (all 60,000 take about a minute).
-const QUICK_REDRAWN: usize = 3_000;
 /// Mini-batches whose statistics become a `--quick` run's batch-norm statistics at its end.
 const QUICK_BATCH_NORM_BATCHES: usize = 50;
 
@@ -352,13 +349,8 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         };
         let with_redrawn;
         let stage_train_set = if stage.recipe().redrawn {
-            let count = if args.quick {
-                QUICK_REDRAWN
-            } else {
-                train_set.len()
-            };
             let start = Instant::now();
-            with_redrawn = trainer::data::with_redrawn(&train_set, count, args.seed);
+            with_redrawn = trainer::data::with_redrawn(&train_set, args.seed);
             println!(
                 "{stage:>15} trains on {} digits: the {} training digits and {} of them redrawn \
                  as finger strokes ({:.0} s)",

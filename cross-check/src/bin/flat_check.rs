@@ -9,7 +9,7 @@
 //! Exits non-zero when a threshold fails: f32 must match the reference to 1e-4 with the same
 //! argmax on every digit; every int8 file must agree with its f32 file on >= 99.5% of digits and
 //! lose at most 0.3 point of accuracy; the firmware's int8 model at most 0.1 point, with
-//! >= 99.7% agreement, in 360,000 bytes.
+//! >= 99.7% agreement, in 64 KiB (flash that small MCUs have).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -162,7 +162,8 @@ const FLOOR_EXCEPTIONS: [(&str, Int8Floor); 2] = [
         Int8Floor {
             agreement: 0.997,
             accuracy_loss: 0.001,
-            max_bytes: Some(360_000),
+            // The board issue's budget: small-flash microcontrollers hold it too.
+            max_bytes: Some(64 * 1024),
             ..INT8_FLOOR
         },
     ),
