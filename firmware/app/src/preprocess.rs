@@ -25,6 +25,57 @@ fn overlap(a0: f32, a1: f32, b0: f32, b1: f32) -> f32 {
     (a1.min(b1) - a0.max(b0)).max(0.0)
 }
 
+/// Source pixels whose overlap weights a [`Span`] keeps (one target pixel covers at most
+/// 0.075 x the canvas side + 2 source pixels, 14 on the 160-pixel canvas); past them they are
+/// computed when needed.
+const KEPT_WEIGHTS: usize = 16;
+
+/// Along one axis, the source pixels `[first, end)` that target pixel `t` covers and each one's
+/// overlap with it: computed once per target row or column instead of once per source pixel
+/// visited (on the M0+, without an FPU, every float operation counts).
+#[derive(Clone, Copy)]
+struct Span {
+    /// The target pixel's extent in source pixels.
+    from: f32,
+    to: f32,
+    first: usize,
+    end: usize,
+    kept: [f32; KEPT_WEIGHTS],
+}
+
+impl Span {
+    /// Target pixel `t` at `scale` source pixels per target pixel, of `limit` source pixels.
+    fn new(t: usize, scale: f32, limit: usize) -> Self {
+        let (from, to) = (t as f32 * scale, (t + 1) as f32 * scale);
+        let first = libm::floorf(from) as usize;
+        let end = (libm::ceilf(to) as usize).min(limit);
+        let mut kept = [0.0; KEPT_WEIGHTS];
+        for (k, weight) in kept.iter_mut().enumerate().take(end.saturating_sub(first)) {
+            *weight = source_overlap(from, to, first + k);
+        }
+        Span {
+            from,
+            to,
+            first,
+            end,
+            kept,
+        }
+    }
+
+    /// The overlap of source pixel `first + k`.
+    fn weight(&self, k: usize) -> f32 {
+        self.kept
+            .get(k)
+            .copied()
+            .unwrap_or_else(|| source_overlap(self.from, self.to, self.first + k))
+    }
+}
+
+/// The overlap of source pixel `source` with the extent `[from, to)`.
+fn source_overlap(from: f32, to: f32, source: usize) -> f32 {
+    overlap(from, to, source as f32, source as f32 + 1.0)
+}
+
 /// Area-averages the `(w, h)` region at `(left, top)` of a `side`-wide image into a
 /// `(tw, th)` grid written at `(ox, oy)` of the 28x28 `out` (each target pixel averages the source
 /// area it covers, weighted by overlap).
@@ -37,24 +88,26 @@ fn resample(
     out: &mut [f32],
 ) {
     let (sx, sy) = (w as f32 / tw as f32, h as f32 / th as f32);
+    let columns: [Span; DIGIT_SIDE] = core::array::from_fn(|tx| Span::new(tx, sx, w));
     for ty in 0..th {
-        let (y0, y1) = (ty as f32 * sy, (ty + 1) as f32 * sy);
+        let rows = Span::new(ty, sy, h);
         for tx in 0..tw {
-            let (x0, x1) = (tx as f32 * sx, (tx + 1) as f32 * sx);
+            let columns = columns
+                .get(tx)
+                .copied()
+                .unwrap_or_else(|| Span::new(tx, sx, w));
             let mut sum = 0.0;
-            for y in libm::floorf(y0) as usize..(libm::ceilf(y1) as usize).min(h) {
-                let wy = overlap(y0, y1, y as f32, y as f32 + 1.0);
+            for (ky, y) in (rows.first..rows.end).enumerate() {
+                let wy = rows.weight(ky);
                 let row = pixels.get((top + y) * side + left..).unwrap_or_default();
-                for x in libm::floorf(x0) as usize..(libm::ceilf(x1) as usize).min(w) {
+                for (kx, x) in (columns.first..columns.end).enumerate() {
                     let p = row.get(x).copied().unwrap_or(0);
                     // Paper adds exactly +0.0 (the weights are not negative): skipped, the
-                    // result is the same bit for bit, and most of a drawing is paper (on the
-                    // M0+, without an FPU, this loop is most of the time to an answer).
+                    // result is the same bit for bit, and most of a drawing is paper.
                     if p == 0 {
                         continue;
                     }
-                    let wx = overlap(x0, x1, x as f32, x as f32 + 1.0);
-                    sum += wx * wy * f32::from(p);
+                    sum += columns.weight(kx) * wy * f32::from(p);
                 }
             }
             if let Some(o) = out.get_mut((oy + ty) * DIGIT_SIDE + ox + tx) {
