@@ -50,8 +50,7 @@ pub fn redraw(
 }
 
 /// The first `count` digits of `test`, each redrawn through a session running `model`, on all
-/// cores. With `jitter_seed`, digit `i` gets [`Jitter::panel`] seeded with `seed + i` (the same
-/// whatever the thread count).
+/// cores. With `jitter_seed`, digit `i` gets [`Jitter::for_digit`].
 pub fn redraw_set(
     test: &Mnist,
     count: usize,
@@ -62,7 +61,7 @@ pub fn redraw_set(
     on_all_cores(&indices, |part| {
         part.iter()
             .map(|&i| {
-                let mut jitter = jitter_seed.map(|s| Jitter::panel(s.wrapping_add(i as u64)));
+                let mut jitter = jitter_seed.map(|seed| Jitter::for_digit(seed, i));
                 redraw(test.image(i), model, jitter.as_mut())
             })
             .collect()

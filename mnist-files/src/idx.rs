@@ -248,31 +248,6 @@ impl Mnist {
             labels: self.labels[..n].to_vec(),
         }
     }
-
-    /// Writes the split as the two uncompressed IDX files [`Mnist::load_idx`] reads from `dir`
-    /// (`<train|t10k>-images-idx3-ubyte`, `...-labels-idx1-ubyte`), replacing files of those
-    /// names: how a derived data set becomes a `--data-dir`.
-    pub fn write(&self, dir: &Path, split: Split) -> std::io::Result<()> {
-        let count = u32::try_from(self.len()).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "over 2^32 images")
-        })?;
-        let side = IMAGE_SIDE as u32;
-        let header = |fields: &[u32]| {
-            fields
-                .iter()
-                .flat_map(|f| f.to_be_bytes())
-                .collect::<Vec<_>>()
-        };
-        let stem = split.stem();
-        let images = [
-            &header(&[IMAGES_MAGIC, count, side, side])[..],
-            &self.pixels,
-        ]
-        .concat();
-        std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), images)?;
-        let labels = [&header(&[LABELS_MAGIC, count])[..], &self.labels].concat();
-        std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), labels)
-    }
 }
 
 /// Reads `path.gz` (decompressed) if present, else `path`; returns the file actually read.
@@ -496,18 +471,6 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("t10k-images-idx3-ubyte"), "{text}");
         assert!(text.contains("--data-dir"), "{text}");
-    }
-
-    #[test]
-    fn a_written_split_reads_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let set = Mnist {
-            pixels: (0..3 * IMAGE_PIXELS).map(|i| (i * 7 % 256) as u8).collect(),
-            labels: vec![4, 0, 9],
-        };
-        set.write(dir.path(), Split::Train).unwrap();
-        let back = Mnist::load_idx(dir.path(), Split::Train, None).unwrap();
-        assert_eq!((back.pixels, back.labels), (set.pixels, set.labels));
     }
 
     #[test]

@@ -50,6 +50,12 @@ impl Jitter {
         }
     }
 
+    /// The noise of digit `index` of a set redrawn with `seed`: seeded with `seed + index`, so
+    /// a digit's noise does not depend on how the set is split across threads.
+    pub fn for_digit(seed: u64, index: usize) -> Self {
+        Jitter::panel(seed.wrapping_add(index as u64))
+    }
+
     /// What the panel reports for the finger at `sample` (canvas coordinates; `None`: lifted).
     fn reading(&mut self, sample: Option<(f32, f32)>) -> Option<(f32, f32)> {
         let (x, y) = sample?;
@@ -114,14 +120,14 @@ pub fn redraw(image: &[u8], jitter: Option<&mut Jitter>) -> Option<Digit> {
 }
 
 /// Each of `images` redrawn ([`redraw`]) on all cores, in order. With `jitter_seed`, image `i`
-/// gets [`Jitter::panel`] seeded with `seed + i` (the same whatever the thread count).
+/// gets [`Jitter::for_digit`].
 pub fn redraw_all(images: &[&[u8]], jitter_seed: Option<u64>) -> Vec<Option<Digit>> {
     let indexed: Vec<(usize, &[u8])> = images.iter().copied().enumerate().collect();
     on_all_cores(&indexed, |part| {
         Ok::<_, std::convert::Infallible>(
             part.iter()
                 .map(|&(i, image)| {
-                    let mut jitter = jitter_seed.map(|s| Jitter::panel(s.wrapping_add(i as u64)));
+                    let mut jitter = jitter_seed.map(|seed| Jitter::for_digit(seed, i));
                     redraw(image, jitter.as_mut())
                 })
                 .collect(),

@@ -88,14 +88,21 @@ fn resample(
     out: &mut [f32],
 ) {
     let (sx, sy) = (w as f32 / tw as f32, h as f32 / th as f32);
-    let columns: [Span; DIGIT_SIDE] = core::array::from_fn(|tx| Span::new(tx, sx, w));
+    // The target's columns, once for all its rows (a target wider than the frame, which
+    // `to_mnist` never asks for, gets its columns past the frame's as it goes).
+    let columns: [Option<Span>; DIGIT_SIDE] =
+        core::array::from_fn(|tx| (tx < tw).then(|| Span::new(tx, sx, w)));
     for ty in 0..th {
         let rows = Span::new(ty, sy, h);
         for tx in 0..tw {
-            let columns = columns
-                .get(tx)
-                .copied()
-                .unwrap_or_else(|| Span::new(tx, sx, w));
+            let wide;
+            let columns = match columns.get(tx) {
+                Some(Some(span)) => span,
+                _ => {
+                    wide = Span::new(tx, sx, w);
+                    &wide
+                }
+            };
             let mut sum = 0.0;
             for (ky, y) in (rows.first..rows.end).enumerate() {
                 let wy = rows.weight(ky);

@@ -257,16 +257,29 @@ pub fn replay_through_session<const SCRATCH: usize>(
     draw: impl FnOnce(&mut dyn FnMut(Option<(f32, f32)>)),
     mut on_update: impl FnMut(&Session<SCRATCH>, &Update),
 ) -> Result<(), InferError> {
-    let (mut clock_us, mut result) = (0u64, Ok(()));
+    let mut result = Ok(());
     let layout = *session.layout();
-    drawing_polls(&layout, draw, |touch| {
-        clock_us += POLL_MS * 1000;
-        match session.step(touch, &mut || clock_us) {
+    clocked_polls(&layout, draw, |touch, now_us| {
+        match session.step(touch, &mut || now_us) {
             Ok(update) => on_update(session, &update),
             Err(e) => result = Err(e),
         }
     });
     result
+}
+
+/// [`drawing_polls`] on a simulated clock: `poll` also gets the time of each poll in
+/// microseconds, [`POLL_MS`] after the last (the first at [`POLL_MS`]).
+fn clocked_polls(
+    layout: &Layout,
+    draw: impl FnOnce(&mut dyn FnMut(Option<(f32, f32)>)),
+    mut poll: impl FnMut(Option<Point>, u64),
+) {
+    let mut clock_us = 0u64;
+    drawing_polls(layout, draw, |touch| {
+        clock_us += POLL_MS * 1000;
+        poll(touch, clock_us);
+    });
 }
 
 /// The digit a [`Sketch`] laid out by `layout` settles on when `draw` (as for
@@ -277,10 +290,8 @@ pub fn sketch_of(
     draw: impl FnOnce(&mut dyn FnMut(Option<(f32, f32)>)),
 ) -> Option<[u8; DIGIT_SIDE * DIGIT_SIDE]> {
     let mut sketch = Sketch::new(layout);
-    let mut clock_us = 0u64;
-    drawing_polls(&layout, draw, |touch| {
-        clock_us += POLL_MS * 1000;
-        sketch.follow(touch, clock_us);
+    clocked_polls(&layout, draw, |touch, now_us| {
+        sketch.follow(touch, now_us);
     });
     sketch.digit().copied()
 }
