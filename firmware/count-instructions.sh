@@ -3,9 +3,10 @@
 # say "board") under QEMU mps2-an505 (Cortex-M33) with the TCG
 # `insn` plugin: int8 with the DSP kernels, int8 with the portable kernels (their peer: the
 # ratio is the DSP kernels' gain) and f32 (hardware FPU), built for the M33; and int8
-# built for thumbv6m, the Cortex-M0+'s instruction set (the original Pico's RP2040), without the
-# DSP kernels. QEMU has no M0+ machine with room for the model, so the M33 runs that code: the
-# count is what an M0+ executes, instruction for instruction; its cycles differ (see docs/cortex-m-kernels.md).
+# built for thumbv6m, the Cortex-M0+'s instruction set (the original Pico's RP2040), with the
+# Armv6-M kernels (runtime-nostd feature arm-v6m), as the Pico build has them. QEMU has no M0+
+# machine with room for the model, so the M33 runs that code: the count is what an M0+ executes,
+# instruction for instruction; its cycles differ (see docs/cortex-m-kernels.md).
 # Each build runs 1 and 11 inferences, and (count(11) - count(1)) / 10 is one inference without
 # start-up. Debian's QEMU accepts -plugin
 # but ships no plugins, so this builds QEMU's insn.c from the source of the installed QEMU
@@ -52,4 +53,4 @@ portable=$(per_inference i8 "$m33" --no-default-features)
 echo "board i8: $dsp instructions/inference (Cortex-M33, DSP kernels, QEMU TCG)"
 echo "board i8 portable: $portable instructions/inference (Cortex-M33, portable kernels: $(awk -v a="$portable" -v b="$dsp" 'BEGIN { printf "%.2f", a / b }')x the DSP count)"
 echo "board f32: $(per_inference f32 "$m33") instructions/inference (Cortex-M33, QEMU TCG)"
-echo "board i8 thumbv6m: $(per_inference i8 thumbv6m-none-eabi --no-default-features) instructions/inference (Cortex-M0+ code on the M33, QEMU TCG)"
+echo "board i8 thumbv6m: $(per_inference i8 thumbv6m-none-eabi --no-default-features --features arm-v6m) instructions/inference (Cortex-M0+ code with the Armv6-M kernels, on the M33, QEMU TCG)"

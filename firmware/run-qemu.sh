@@ -2,8 +2,9 @@
 # Builds the `qemu` firmware for the Cortex-M33 and runs it on QEMU's mps2-an505: the 64 golden
 # test digits and ten synthetic finger strokes through preprocessing and the int8 model, every
 # output compared bit for bit with the host runtime-nostd. Then the kernel check (bin
-# `kernel-check`): the DSP kernels against the portable ones on random shapes, bit for bit (a new
-# seed each run, printed; KERNEL_CHECK_SEED=<seed> repeats one).
+# `kernel-check`): the DSP kernels (M33) and the Armv6-M kernels (thumbv6m, the Pico's M0+) against
+# the portable ones on random shapes, bit for bit (a new seed each run, printed;
+# KERNEL_CHECK_SEED=<seed> repeats one).
 # Installs qemu-system-arm (Debian, by scripts/install-qemu.sh) and defmt-print (crates.io) when
 # missing. Exits with the firmware's status (0 = all bit-exact) and
 # prints, last:  qemu: <matched>/<total> bit-exact, accuracy <a>, <n> instructions/inference
@@ -24,17 +25,24 @@ timeout 300 qemu-system-arm -M mps2-an505 -nographic -monitor none -serial none 
 status=${PIPESTATUS[0]}
 set -e
 summary=$(grep -o 'qemu: .*' "$log" | tail -1 | sed 's/ (.*//')
-cargo build --release -p qemu --bin kernel-check --target thumbv8m.main-none-eabihf
-kernels=target/thumbv8m.main-none-eabihf/release/kernel-check
-set +e
-timeout 300 qemu-system-arm -M mps2-an505 -nographic -monitor none -serial none \
-  -semihosting-config enable=on,target=native -kernel "$kernels" | defmt-print -e "$kernels"
-kernel_status=${PIPESTATUS[0]}
-set -e
-if [ "$kernel_status" != 0 ]; then
-  echo "run-qemu.sh: the DSP kernels differ from the portable ones (kernel-check exit $kernel_status, above)" >&2
-  exit 1
-fi
+# The kernel check twice: the DSP forms built for the M33, and the Armv6-M forms built for the
+# Cortex-M0+'s instruction set (thumbv6m), which the M33 runs instruction for instruction.
+check_kernels() { # target [cargo feature arguments]
+  local target=$1
+  cargo build --release -p qemu --bin kernel-check --target "$target" "${@:2}"
+  local kernels=target/$target/release/kernel-check kernel_status
+  set +e
+  timeout 300 qemu-system-arm -M mps2-an505 -nographic -monitor none -serial none \
+    -semihosting-config enable=on,target=native -kernel "$kernels" | defmt-print -e "$kernels"
+  kernel_status=${PIPESTATUS[0]}
+  set -e
+  if [ "$kernel_status" != 0 ]; then
+    echo "run-qemu.sh: the $target kernels differ from the portable ones (kernel-check exit $kernel_status, above)" >&2
+    exit 1
+  fi
+}
+check_kernels thumbv8m.main-none-eabihf
+check_kernels thumbv6m-none-eabi --no-default-features --features arm-v6m
 # Instructions per int8 inference, from QEMU's TCG insn plugin (count-instructions.sh builds it
 # from Debian's QEMU source package). The figure is part of the check: no count, no pass.
 if ! counts=$(./count-instructions.sh); then

@@ -51,6 +51,8 @@ all_checks() {
   cargo clippy -p runtime-nostd --release --target thumbv7em-none-eabihf --features arm-dsp -- -D warnings
   RUSTFLAGS="-C target-cpu=cortex-m33" cargo clippy -p runtime-nostd --release \
     --target thumbv8m.main-none-eabihf --features arm-dsp -- -D warnings
+  # The Armv6-M kernels (inline assembly in Thumb-1 instructions), as the Pico build has them.
+  cargo clippy -p runtime-nostd --release --target thumbv6m-none-eabi --features arm-v6m -- -D warnings
 
   step "the trainer's GPU path on a software Vulkan device (lavapipe), against flex: started in the background"
   # It spends its time in lavapipe's LLVM compiling kernels, mostly on one core, so it starts as
@@ -111,6 +113,7 @@ all_checks() {
     cd firmware
     cargo fmt --all -- --check
     cargo clippy -p qemu --release --target thumbv8m.main-none-eabihf -- -D warnings
+    cargo clippy -p qemu --release --target thumbv6m-none-eabi --no-default-features --features arm-v6m -- -D warnings
     linted cargo test -p app -p model-embed -p simulator -p uf2 --release --all-targets
     cargo build -p app --release --target thumbv6m-none-eabi
     # The board binary is linted for both boards as the size report builds them (clippy as the

@@ -18,8 +18,9 @@
 //! # Ok::<(), runtime_nostd::ParseError>(())
 //! ```
 #![no_std]
-// Unsafe code is denied everywhere but `kernels::arm_dsp` (inline assembly, feature `arm-dsp`),
-// which allows it for its SAFETY-commented blocks.
+// Unsafe code is denied everywhere but the two arch modules of inline assembly, `kernels::arm_dsp`
+// (feature `arm-dsp`) and `kernels::arm_v6m` (feature `arm-v6m`), which allow it for their
+// SAFETY-commented blocks.
 #![deny(unsafe_code)]
 #![cfg_attr(
     not(test),

@@ -10,7 +10,8 @@ use runtime_nostd::kernels::cases::{CaseData, ConvCase, DenseCase, Limits, Rando
 use runtime_nostd::kernels::{
     Conv, ConvGeometry, Requant, conv_lane_words, conv2d_f32, conv2d_i8, conv2d_i8_portable,
     dense_f32, dense_i8, dense_i8_portable, dense_lane_words, dot_i8_lanes, dot_i8_pair,
-    dot_i8_pair_unrolled, dot_i8_unrolled, patch_len, quantize_multiplier, requantize,
+    dot_i8_pair_unrolled, dot_i8_unrolled, mul_high, patch_len, quantize_multiplier, requantize,
+    scaled_from_high_word,
 };
 
 /// The buffers of one case here, as large as the QEMU check's.
@@ -518,5 +519,54 @@ proptest! {
         let expected = if with_lut { lut[(code as u8 ^ 0x80) as usize] as i8 } else { code };
         prop_assert_eq!(requant.output_code(requant.scale(0, bias).scaled(acc)), expected);
         prop_assert_eq!(requant.code(0, acc, bias), expected);
+    }
+}
+
+/// Values where 16-bit halves carry and borrow: the extremes and the halves' edges.
+const EDGES: [i32; 10] = [
+    i32::MIN,
+    i32::MIN + 1,
+    -65536,
+    -65535,
+    -1,
+    0,
+    1,
+    65535,
+    65536,
+    i32::MAX,
+];
+
+proptest! {
+    /// The Armv6-M requantisation's product, from 16-bit halves, is the i64 product's top word.
+    #[test]
+    fn the_top_word_from_halves_is_the_long_products(
+        a in prop_oneof![any::<i32>(), proptest::sample::select(&EDGES[..])],
+        b in prop_oneof![any::<i32>(), proptest::sample::select(&EDGES[..])],
+    ) {
+        prop_assert_eq!(mul_high(a, b), ((i64::from(a) * i64::from(b)) >> 32) as i32);
+    }
+
+    /// The Armv6-M requantisation from the top word alone (`n >= 33`) is the rounding rule.
+    #[test]
+    fn rounding_from_the_top_word_is_the_rounding_rule(
+        acc in prop_oneof![any::<i32>(), proptest::sample::select(&EDGES[..])],
+        multiplier in prop_oneof![any::<i32>(), proptest::sample::select(&EDGES[..])],
+        rest in 0u32..=29,
+    ) {
+        let shift = 31 - (33 + rest as i32);
+        prop_assert_eq!(scaled_from_high_word(acc, multiplier, rest), requantize(acc, multiplier, shift));
+    }
+}
+
+#[test]
+fn the_top_word_from_halves_holds_at_the_edges() {
+    for a in EDGES {
+        for b in EDGES {
+            assert_eq!(
+                mul_high(a, b),
+                ((i64::from(a) * i64::from(b)) >> 32) as i32,
+                "{a} x {b}"
+            );
+        }
     }
 }

@@ -107,7 +107,7 @@ pub(super) fn conv2d_i8_dsp(
                 .unwrap_or_default();
             for (row, row_sums) in rows.chunks_exact_mut(channels.max(1)).zip(&sums) {
                 let codes = row.get_mut(block_start..block_start + block);
-                requantize_row(requant, scales, row_sums, codes.unwrap_or_default());
+                requant.requantize_row(scales, row_sums, codes.unwrap_or_default());
             }
         }
     }
@@ -174,15 +174,6 @@ fn scatter_patch(
         for (i, &x) in (p_start..).zip(values) {
             place(i, x);
         }
-    }
-}
-
-/// One pixel's output codes for a block of channels: each sum scaled by its channel, plus the
-/// zero point, clamped (the sigmoid table comes later, over the whole layer).
-#[inline(never)]
-fn requantize_row(requant: &Requant<'_>, scales: &[ChannelScale], sums: &[i32], codes: &mut [i8]) {
-    for ((code, scale), &sum) in codes.iter_mut().zip(scales).zip(sums) {
-        *code = requant.clamped_code_ssat(scale.scaled(sum));
     }
 }
 

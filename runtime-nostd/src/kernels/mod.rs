@@ -7,17 +7,22 @@
 //!
 //! One file per concern, as tract's linalg: `layer` (the layer as the kernels see it, its
 //! patches and scratch words), `requant` (the rounding rule), `portable` (every kernel, the
-//! reference), and per architecture `arm_dsp` (the DSP instructions, the crate's only unsafe
-//! code) with `arm_dsp_layers` (the int8 layers laid out for them). With the `arm-dsp` feature on
-//! an Arm target (cores with the DSP extension: Cortex-M4, M7, M33 with DSP), [`conv2d_i8`] and
-//! [`dense_i8`] run those instead of the portable forms, with the same results bit for bit; the
-//! two functions below are the one place that chooses. (Rust's `target_feature = "dsp"` is
-//! unstable, so the build says it with a feature.)
+//! reference), and per architecture an assembly module with the safe code that lays the layer
+//! out for it: `arm_dsp` + `arm_dsp_layers` (the DSP extension's SMLAD: Cortex-M4, M7, M33 with
+//! DSP; feature `arm-dsp`) and `arm_v6m` + `arm_v6m_layers` (Armv6-M Thumb, two products per
+//! MULS: the Cortex-M0+; feature `arm-v6m`), the crate's only unsafe code. The build script
+//! turns the features into the one cfg `arch_kernels` (Rust's `target_feature = "dsp"` is
+//! unstable, so the build says it with a feature); [`conv2d_i8`] and [`dense_i8`] below are the
+//! one place that chooses, and every form gives the portable results bit for bit.
 
-#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+#[cfg(arch_kernels = "arm_dsp")]
 pub mod arm_dsp;
-#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+#[cfg(arch_kernels = "arm_dsp")]
 mod arm_dsp_layers;
+#[cfg(arch_kernels = "arm_v6m")]
+pub mod arm_v6m;
+#[cfg(arch_kernels = "arm_v6m")]
+mod arm_v6m_layers;
 #[cfg(feature = "kernel-cases")]
 pub mod cases;
 mod layer;
@@ -30,7 +35,9 @@ pub use portable::{
     conv2d_f32, conv2d_i8_portable, dense_f32, dense_i8_portable, dot_f32, dot_i8, dot_i8_lanes,
     dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled,
 };
-pub use requant::{ChannelScale, Requant, quantize_multiplier, requantize};
+pub use requant::{
+    ChannelScale, Requant, mul_high, quantize_multiplier, requantize, scaled_from_high_word,
+};
 
 /// int8 convolution, HWC codes in and out, int32 biases; `patch` holds [`patch_len`] codes,
 /// `lanes` [`conv_lane_words`] words. Padding is filled with the input zero point, so it
@@ -43,9 +50,11 @@ pub fn conv2d_i8(
     lanes: &mut [u32],
     output: &mut [i8],
 ) {
-    #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+    #[cfg(arch_kernels = "arm_dsp")]
     return arm_dsp_layers::conv2d_i8_dsp(conv, requant, input, patch, lanes, output);
-    #[cfg(not(all(target_arch = "arm", feature = "arm-dsp")))]
+    #[cfg(arch_kernels = "arm_v6m")]
+    return arm_v6m_layers::conv2d_i8_v6m(conv, requant, input, patch, lanes, output);
+    #[cfg(not(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m")))]
     {
         let _ = lanes;
         conv2d_i8_portable(conv, requant, input, patch, output);
@@ -62,9 +71,9 @@ pub fn dense_i8(
     lanes: &mut [u32],
     output: &mut [i8],
 ) {
-    #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+    #[cfg(arch_kernels = "arm_dsp")]
     return arm_dsp_layers::dense_i8_dsp(input, weights, bias, requant, lanes, output);
-    #[cfg(not(all(target_arch = "arm", feature = "arm-dsp")))]
+    #[cfg(not(arch_kernels = "arm_dsp"))]
     {
         let _ = lanes;
         dense_i8_portable(input, weights, bias, requant, output);

@@ -151,7 +151,7 @@ impl PatchValue for i8 {
 }
 
 /// Copies the input runs of pixel (`oy`, `ox`) into `patch`, padded with `pad`.
-fn gather_patch<X: Copy>(
+pub(super) fn gather_patch<X: Copy>(
     conv: &Conv<'_>,
     oy: usize,
     ox: usize,

@@ -133,17 +133,28 @@ impl Requant<'_> {
             .clamp(i32::from(self.floor), i32::from(i8::MAX)) as i8
     }
 
-    /// [`clamped_code`](Self::clamped_code) in the form that compiles to one `SSAT` on Arm: the
-    /// floor is an int8 code, so clamping to the int8 range first and then raising to the floor
-    /// is the same clamp. (The portable kernels keep the other form: on x86-64 this one stops
-    /// LLVM vectorising the convolution's dot products, 2.5x slower per image.)
-    #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+    /// [`clamped_code`](Self::clamped_code) in the form that compiles to one `SSAT` on Arm
+    /// with the DSP extension (and to two compares without): the floor is an int8 code, so
+    /// clamping to the int8 range first and then raising to the floor is the same clamp. (The
+    /// portable kernels keep the other form: on x86-64 this one stops LLVM vectorising the
+    /// convolution's dot products, 2.5x slower per image.)
+    #[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
     #[inline]
-    pub(super) fn clamped_code_ssat(&self, scaled: i32) -> i8 {
+    fn clamped_code_ssat(&self, scaled: i32) -> i8 {
         let code = scaled
             .saturating_add(i32::from(self.output_zero))
             .clamp(i32::from(i8::MIN), i32::from(i8::MAX));
         code.max(i32::from(self.floor)) as i8
+    }
+
+    /// One pixel's output codes for a block of channels: each sum scaled by its channel, plus
+    /// the zero point, clamped (the sigmoid table comes later, over the whole layer).
+    #[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
+    #[inline(never)]
+    pub(super) fn requantize_row(&self, scales: &[ChannelScale], sums: &[i32], codes: &mut [i8]) {
+        for ((code, scale), &sum) in codes.iter_mut().zip(scales).zip(sums) {
+            *code = self.clamped_code_ssat(scale.scaled(sum));
+        }
     }
 
     /// Whether output codes go through a sigmoid table.
@@ -198,12 +209,20 @@ impl ChannelScale {
     /// point.
     #[inline]
     pub fn scaled(&self, acc: i32) -> i32 {
+        let acc = acc.wrapping_add(self.bias);
+        // Without a long multiply (the Armv6-M kernels' cores), the usual case (n >= 33) from
+        // the product's top word alone: floor((p + 2^(n-1)) / 2^n) is floor((floor(p / 2^32) +
+        // 2^(n-33)) / 2^(n-32)), and |floor(p / 2^32)| <= 2^30 leaves room for the addend.
+        if cfg!(arch_kernels = "arm_v6m")
+            && let Some(rest) = self.n.checked_sub(33)
+        {
+            return scaled_from_high_word(acc, self.multiplier, rest);
+        }
         // requantize's exact rounding, written so that the usual case (n >= 32: a multiplier
         // in [2^30, 2^31) and a scale below 1) is a 64-bit multiply-add and one 32-bit shift:
         // the product plus the rounding term is below 2^63, so its top word fits an i32 and
         // shifting that by n - 32 is the 64-bit shift by n, already within the i32 range.
-        let product =
-            i64::from(acc.wrapping_add(self.bias)) * i64::from(self.multiplier) + self.rounding;
+        let product = i64::from(acc) * i64::from(self.multiplier) + self.rounding;
         match self.n.checked_sub(32) {
             Some(rest) => ((product >> 32) as i32) >> rest,
             None => self.scaled_wide(product),
@@ -217,4 +236,30 @@ impl ChannelScale {
     fn scaled_wide(&self, product: i64) -> i32 {
         (product >> self.n).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
     }
+}
+
+/// [`requantize`]`(acc, multiplier, 33 + rest)`'s value for `n = 33 + rest` (`rest <= 29`), through
+/// [`mul_high`]: see [`ChannelScale::scaled`].
+#[doc(hidden)] // public for the proptest that holds it to `requantize`
+#[inline]
+pub fn scaled_from_high_word(acc: i32, multiplier: i32, rest: u32) -> i32 {
+    (mul_high(acc, multiplier) + (1 << rest)) >> (rest + 1)
+}
+
+/// `floor(a * b / 2^32)` exactly, from four 16 x 16-bit products: on the Cortex-M0+ (Armv6-M,
+/// no long multiply) the 64-bit product is a library call (`__aeabi_lmul`, about 55 cycles),
+/// this four `MULS` and a dozen other instructions inline. Each partial product fits an i32 (a low half is below 2^16, a signed high half
+/// within +-2^15), and the middle ones' sum is taken in halves so that nothing overflows.
+#[doc(hidden)] // public for the proptest that holds it to the i64 product
+#[inline]
+pub fn mul_high(a: i32, b: i32) -> i32 {
+    let (a_low, a_high) = (a & 0xffff, a >> 16);
+    let (b_low, b_high) = (b & 0xffff, b >> 16);
+    let low = (a_low.cast_unsigned() * b_low.cast_unsigned()) >> 16;
+    let (cross_a, cross_b) = (a_high * b_low, a_low * b_high);
+    let carry = ((cross_a & 0xffff) + (cross_b & 0xffff) + low.cast_signed()) >> 16;
+    (a_high * b_high)
+        .wrapping_add(cross_a >> 16)
+        .wrapping_add(cross_b >> 16)
+        .wrapping_add(carry)
 }

@@ -1,8 +1,9 @@
-//! The int8 kernels' DSP forms (runtime-nostd feature `arm-dsp`: SMLAD, SXTB16 in inline
-//! assembly) against the portable reference kernels, bit for bit, on random shapes, strides,
-//! paddings, zero points, requantisation parameters and values, on the Cortex-M33 (QEMU
-//! mps2-an505). `firmware/run-qemu.sh` runs it; the exit status is 0 only if every output of
-//! every case matches.
+//! The int8 kernels' arch forms against the portable reference kernels, bit for bit, on random
+//! shapes, strides, paddings, zero points, requantisation parameters and values, on the
+//! Cortex-M33 (QEMU mps2-an505): built for the M33 with runtime-nostd's `arm-dsp` (SMLAD,
+//! SXTB16 in inline assembly), and for thumbv6m with its `arm-v6m` (the Cortex-M0+'s Thumb
+//! instructions, which the M33 runs as they are). `firmware/run-qemu.sh` runs both; the exit
+//! status is 0 only if every output of every case matches.
 //!
 //! The cases come from the kernels' one case generator (`runtime_nostd::kernels::cases`, which
 //! the host's proptests draw from too), from a seed that changes with every run (the host's
@@ -65,12 +66,24 @@ impl CaseStore {
     }
 }
 
+#[cfg(not(any(feature = "arm-dsp", feature = "arm-v6m")))]
+compile_error!(
+    "kernel-check holds an arch form to the portable kernels: build it with the feature arm-dsp (M33) or arm-v6m (thumbv6m)"
+);
+
+/// What this build checks against the portable kernels.
+const FORMS: &str = if cfg!(feature = "arm-dsp") {
+    "DSP forms (arm-dsp)"
+} else {
+    "Armv6-M forms (arm-v6m)"
+};
+
 /// The kernels' scratch and both forms' outputs.
 struct Outputs {
     patch: [i8; LIMITS.values],
     lanes: [u32; LIMITS.lanes],
     reference: [i8; LIMITS.values],
-    dsp: [i8; LIMITS.values],
+    arch: [i8; LIMITS.values],
 }
 
 /// One random convolution through both forms; returns the number of outputs compared, or the
@@ -98,10 +111,10 @@ fn conv_case(
         data.input,
         &mut out.patch,
         &mut out.lanes,
-        &mut out.dsp,
+        &mut out.arch,
     );
     let n = case.output.len();
-    match (0..n).find(|&i| out.reference[i] != out.dsp[i]) {
+    match (0..n).find(|&i| out.reference[i] != out.arch[i]) {
         None => Ok(n),
         Some(i) => {
             let (input, g) = (case.input, case.geometry);
@@ -115,7 +128,7 @@ fn conv_case(
                 g.stride,
                 g.pad,
                 i,
-                out.dsp[i],
+                out.arch[i],
                 out.reference[i]
             );
             Err(i)
@@ -142,9 +155,9 @@ fn dense_case(
         bias,
         &requant,
         &mut out.lanes,
-        &mut out.dsp[..o],
+        &mut out.arch[..o],
     );
-    match (0..o).find(|&i| out.reference[i] != out.dsp[i]) {
+    match (0..o).find(|&i| out.reference[i] != out.arch[i]) {
         None => Ok(o),
         Some(i) => Err(i),
     }
@@ -163,7 +176,7 @@ fn main() -> ! {
         patch: [0; LIMITS.values],
         lanes: [0; LIMITS.lanes],
         reference: [0; LIMITS.values],
-        dsp: [0; LIMITS.values],
+        arch: [0; LIMITS.values],
     });
     let (Some(store), Some(out)) = (store, outputs) else {
         semihosting::process::exit(2)
@@ -179,7 +192,7 @@ fn main() -> ! {
     for case in 0..CASES {
         // Unwritten outputs must differ between the two forms, and from the last case.
         out.reference.fill(0x55);
-        out.dsp.fill(-0x56);
+        out.arch.fill(-0x56);
         match conv_case(&mut random, store, out) {
             Ok(n) => conv_outputs += n,
             Err(at) => {
@@ -206,11 +219,12 @@ fn main() -> ! {
         }
     }
     defmt::info!(
-        "kernel-check: {=usize} conv and {=usize} dense cases, {=usize} + {=usize} outputs, DSP forms equal to the portable ones bit for bit",
+        "kernel-check: {=usize} conv and {=usize} dense cases, {=usize} + {=usize} outputs, {=str} equal to the portable ones bit for bit",
         CASES,
         CASES,
         conv_outputs,
-        dense_outputs
+        dense_outputs,
+        FORMS
     );
     semihosting::process::exit(0)
 }

@@ -1,0 +1,121 @@
+//! The int8 convolution on Armv6-M (feature `arm-v6m` on an Arm target without `arm-dsp`): safe
+//! code that packs four pixels' patches for [`arm_v6m`](super::arm_v6m) and falls back to the
+//! portable kernel whenever a buffer is not what the shapes say.
+
+use super::arm_v6m::{self, HALVES_PER_POSITION, PIXELS, WORDS_PER_POSITION};
+use super::layer::{Conv, QUAD, bias_bytes, i32_at, patch_len};
+use super::portable::{conv2d_i8_portable, gather_patch};
+use super::requant::{ChannelScale, Requant};
+
+/// Filters whose scales and weight sums are decoded at once, for every pixel quad.
+const FILTERS: usize = 64;
+
+/// [`conv2d_i8`](super::conv2d_i8) on Armv6-M: output pixels four at a time, their patches
+/// packed side by side into `lanes` (two pixels per word, see `arm_v6m`), each filter's dot
+/// products with all four in one pass. Lanes shorter than two words per patch position, or
+/// weights shorter than the shapes say, take the portable kernel.
+pub(super) fn conv2d_i8_v6m(
+    conv: &Conv<'_>,
+    requant: &Requant<'_>,
+    input: &[i8],
+    patch: &mut [i8],
+    lanes: &mut [u32],
+    output: &mut [i8],
+) {
+    const _: () = assert!(QUAD == PIXELS);
+    let len = patch_len(conv);
+    let (Some(lanes), Some(pixel_patch)) = (
+        lanes.get_mut(..len * WORDS_PER_POSITION),
+        patch.get_mut(..len),
+    ) else {
+        return conv2d_i8_portable(conv, requant, input, patch, output);
+    };
+    let out_shape = conv.output;
+    let pixels = out_shape.height * out_shape.width;
+    let channels = out_shape.channels;
+    if len == 0 || conv.weights.len() < channels * len {
+        return conv2d_i8_portable(conv, requant, input, patch, output);
+    }
+    let pad = requant.input_zero();
+    let mut scales = [ChannelScale::default(); FILTERS];
+    let mut weight_sums = [0i32; FILTERS];
+    let mut sums = [[0i32; FILTERS]; QUAD];
+    for block_start in (0..channels).step_by(FILTERS) {
+        let block = FILTERS.min(channels - block_start);
+        let weights = conv
+            .weights
+            .get(block_start * len..(block_start + block) * len)
+            .unwrap_or_default();
+        let filters = weights.chunks_exact(len);
+        let scales = scales.get_mut(..block).unwrap_or_default();
+        for (oc, ((scale, sum), filter)) in
+            (block_start..).zip(scales.iter_mut().zip(&mut weight_sums).zip(filters.clone()))
+        {
+            *scale = requant.scale(oc, i32_at(bias_bytes(conv.bias, oc)));
+            *sum = arm_v6m::weight_sum(filter);
+        }
+        let (height, width) = (out_shape.height, out_shape.width);
+        let mut positions = (0..height).flat_map(|oy| (0..width).map(move |ox| (oy, ox)));
+        let mut last = (0, 0);
+        for first in (0..pixels).step_by(QUAD) {
+            for pack in PACK_SLOT {
+                // A last quad that runs past the end repeats the last pixel.
+                let (oy, ox) = positions.next().unwrap_or(last);
+                last = (oy, ox);
+                gather_patch(conv, oy, ox, input, pixel_patch, pad);
+                pack(pixel_patch, lanes16_of(lanes));
+            }
+            for (f, (filter, &weight_sum)) in filters.clone().zip(&weight_sums).enumerate() {
+                let Some(quad) = arm_v6m::dot_pixel_quad(lanes, filter) else {
+                    return conv2d_i8_portable(conv, requant, input, patch, output);
+                };
+                for (row, sum) in sums.iter_mut().zip(quad.exact(weight_sum)) {
+                    if let Some(slot) = row.get_mut(f) {
+                        *slot = sum;
+                    }
+                }
+            }
+            // The quad's real pixels are consecutive, so their outputs are one run of rows.
+            let real = QUAD.min(pixels - first);
+            let rows = output
+                .get_mut(first * channels..(first + real) * channels)
+                .unwrap_or_default();
+            for (row, row_sums) in rows.chunks_exact_mut(channels.max(1)).zip(&sums) {
+                let codes = row.get_mut(block_start..block_start + block);
+                requant.requantize_row(scales, row_sums, codes.unwrap_or_default());
+            }
+        }
+    }
+    // The sigmoid table, if any, once over the finished codes.
+    if requant.has_table() {
+        let codes = output.iter_mut().take(pixels * channels);
+        codes.for_each(|code| *code = requant.looked_up(*code));
+    }
+}
+
+/// The lanes as int16 halves, two per word (little-endian: the low half first).
+fn lanes16_of(lanes: &mut [u32]) -> &mut [u16] {
+    bytemuck::try_cast_slice_mut(lanes).unwrap_or_default()
+}
+
+/// Codes a pixel's patch into its slot's halves of the lanes.
+type PackSlot = fn(&[i8], &mut [u16]);
+
+/// [`pack_slot`] for each slot of a quad.
+const PACK_SLOT: [PackSlot; QUAD] = [
+    pack_slot::<0>,
+    pack_slot::<1>,
+    pack_slot::<2>,
+    pack_slot::<3>,
+];
+
+/// Codes a pixel's gathered patch into the lanes of slot `SLOT`, as [`arm_v6m::packed_code`]
+/// says. (The slot is a constant so that the coding and the place in each position's halves
+/// are fixed in the loop.)
+fn pack_slot<const SLOT: usize>(patch: &[i8], lanes16: &mut [u16]) {
+    for (halves, &value) in lanes16.chunks_exact_mut(HALVES_PER_POSITION).zip(patch) {
+        if let Some(half) = halves.get_mut(SLOT) {
+            *half = arm_v6m::packed_code(SLOT, value);
+        }
+    }
+}
