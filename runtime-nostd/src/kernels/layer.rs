@@ -75,8 +75,9 @@ pub(super) fn patch_runs(
 pub(super) const QUAD: usize = 4;
 
 /// Words of widened int8 lanes (see `arm_dsp`) a convolution needs: four pixels' patches
-/// rounded up to pairs of groups of four values, two words per group and pixel. Part of every
-/// int8 scratch, so its size is the same on every target.
+/// rounded up to pairs of groups of four values, two words per group and pixel. The Armv6-M
+/// forms pack the same four patches into two words per patch position, which fit. Part of
+/// every int8 scratch, so its size is the same on every target.
 pub fn conv_lane_words(conv: &Conv<'_>) -> usize {
     patch_len(conv).div_ceil(8) * 2 * 2 * QUAD
 }
