@@ -14,6 +14,9 @@
 #
 #   firmware/emulate-board.sh                 # run the unit tests of the part models, then the board
 #   firmware/emulate-board.sh --update-docs   # also copy the screenshot to docs/board.png
+#   firmware/emulate-board.sh --profile       # also count the inference's cycles per function
+#                                             # (target/board-emulator/profile.txt; the program
+#                                             # counter sampled every 64 cycles)
 #
 # Screens, the raw and decoded RTT log land in firmware/target/board-emulator/. Prints, last:
 #   board: calibration kept after reset: <yes|no>, corrupt record -> defaults: <yes|no>, panic shown on screen: <yes|no>
@@ -22,10 +25,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . ./boards.sh
 update_docs=false
+profile=0
 for arg in "$@"; do
   case "$arg" in
     --update-docs) update_docs=true ;;
-    *) echo "emulate-board.sh: unknown argument $arg (usage: emulate-board.sh [--update-docs])" >&2; exit 2 ;;
+    --profile) profile=64 ;;
+    *) echo "emulate-board.sh: unknown argument $arg (usage: emulate-board.sh [--update-docs] [--profile])" >&2; exit 2 ;;
   esac
 done
 
@@ -65,7 +70,7 @@ echo "test result: ok. ${passed:-0} passed; ${failed:-0} failed; (board-emulator
 
 out=target/board-emulator
 node board-emulator/emulate.js --elf "$elf" --panic-elf "$panic_elf" --uf2 "$uf2" \
-  --simulator target/release/simulator --out "$out"
+  --simulator target/release/simulator --out "$out" --profile "$profile"
 if $update_docs; then
   cp "$out/board.png" ../docs/board.png
   echo "wrote docs/board.png"

@@ -2,7 +2,7 @@
 /** @file The board test's command line. */
 
 const USAGE = `usage: node emulate.js --elf ELF --panic-elf ELF --simulator SIMULATOR --out DIR [--uf2 UF2] [--defmt-print PATH]
-  [--digits 0123456789] [--seed N] [--noise RAW_UNITS] [--spikes SHARE] [--settling SHARE] [--screenshot DIGIT]`;
+  [--digits 0123456789] [--seed N] [--noise RAW_UNITS] [--spikes SHARE] [--settling SHARE] [--screenshot DIGIT] [--profile CYCLES]`;
 
 /** @param {string[]} argv */
 export function parseArgs(argv) {
@@ -18,6 +18,8 @@ export function parseArgs(argv) {
     // draws strokes visibly off target (see src/xpt2046.js).
     '--settling': '0.5',
     '--screenshot': '7',
+    // Cycles between the profile's samples of the inference; 0: no profile.
+    '--profile': '0',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [name, value] = [argv[i], argv[i + 1]];
@@ -52,6 +54,7 @@ export function parseArgs(argv) {
     spikes: number('--spikes'),
     settling: number('--settling'),
     screenshot: number('--screenshot'),
+    profile: number('--profile'),
   };
 }
 

@@ -197,6 +197,9 @@ export class Board {
       if (offset === GPIO_IN && rp2040.core.IPSR === 0) this.penReads.push({ ns: now(), cycles: rp2040.core.cycles });
       return sioRead(offset);
     };
+    /** The profile's program counter samples, when one is asked for (`--profile`). */
+    /** @type {import('./profile.js').Sampler | null} */
+    this.sampler = null;
     /** Timer reads from thread mode: the firmware's `Instant::now()`. */
     /** @type {ClockRead[]} */
     this.timerReads = [];
@@ -282,8 +285,10 @@ export class Board {
         if (!clock.nextAlarm) this.fatal ??= 'the core sleeps (WFE/WFI) with no timer or event that could wake it';
         else clock.tick(clock.nanosToNextAlarm);
       } else {
+        const pc = core.PC;
         clock.tick(core.executeInstruction() * cycleNs);
         instructions++;
+        this.sampler?.tick(core.cycles, pc);
         if (core.PC < ROM_END) {
           try {
             clock.tick(this.rom.call(core.PC));

@@ -13,6 +13,7 @@ import { VIEW } from './st7789.js';
 import { PICO_FLASH_BYTES } from './uf2.js';
 import { FLASH_SECTOR } from './boot-rom.js';
 import { COEFFICIENTS_AT, readCalibrationRecord } from './calibration-record.js';
+import { Profile, Sampler } from './profile.js';
 import {
   BOOT_BOUND_NS,
   STEP_DEADLINE_NS,
@@ -74,6 +75,10 @@ export function digitsRun(args, refs, failures) {
   const blankScreen = refs.compare(board, 'blank', ['--blank']);
   if (blankScreen.differing > 0) failures.push(`after the notice the screen is not the app's blank one: ${blankScreen.text}`);
   const bootView = board.lcd.view();
+  // With --profile, the program counter is sampled from each lift to the answer, and the
+  // samples inside the inference are counted per function.
+  const profile = args.profile > 0 ? new Profile(board.elf.symbols) : null;
+  if (profile) board.sampler = new Sampler(args.profile);
 
   /** @type {{ digit: number, answer: number | '?' | null, identical: boolean, cycles: number, preprocessing: number }[]} */
   const results = [];
@@ -98,7 +103,10 @@ export function digitsRun(args, refs, failures) {
     // Traffic and clock reads up to the lift belong to drawing, after it to recognising.
     const atLift = { ns: 0, lcd: 0, touch: 0 };
     const timerReadsBefore = board.timerReads.length;
-    const liftHook = () => Object.assign(atLift, { ns: board.nowNs, lcd: lcdBytes(), touch: touchBytes() });
+    const liftHook = () => {
+      Object.assign(atLift, { ns: board.nowNs, lcd: lcdBytes(), touch: touchBytes() });
+      if (board.sampler) board.sampler.on = true;
+    };
     const played = play(board, script, `digit ${digit}`, new Map([[lastTouch + 1, liftHook]]));
     missedSamples += played.offGrid;
     // Done when the results panel has been drawn (the only display traffic after the lift)
@@ -122,10 +130,14 @@ export function digitsRun(args, refs, failures) {
     const reads = board.timerReads.slice(timerReadsBefore).filter((r) => r.ns >= atLift.ns);
     const drawn = reads.findIndex((r, i) => i > 0 && r.panelBytes > reads[i - 1].panelBytes);
     const quiet = reads.slice(0, drawn < 0 ? reads.length : drawn);
-    let [preprocessing, cycles] = [0, 0];
+    let [preprocessing, cycles, inferenceEnd] = [0, 0, 0];
     for (let i = 2; i < quiet.length; i++) {
       const [before, during] = [quiet[i - 1].cycles - quiet[i - 2].cycles, quiet[i].cycles - quiet[i - 1].cycles];
-      if (before + during > preprocessing + cycles) [preprocessing, cycles] = [before, during];
+      if (before + during > preprocessing + cycles) [preprocessing, cycles, inferenceEnd] = [before, during, quiet[i].cycles];
+    }
+    if (board.sampler && profile) {
+      profile.add(board.sampler.samples, inferenceEnd - cycles, inferenceEnd);
+      Object.assign(board.sampler, { on: false, samples: [] });
     }
     const screen = refs.compare(board, String(digit), ['--digit', String(digit)]);
     results.push({ digit, answer: screen.answer, identical: screen.differing === 0, cycles, preprocessing });
@@ -171,6 +183,17 @@ export function digitsRun(args, refs, failures) {
       `per preprocessing (the canvas to 28x28, before it): min ${thousands(Math.min(...preprocessing))}, ` +
       `max ${thousands(Math.max(...preprocessing))}; stroke samples the firmware missed or read twice: ${missedSamples}`,
   );
+  if (profile) {
+    const mean = cycles.reduce((a, b) => a + b, 0) / Math.max(1, cycles.length);
+    const lines = profile.lines(mean);
+    const file = join(args.out, 'profile.txt');
+    const header =
+      `# Cycles per inference by function: ${profile.total} samples of the program counter, one every ` +
+      `${args.profile} cycles, in ${cycles.length} inference${cycles.length === 1 ? '' : 's'} (mean ${thousands(mean)} cycles)\n`;
+    writeFileSync(file, header + lines.join('\n') + '\n');
+    console.log(`board: profile of the inference (${file}), the top functions:`);
+    for (const line of lines.slice(0, 8)) console.log(`board: profile: ${line}`);
+  }
   // The screenshot for the README: the chosen digit's screen, or the last one drawn.
   const shown = args.digits.includes(args.screenshot) ? args.screenshot : args.digits[args.digits.length - 1];
   copyFileSync(join(args.out, `board-${shown}.png`), join(args.out, 'board.png'));
