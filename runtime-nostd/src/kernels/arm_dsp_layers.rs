@@ -5,7 +5,8 @@
 
 use super::arm_dsp;
 use super::layer::{
-    Conv, QUAD, bias_bytes, conv_lane_words, dense_lane_words, i32_at, patch_len, patch_runs,
+    Conv, QUAD, bias_bytes, conv_lane_words, dense_lane_words, i32_at, lanes16_of, patch_len,
+    patch_runs,
 };
 use super::portable::{conv2d_i8_portable, dense_i8_portable, dot_i8_serial};
 use super::requant::{ChannelScale, Requant};
@@ -100,22 +101,12 @@ pub(super) fn conv2d_i8_dsp(
                 // Weights shorter than the shapes say: the portable kernel's way with them.
                 return conv2d_i8_portable(conv, requant, input, patch, output);
             }
-            // The quad's real pixels are consecutive, so their outputs are one run of rows.
-            let real = QUAD.min(pixels - first);
-            let rows = output
-                .get_mut(first * channels..(first + real) * channels)
-                .unwrap_or_default();
-            for (row, row_sums) in rows.chunks_exact_mut(channels.max(1)).zip(&sums) {
-                let codes = row.get_mut(block_start..block_start + block);
-                requant.requantize_row(scales, row_sums, codes.unwrap_or_default());
-            }
+            let place = (first, pixels, channels);
+            requant.requantize_quad(output, place, block_start, scales, &sums);
         }
     }
-    // The sigmoid table, if any, once over the finished codes.
-    if requant.has_table() {
-        let codes = output.iter_mut().take(pixels * channels);
-        codes.for_each(|code| *code = requant.looked_up(*code));
-    }
+    let layer = output.len().min(pixels * channels);
+    requant.look_up_all(output.get_mut(..layer).unwrap_or_default());
 }
 
 /// Fills the lanes of pixel (`oy`, `ox`)'s patch taps that fall outside the input with the
@@ -139,11 +130,6 @@ fn pad_outside_taps(conv: &Conv<'_>, oy: usize, ox: usize, lanes: &mut [u32], pa
             fill(row..row + k);
         }
     }
-}
-
-/// The lanes as int16 halves, two per word (little-endian: the low half first).
-fn lanes16_of(lanes: &mut [u32]) -> &mut [u16] {
-    bytemuck::try_cast_slice_mut(lanes).unwrap_or_default()
 }
 
 /// Writes pixel (`oy`, `ox`)'s patch into the lanes of `slot` value by value, for inputs whose

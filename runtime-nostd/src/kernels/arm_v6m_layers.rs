@@ -3,7 +3,7 @@
 //! portable kernel whenever a buffer is not what the shapes say.
 
 use super::arm_v6m::{self, HALVES_PER_POSITION, PIXELS, WORDS_PER_POSITION};
-use super::layer::{Conv, QUAD, bias_bytes, i32_at, patch_len};
+use super::layer::{Conv, QUAD, bias_bytes, i32_at, lanes16_of, patch_len};
 use super::portable::{conv2d_i8_portable, gather_patch};
 use super::requant::{ChannelScale, Requant};
 
@@ -75,27 +75,12 @@ pub(super) fn conv2d_i8_v6m(
                     }
                 }
             }
-            // The quad's real pixels are consecutive, so their outputs are one run of rows.
-            let real = QUAD.min(pixels - first);
-            let rows = output
-                .get_mut(first * channels..(first + real) * channels)
-                .unwrap_or_default();
-            for (row, row_sums) in rows.chunks_exact_mut(channels.max(1)).zip(&sums) {
-                let codes = row.get_mut(block_start..block_start + block);
-                requant.requantize_row(scales, row_sums, codes.unwrap_or_default());
-            }
+            let place = (first, pixels, channels);
+            requant.requantize_quad(output, place, block_start, scales, &sums);
         }
     }
-    // The sigmoid table, if any, once over the finished codes.
-    if requant.has_table() {
-        let codes = output.iter_mut().take(pixels * channels);
-        codes.for_each(|code| *code = requant.looked_up(*code));
-    }
-}
-
-/// The lanes as int16 halves, two per word (little-endian: the low half first).
-fn lanes16_of(lanes: &mut [u32]) -> &mut [u16] {
-    bytemuck::try_cast_slice_mut(lanes).unwrap_or_default()
+    let layer = output.len().min(pixels * channels);
+    requant.look_up_all(output.get_mut(..layer).unwrap_or_default());
 }
 
 /// Codes a pixel's patch into its slot's halves of the lanes.

@@ -71,7 +71,14 @@ pub(super) fn patch_runs(
     (inside, runs)
 }
 
-/// Output pixels the DSP convolution takes at once.
+/// The lanes as int16 halves, two per word (little-endian: the low half first), as the arch
+/// convolutions write their patches into them.
+#[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
+pub(super) fn lanes16_of(lanes: &mut [u32]) -> &mut [u16] {
+    bytemuck::try_cast_slice_mut(lanes).unwrap_or_default()
+}
+
+/// Output pixels the arch convolutions take at once.
 pub(super) const QUAD: usize = 4;
 
 /// Words of widened int8 lanes (see `arm_dsp`) a convolution needs: four pixels' patches

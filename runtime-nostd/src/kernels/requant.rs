@@ -1,6 +1,8 @@
 //! Requantisation, the one rounding rule of the int8 path: an accumulator to an output code,
 //! per output channel, as the file's tables give it ([`Requant`], [`ChannelScale`]).
 
+#[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
+use super::layer::QUAD;
 use super::layer::i32_at;
 
 /// An Arm core (Cortex-M): no vector unit and 13 general registers, so the scalar forms unrolled
@@ -147,11 +149,45 @@ impl Requant<'_> {
         code.max(i32::from(self.floor)) as i8
     }
 
+    /// A pixel quad's output codes for the block of channels from `block_start` on, one
+    /// scale per channel, `sums[pixel][channel in the block]`: the arch convolutions take
+    /// pixels four at a time. The quad starts at pixel `first` of `pixels`; its real pixels
+    /// are consecutive, so their outputs are one run of rows of `channels` codes. The sigmoid
+    /// table comes later, over the whole layer ([`look_up_all`](Self::look_up_all)).
+    #[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
+    pub(super) fn requantize_quad<const BLOCK: usize>(
+        &self,
+        output: &mut [i8],
+        (first, pixels, channels): (usize, usize, usize),
+        block_start: usize,
+        scales: &[ChannelScale],
+        sums: &[[i32; BLOCK]; QUAD],
+    ) {
+        let real = QUAD.min(pixels.saturating_sub(first));
+        let rows = output
+            .get_mut(first * channels..(first + real) * channels)
+            .unwrap_or_default();
+        for (row, row_sums) in rows.chunks_exact_mut(channels.max(1)).zip(sums) {
+            let codes = row.get_mut(block_start..block_start + scales.len());
+            self.requantize_row(scales, row_sums, codes.unwrap_or_default());
+        }
+    }
+
+    /// A finished layer's codes through the sigmoid table, if any.
+    #[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
+    pub(super) fn look_up_all(&self, codes: &mut [i8]) {
+        if self.has_table() {
+            codes
+                .iter_mut()
+                .for_each(|code| *code = self.looked_up(*code));
+        }
+    }
+
     /// One pixel's output codes for a block of channels: each sum scaled by its channel, plus
-    /// the zero point, clamped (the sigmoid table comes later, over the whole layer).
+    /// the zero point, clamped. Out of line, so that its loop keeps its values in registers.
     #[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
     #[inline(never)]
-    pub(super) fn requantize_row(&self, scales: &[ChannelScale], sums: &[i32], codes: &mut [i8]) {
+    fn requantize_row(&self, scales: &[ChannelScale], sums: &[i32], codes: &mut [i8]) {
         for ((code, scale), &sum) in codes.iter_mut().zip(scales).zip(sums) {
             *code = self.clamped_code_ssat(scale.scaled(sum));
         }
