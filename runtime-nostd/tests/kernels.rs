@@ -522,6 +522,34 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The Armv6-M convolution's four-pixel requantisation (multiplier halves, the zero point
+    /// folded into the rounding, the clamp after the shift) is the rounding rule, bit for bit,
+    /// for every scale it takes (`n` from 33 to 54), and refuses the others.
+    #[test]
+    fn quad_requantisation_is_the_rounding_rule(
+        output_zero: i8, relu: bool, bias: i32, stride in 0usize..1000, correction: i32,
+        accs in proptest::array::uniform4(prop_oneof![any::<i32>(), proptest::sample::select(&EDGES[..]), -70_000i32..70_000]),
+        multiplier in prop_oneof![any::<i32>(), (1i32 << 30)..=i32::MAX, proptest::sample::select(&EDGES[..])],
+        shift in -30i32..4,
+    ) {
+        let table = i32_bytes(&[multiplier, shift]);
+        let requant = Requant::new(&table, 0, output_zero, relu, &[]);
+        let scale = requant.scale(0, bias);
+        let n = 31 - shift;
+        match scale.quad_scale(&requant, stride, correction) {
+            Some(quad) => {
+                prop_assert!((33..=54).contains(&n), "n = {n} taken");
+                prop_assert_eq!(quad.packed_biases(), (bias, bias.wrapping_add(correction)));
+                prop_assert_eq!(quad.stride(), stride);
+                let expected = accs.map(|acc| requant.clamped_code(scale.scaled(acc)));
+                prop_assert_eq!(quad.codes(accs.map(|acc| acc.wrapping_add(bias))), expected);
+            }
+            None => prop_assert!(!(33..=54).contains(&n), "n = {n} refused"),
+        }
+    }
+}
+
 /// Values where 16-bit halves carry and borrow: the extremes and the halves' edges.
 const EDGES: [i32; 10] = [
     i32::MIN,

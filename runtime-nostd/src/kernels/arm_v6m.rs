@@ -23,6 +23,8 @@
 
 use core::arch::asm;
 
+use super::requant::QuadScale;
+
 /// Pixels one call takes: two packed words per patch position.
 pub const PIXELS: usize = 4;
 
@@ -57,11 +59,11 @@ pub struct PixelQuadSums {
 impl PixelQuadSums {
     /// The four pixels' dot products with the filter, given `sum(w)` over the filter.
     pub fn exact(self, weight_sum: i32) -> [i32; PIXELS] {
-        let bias = weight_sum.wrapping_mul(128);
+        let correction = low_half_correction(weight_sum);
         let low = |packed: i32, high: i32| {
             packed
                 .wrapping_sub(high.wrapping_shl(16))
-                .wrapping_sub(bias)
+                .wrapping_add(correction)
         };
         [
             low(self.packed_low, self.high),
@@ -70,6 +72,12 @@ impl PixelQuadSums {
             self.high_2,
         ]
     }
+}
+
+/// What the sums of low halves need added to undo their `+ 128` coding (module docs): the
+/// `- 128 * sum(w)` that [`PixelQuadSums::exact`] subtracts, for [`dot_requantize_pixel_quad`].
+pub fn low_half_correction(weight_sum: i32) -> i32 {
+    weight_sum.wrapping_mul(-128)
 }
 
 /// `sum(w)` over a filter's int8 weights: what [`PixelQuadSums::exact`] takes back out.
@@ -158,4 +166,147 @@ pub fn dot_pixel_quad(lanes: &[u32], filter: &[u8]) -> Option<PixelQuadSums> {
         packed_low_2,
         high_2,
     })
+}
+
+/// One pixel's output code, from its biased accumulator on the stack (popped) into `[r1]` (r1
+/// moves on by the stride): the scale's fields are in r8-r12 and lr, as
+/// [`dot_requantize_pixel_quad`] loads them; the steps are `QuadScale::codes`'.
+macro_rules! requantized_pixel {
+    () => {
+        concat!(
+            // r2 = al, r0 = ah: the accumulator's halves.
+            "pop {{r0}}\n",
+            "uxth r2, r0\n",
+            "asrs r0, r0, #16\n",
+            // upper = ah * bl + floor(al * bl / 2^16), in r4.
+            "mov r3, r8\n",
+            "movs r4, r3\n",
+            "muls r4, r2, r4\n",
+            "lsrs r4, r4, #16\n",
+            "muls r3, r0, r3\n",
+            "adds r4, r4, r3\n",
+            // r2 = al * bh, r0 = ah * bh.
+            "mov r3, r9\n",
+            "muls r2, r3, r2\n",
+            "muls r0, r3, r0\n",
+            // lower = (upper & 0xffff) + al * bh; top = ah * bh + (upper >> 16) + (lower >> 16).
+            "uxth r3, r4\n",
+            "adds r3, r3, r2\n",
+            "asrs r4, r4, #16\n",
+            "adds r0, r0, r4\n",
+            "asrs r3, r3, #16\n",
+            "adds r0, r0, r3\n",
+            // The code: (top + rounding) >> shift, clamped to [floor, 127].
+            "add r0, r10\n",
+            "mov r2, r11\n",
+            "asrs r0, r2\n",
+            "cmp r0, #127\n",
+            "ble 4f\n",
+            "movs r0, #127\n",
+            "4:\n",
+            "cmp r0, r12\n",
+            "bge 5f\n",
+            "mov r0, r12\n",
+            "5:\n",
+            "strb r0, [r1]\n",
+            "add r1, lr\n",
+        )
+    };
+}
+
+/// [`dot_pixel_quad`] and the four output codes (before any sigmoid table) of its filter's
+/// channel, in one block: the sums are undone from their packing with the scale's biases
+/// (`QuadScale::packed_biases`: the channel's bias, minus `128 * sum(w)` for the low halves),
+/// then requantised as `QuadScale::codes` does, 31 cycles per code on the Cortex-M0+, into
+/// `output[0]`, `output[stride]`, `output[2 * stride]` and `output[3 * stride]`, the stride
+/// being the scale's. `None`, running nothing, for an empty filter, short lanes, or an output
+/// too short for the four codes.
+pub fn dot_requantize_pixel_quad(
+    lanes: &[u32],
+    filter: &[u8],
+    scale: &QuadScale,
+    output: &mut [i8],
+) -> Option<()> {
+    let len = filter.len();
+    if len == 0 || lanes.len() < len.checked_mul(WORDS_PER_POSITION)? {
+        return None;
+    }
+    // Three additions, not a multiply: Armv6-M's overflow-checked multiply is a library call.
+    let stride = scale.stride();
+    let last = stride.checked_add(stride)?.checked_add(stride)?;
+    const _: () = assert!(PIXELS == 4);
+    if last >= output.len() {
+        return None;
+    }
+    // SAFETY: the dot products' loads are `dot_pixel_quad`'s (the same checks above). The
+    // scale's loads from r4 read `QuadScale`'s first eight words (`repr(C)`: i32s, and a usize
+    // of 32 bits here). The four accumulators go onto the stack and come back off it (the block
+    // leaves sp as it found it). The stores go to `output[k * stride]` for k = 0..=3, all below
+    // `output.len()` (checked above; the additions did not overflow). Every register written
+    // (r0-r5, r8-r12, lr) is declared; r6 and r7 are not touched.
+    unsafe {
+        asm!(
+            // The scale and output pointers wait in r12 and lr (Thumb-1 code may name high
+            // registers only as clobbers: they come in through r3 and r4).
+            "mov r12, r3",
+            "mov lr, r4",
+            "movs r3, #0",
+            "mov r8, r3",
+            "mov r9, r3",
+            "mov r10, r3",
+            "mov r11, r3",
+            "lsls r3, r0, #31",
+            "bne 3f",
+            "2:",
+            position!(),
+            "3:",
+            position!(),
+            "bne 2b",
+            // The sums: P - 65536 * H for the low halves (pixels 0 and 2), H for the high ones,
+            // each plus its bias.
+            "mov r0, r8",
+            "mov r1, r9",
+            "mov r2, r10",
+            "mov r3, r11",
+            "lsls r5, r1, #16",
+            "subs r0, r0, r5",
+            "lsls r5, r3, #16",
+            "subs r2, r2, r5",
+            "mov r4, r12",
+            "ldr r5, [r4, #28]",
+            "adds r0, r0, r5",
+            "adds r2, r2, r5",
+            "ldr r5, [r4, #24]",
+            "adds r1, r1, r5",
+            "adds r3, r3, r5",
+            "push {{r0, r1, r2, r3}}",
+            // The scale into r8-r12 and lr, the output pointer into r1.
+            "mov r1, lr",
+            "ldm r4!, {{r0, r3, r5}}",
+            "mov r8, r0",
+            "mov r9, r3",
+            "mov r10, r5",
+            "ldm r4!, {{r0, r3, r5}}",
+            "mov r11, r0",
+            "mov r12, r3",
+            "mov lr, r5",
+            requantized_pixel!(),
+            requantized_pixel!(),
+            requantized_pixel!(),
+            requantized_pixel!(),
+            inout("r0") 0u32.wrapping_sub(len as u32) => _,
+            inout("r1") filter.as_ptr_range().end => _,
+            inout("r2") lanes.as_ptr() => _,
+            inout("r3") core::ptr::from_ref(scale) => _,
+            inout("r4") output.as_mut_ptr() => _,
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+            out("lr") _,
+        );
+    }
+    Some(())
 }

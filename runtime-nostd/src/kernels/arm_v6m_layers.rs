@@ -5,7 +5,7 @@
 use super::arm_v6m::{self, HALVES_PER_POSITION, PIXELS, WORDS_PER_POSITION};
 use super::layer::{Conv, QUAD, bias_bytes, i32_at, lanes16_of, patch_len};
 use super::portable::{conv2d_i8_portable, gather_patch};
-use super::requant::{ChannelScale, Requant};
+use super::requant::{ChannelScale, QuadScale, Requant};
 
 /// Filters whose scales and weight sums are decoded at once, for every pixel quad.
 const FILTERS: usize = 64;
@@ -38,8 +38,8 @@ pub(super) fn conv2d_i8_v6m(
     }
     let pad = requant.input_zero();
     let mut scales = [ChannelScale::default(); FILTERS];
+    let mut quad_scales: [Option<QuadScale>; FILTERS] = [None; FILTERS];
     let mut weight_sums = [0i32; FILTERS];
-    let mut sums = [[0i32; FILTERS]; QUAD];
     for block_start in (0..channels).step_by(FILTERS) {
         let block = FILTERS.min(channels - block_start);
         let weights = conv
@@ -48,11 +48,16 @@ pub(super) fn conv2d_i8_v6m(
             .unwrap_or_default();
         let filters = weights.chunks_exact(len);
         let scales = scales.get_mut(..block).unwrap_or_default();
-        for (oc, ((scale, sum), filter)) in
-            (block_start..).zip(scales.iter_mut().zip(&mut weight_sums).zip(filters.clone()))
+        let decoded = scales
+            .iter_mut()
+            .zip(&mut quad_scales)
+            .zip(&mut weight_sums);
+        for (oc, (((scale, quad_scale), sum), filter)) in
+            (block_start..).zip(decoded.zip(filters.clone()))
         {
             *scale = requant.scale(oc, i32_at(bias_bytes(conv.bias, oc)));
             *sum = arm_v6m::weight_sum(filter);
+            *quad_scale = scale.quad_scale(requant, channels, arm_v6m::low_half_correction(*sum));
         }
         let (height, width) = (out_shape.height, out_shape.width);
         let mut positions = (0..height).flat_map(|oy| (0..width).map(move |ox| (oy, ox)));
@@ -65,18 +70,39 @@ pub(super) fn conv2d_i8_v6m(
                 gather_patch(conv, oy, ox, input, pixel_patch, pad);
                 pack(pixel_patch, lanes16_of(lanes));
             }
-            for (f, (filter, &weight_sum)) in filters.clone().zip(&weight_sums).enumerate() {
+            // Each filter's four sums are requantised at once, its scale loaded once for them,
+            // into the quad's rows of output codes (a last quad's repeats are not written).
+            let real = QUAD.min(pixels - first);
+            let rows = output
+                .get_mut(first * channels..(first + real) * channels)
+                .unwrap_or_default();
+            let filter_scales = scales.iter().zip(&quad_scales);
+            for (oc, ((filter, &weight_sum), (scale, quad_scale))) in
+                (block_start..).zip(filters.clone().zip(&weight_sums).zip(filter_scales))
+            {
+                let column = rows.get_mut(oc..).unwrap_or_default();
+                // Usually dot products and requantisation in one block, which writes the codes.
+                if let Some(quad_scale) = quad_scale
+                    && arm_v6m::dot_requantize_pixel_quad(lanes, filter, quad_scale, column)
+                        .is_some()
+                {
+                    continue;
+                }
                 let Some(quad) = arm_v6m::dot_pixel_quad(lanes, filter) else {
                     return conv2d_i8_portable(conv, requant, input, patch, output);
                 };
-                for (row, sum) in sums.iter_mut().zip(quad.exact(weight_sum)) {
-                    if let Some(slot) = row.get_mut(f) {
-                        *slot = sum;
+                let sums = quad.exact(weight_sum);
+                let codes = match quad_scale {
+                    Some(quad_scale) => {
+                        let (bias, _) = quad_scale.packed_biases();
+                        quad_scale.codes(sums.map(|sum| sum.wrapping_add(bias)))
                     }
+                    None => sums.map(|sum| requant.clamped_code(scale.scaled(sum))),
+                };
+                for (slot, code) in column.iter_mut().step_by(channels.max(1)).zip(codes) {
+                    *slot = code;
                 }
             }
-            let place = (first, pixels, channels);
-            requant.requantize_quad(output, place, block_start, scales, &sums);
         }
     }
     let layer = output.len().min(pixels * channels);

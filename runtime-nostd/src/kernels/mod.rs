@@ -36,7 +36,8 @@ pub use portable::{
     dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled,
 };
 pub use requant::{
-    ChannelScale, Requant, mul_high, quantize_multiplier, requantize, scaled_from_high_word,
+    ChannelScale, QuadScale, Requant, mul_high, quantize_multiplier, requantize,
+    scaled_from_high_word,
 };
 
 /// int8 convolution, HWC codes in and out, int32 biases; `patch` holds [`patch_len`] codes,

@@ -1,7 +1,7 @@
 //! Requantisation, the one rounding rule of the int8 path: an accumulator to an output code,
 //! per output channel, as the file's tables give it ([`Requant`], [`ChannelScale`]).
 
-#[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
+#[cfg(arch_kernels = "arm_dsp")]
 use super::layer::QUAD;
 use super::layer::i32_at;
 
@@ -140,7 +140,7 @@ impl Requant<'_> {
     /// clamping to the int8 range first and then raising to the floor is the same clamp. (The
     /// portable kernels keep the other form: on x86-64 this one stops LLVM vectorising the
     /// convolution's dot products, 2.5x slower per image.)
-    #[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
+    #[cfg(arch_kernels = "arm_dsp")]
     #[inline]
     fn clamped_code_ssat(&self, scaled: i32) -> i8 {
         let code = scaled
@@ -154,7 +154,7 @@ impl Requant<'_> {
     /// pixels four at a time. The quad starts at pixel `first` of `pixels`; its real pixels
     /// are consecutive, so their outputs are one run of rows of `channels` codes. The sigmoid
     /// table comes later, over the whole layer ([`look_up_all`](Self::look_up_all)).
-    #[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
+    #[cfg(arch_kernels = "arm_dsp")]
     pub(super) fn requantize_quad<const BLOCK: usize>(
         &self,
         output: &mut [i8],
@@ -185,7 +185,7 @@ impl Requant<'_> {
 
     /// One pixel's output codes for a block of channels: each sum scaled by its channel, plus
     /// the zero point, clamped. Out of line, so that its loop keeps its values in registers.
-    #[cfg(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m"))]
+    #[cfg(arch_kernels = "arm_dsp")]
     #[inline(never)]
     fn requantize_row(&self, scales: &[ChannelScale], sums: &[i32], codes: &mut [i8]) {
         for ((code, scale), &sum) in codes.iter_mut().zip(scales).zip(sums) {
@@ -282,20 +282,105 @@ pub fn scaled_from_high_word(acc: i32, multiplier: i32, rest: u32) -> i32 {
     (mul_high(acc, multiplier) + (1 << rest)) >> (rest + 1)
 }
 
+/// A channel's requantisation in the form the Armv6-M convolution's assembly takes, four
+/// pixels at a time ([`ChannelScale::quad_scale`]; `arm_v6m::dot_requantize_pixel_quad` loads
+/// the fields in this order): the multiplier in 16-bit halves for [`mul_high_halves`], the
+/// output zero point folded into the rounding term, the distance between one pixel's output
+/// code and the next one's, and the biases to add to the packed halves' sums.
+#[doc(hidden)] // public for the proptest that holds it to the rounding rule
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuadScale {
+    multiplier_low: i32,
+    multiplier_high: i32,
+    rounding: i32,
+    shift: u32,
+    floor: i32,
+    stride: usize,
+    bias: i32,
+    low_half_bias: i32,
+}
+
+impl ChannelScale {
+    /// This scale for [`QuadScale::codes`], with `requant`'s zero point and floor, the codes of
+    /// one pixel `stride` bytes after the previous one's; the sums of low halves get the bias
+    /// plus `low_half_correction`. `None` for a scale of 1/4 or more (`n < 33`) or below
+    /// 2^-22 (`n > 54`), which take [`scaled`](Self::scaled).
+    pub fn quad_scale(
+        &self,
+        requant: &Requant<'_>,
+        stride: usize,
+        low_half_correction: i32,
+    ) -> Option<QuadScale> {
+        let rest = self.n.checked_sub(33).filter(|&rest| rest <= 21)?;
+        // From the product's top word (|top| <= 2^30) the scaled value is
+        // `(top + 2^rest) >> (rest + 1)`; adding `zero << (rest + 1)` before the shift adds the
+        // zero point after it, exactly, and with `rest <= 21` the sum stays within an i32.
+        let shift = rest + 1;
+        Some(QuadScale {
+            multiplier_low: self.multiplier & 0xffff,
+            multiplier_high: self.multiplier >> 16,
+            rounding: (1 << rest) + (i32::from(requant.output_zero) << shift),
+            shift,
+            floor: i32::from(requant.floor),
+            stride,
+            bias: self.bias,
+            low_half_bias: self.bias.wrapping_add(low_half_correction),
+        })
+    }
+}
+
+impl QuadScale {
+    /// The channel's int32 bias, which [`codes`](Self::codes) takes already added, and the
+    /// one for sums of low halves (plus the correction [`ChannelScale::quad_scale`] took).
+    pub fn packed_biases(&self) -> (i32, i32) {
+        (self.bias, self.low_half_bias)
+    }
+
+    /// The distance between one pixel's output code and the next one's.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// The output codes, before any sigmoid table, of accumulators with the bias added:
+    /// [`Requant::clamped_code`]`(`[`ChannelScale::scaled`]`(acc))` for each `acc + bias`, bit
+    /// for bit. The reference of the assembly, which computes the same steps.
+    #[inline]
+    pub fn codes<const N: usize>(&self, biased: [i32; N]) -> [i8; N] {
+        biased.map(|acc| {
+            let top = mul_high_halves(acc, self.multiplier_low, self.multiplier_high);
+            let code = top.wrapping_add(self.rounding) >> self.shift;
+            code.min(i32::from(i8::MAX)).max(self.floor) as i8
+        })
+    }
+}
+
 /// `floor(a * b / 2^32)` exactly, from four 16 x 16-bit products: on the Cortex-M0+ (Armv6-M,
 /// no long multiply) the 64-bit product is a library call (`__aeabi_lmul`, about 55 cycles),
-/// this four `MULS` and a dozen other instructions inline. Each partial product fits an i32 (a low half is below 2^16, a signed high half
-/// within +-2^15), and the middle ones' sum is taken in halves so that nothing overflows.
+/// this four `MULS` and a dozen other instructions inline.
 #[doc(hidden)] // public for the proptest that holds it to the i64 product
 #[inline]
 pub fn mul_high(a: i32, b: i32) -> i32 {
+    mul_high_halves(a, b & 0xffff, b >> 16)
+}
+
+/// [`mul_high`] with `b` given as its halves `b & 0xffff` and `b >> 16`, as a channel's
+/// multiplier is kept; the steps `arm_v6m::dot_requantize_pixel_quad` takes.
+///
+/// With `a = ah * 2^16 + al` (`al` the unsigned low half), `a * b = ah * bh * 2^32 +
+/// (ah * bl + al * bh) * 2^16 + al * bl`. In units of 2^16, floored: `ah * bh * 2^16 + upper +
+/// al * bh` with `upper = ah * bl + floor(al * bl / 2^16)`; splitting `upper` into its top and
+/// low halves, the low half plus `al * bh` is `lower`, and the result is
+/// `ah * bh + (upper >> 16) + (lower >> 16)`. Each of `upper` and `lower` is a product of a
+/// 16-bit half by a value below 2^16 plus less than 2^16, within +-(2^31 - 2^15): no step
+/// overflows.
+#[inline]
+fn mul_high_halves(a: i32, b_low: i32, b_high: i32) -> i32 {
     let (a_low, a_high) = (a & 0xffff, a >> 16);
-    let (b_low, b_high) = (b & 0xffff, b >> 16);
-    let low = (a_low.cast_unsigned() * b_low.cast_unsigned()) >> 16;
-    let (cross_a, cross_b) = (a_high * b_low, a_low * b_high);
-    let carry = ((cross_a & 0xffff) + (cross_b & 0xffff) + low.cast_signed()) >> 16;
+    let low = ((a_low.cast_unsigned() * b_low.cast_unsigned()) >> 16).cast_signed();
+    let upper = low + a_high * b_low;
+    let lower = (upper & 0xffff) + a_low * b_high;
     (a_high * b_high)
-        .wrapping_add(cross_a >> 16)
-        .wrapping_add(cross_b >> 16)
-        .wrapping_add(carry)
+        .wrapping_add(upper >> 16)
+        .wrapping_add(lower >> 16)
 }
