@@ -168,6 +168,66 @@ pub fn dot_pixel_quad(lanes: &[u32], filter: &[u8]) -> Option<PixelQuadSums> {
     })
 }
 
+/// One input value of [`dot_pair`]: `x` in r4, each row's weight in r5 in turn, the products
+/// into r8 and r9; the index r0 counts up to zero.
+macro_rules! pair_input {
+    () => {
+        concat!(
+            "ldrsb r4, [r1, r0]\n",
+            "ldrsb r5, [r2, r0]\n",
+            "muls r5, r4, r5\n",
+            "add r8, r5\n",
+            "ldrsb r5, [r3, r0]\n",
+            "muls r5, r4, r5\n",
+            "add r9, r5\n",
+            "adds r0, #1\n",
+        )
+    };
+}
+
+/// Two int8 dot products over the same `x` (two neurons of a dense layer): `sum(x * w0)` and
+/// `sum(x * w1)` in wrapping i32s, the portable kernels' sums, each `x` loaded once for both;
+/// 12 cycles per two products on the Cortex-M0+. `None`, running nothing, for an empty `x` or
+/// rows shorter than it.
+pub fn dot_pair(x: &[i8], w0: &[u8], w1: &[u8]) -> Option<(i32, i32)> {
+    let len = x.len();
+    if len == 0 || w0.len() < len || w1.len() < len {
+        return None;
+    }
+    let (sum_0, sum_1): (i32, i32);
+    // SAFETY: the index r0 runs from -len up to 0 and r1-r3 point one past the first `len`
+    // values of `x`, `w0` and `w1` (each at least that long, checked above), so every load
+    // reads within them; as in `dot_pixel_quad`, an odd `len` enters the doubled loop at its
+    // second input, and the loop ends when the index reaches 0. The sums are r8 and r9, zeroed
+    // first and moved to r0 and r1 last; r4 and r5 are clobbers.
+    unsafe {
+        asm!(
+            "movs r4, #0",
+            "mov r8, r4",
+            "mov r9, r4",
+            "lsls r4, r0, #31",
+            "bne 3f",
+            "2:",
+            pair_input!(),
+            "3:",
+            pair_input!(),
+            "bne 2b",
+            "mov r0, r8",
+            "mov r1, r9",
+            inout("r0") 0u32.wrapping_sub(len as u32) => sum_0,
+            inout("r1") x.as_ptr_range().end => sum_1,
+            in("r2") w0.as_ptr().wrapping_add(len),
+            in("r3") w1.as_ptr().wrapping_add(len),
+            out("r4") _,
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            options(nostack, readonly),
+        );
+    }
+    Some((sum_0, sum_1))
+}
+
 /// One pixel's output code, from its biased accumulator on the stack (popped) into `[r1]` (r1
 /// moves on by the stride): the scale's fields are in r8-r12 and lr, as
 /// [`dot_requantize_pixel_quad`] loads them; the steps are `QuadScale::codes`'.
@@ -214,42 +274,57 @@ macro_rules! requantized_pixel {
     };
 }
 
-/// [`dot_pixel_quad`] and the four output codes (before any sigmoid table) of its filter's
-/// channel, in one block: the sums are undone from their packing with the scale's biases
+/// [`dot_pixel_quad`] for each of a block's filters and the four output codes (before any
+/// sigmoid table) of each one's channel, in one block of assembly: `filters` holds the
+/// filters one after the other, `len` weights each, and `scales` one scale per filter. Each
+/// filter's sums are undone from their packing with its scale's biases
 /// (`QuadScale::packed_biases`: the channel's bias, minus `128 * sum(w)` for the low halves),
-/// then requantised as `QuadScale::codes` does, 31 cycles per code on the Cortex-M0+, into
-/// `output[0]`, `output[stride]`, `output[2 * stride]` and `output[3 * stride]`, the stride
-/// being the scale's. `None`, running nothing, for an empty filter, short lanes, or an output
-/// too short for the four codes.
-pub fn dot_requantize_pixel_quad(
+/// then requantised as `QuadScale::codes` does, 31 cycles per code on the Cortex-M0+: filter
+/// `f`'s codes go to `output[f]`, `output[f + stride]`, `output[f + 2 * stride]` and
+/// `output[f + 3 * stride]`, the stride being the scales'. `None`, running nothing, for no
+/// filters, an empty or oversized filter, short lanes or weights, scales of differing strides,
+/// or an output too short for the codes.
+pub fn dot_requantize_filters(
     lanes: &[u32],
-    filter: &[u8],
-    scale: &QuadScale,
+    filters: &[u8],
+    len: usize,
+    scales: &[QuadScale],
     output: &mut [i8],
 ) -> Option<()> {
-    let len = filter.len();
-    if len == 0 || lanes.len() < len.checked_mul(WORDS_PER_POSITION)? {
+    let count = scales.len();
+    // Sizes below 2^16 keep `count * len` within 32 bits without a checked multiply, which on
+    // Armv6-M is a library call (so are the three additions below instead of `3 * stride`).
+    let small = |n: usize| n <= usize::from(u16::MAX);
+    let stride = scales.first()?.stride();
+    if len == 0 || !small(len) || !small(count) || filters.len() < count * len {
         return None;
     }
-    // Three additions, not a multiply: Armv6-M's overflow-checked multiply is a library call.
-    let stride = scale.stride();
-    let last = stride.checked_add(stride)?.checked_add(stride)?;
-    const _: () = assert!(PIXELS == 4);
-    if last >= output.len() {
+    if lanes.len() < len * WORDS_PER_POSITION || scales.iter().any(|s| s.stride() != stride) {
         return None;
     }
-    // SAFETY: the dot products' loads are `dot_pixel_quad`'s (the same checks above). The
-    // scale's loads from r4 read `QuadScale`'s first eight words (`repr(C)`: i32s, and a usize
-    // of 32 bits here). The four accumulators go onto the stack and come back off it (the block
-    // leaves sp as it found it). The stores go to `output[k * stride]` for k = 0..=3, all below
-    // `output.len()` (checked above; the additions did not overflow). Every register written
-    // (r0-r5, r8-r12, lr) is declared; r6 and r7 are not touched.
+    const _: () = assert!(PIXELS == 4 && size_of::<QuadScale>() == 32);
+    let last_row = stride.checked_add(stride)?.checked_add(stride)?;
+    if last_row.checked_add(count)? > output.len() {
+        return None;
+    }
+    // SAFETY: for each filter, the dot products read its `len` weights (r1 one past its end,
+    // r0 from -len up to 0, as in `dot_pixel_quad`) and `2 * len` lane words from `lanes`,
+    // within `filters` and `lanes` (checked above); the scale's loads read the eight words of
+    // its `QuadScale` (`repr(C)`: i32s, and a usize of 32 bits here). The loop state and the
+    // four accumulators go onto the stack and come back off it: the block leaves sp as it
+    // found it. Filter f's stores go to `output[f + k * stride]` for k = 0..=3, all below
+    // `output.len()` (checked above; nothing overflowed). Every register written (r0-r5,
+    // r8-r12, lr) is declared; r6 and r7 are not touched.
     unsafe {
         asm!(
-            // The scale and output pointers wait in r12 and lr (Thumb-1 code may name high
-            // registers only as clobbers: they come in through r3 and r4).
-            "mov r12, r3",
-            "mov lr, r4",
+            // The loop's state on the stack: [sp] -len, [sp, #4] the filter's end, [sp, #8]
+            // the lanes, [sp, #12] its scale, [sp, #16] its first output, [sp, #20] filters
+            // left.
+            "push {{r0, r1, r2, r3, r4, r5}}",
+            "6:",
+            "ldr r0, [sp]",
+            "ldr r1, [sp, #4]",
+            "ldr r2, [sp, #8]",
             "movs r3, #0",
             "mov r8, r3",
             "mov r9, r3",
@@ -263,7 +338,7 @@ pub fn dot_requantize_pixel_quad(
             position!(),
             "bne 2b",
             // The sums: P - 65536 * H for the low halves (pixels 0 and 2), H for the high ones,
-            // each plus its bias.
+            // each plus its bias; onto the stack, for the codes to take.
             "mov r0, r8",
             "mov r1, r9",
             "mov r2, r10",
@@ -272,7 +347,7 @@ pub fn dot_requantize_pixel_quad(
             "subs r0, r0, r5",
             "lsls r5, r3, #16",
             "subs r2, r2, r5",
-            "mov r4, r12",
+            "ldr r4, [sp, #12]",
             "ldr r5, [r4, #28]",
             "adds r0, r0, r5",
             "adds r2, r2, r5",
@@ -280,8 +355,9 @@ pub fn dot_requantize_pixel_quad(
             "adds r1, r1, r5",
             "adds r3, r3, r5",
             "push {{r0, r1, r2, r3}}",
-            // The scale into r8-r12 and lr, the output pointer into r1.
-            "mov r1, lr",
+            // The scale into r8-r12 and lr, the output pointer into r1 (the state is 16 bytes
+            // further up now).
+            "ldr r1, [sp, #32]",
             "ldm r4!, {{r0, r3, r5}}",
             "mov r8, r0",
             "mov r9, r3",
@@ -294,12 +370,31 @@ pub fn dot_requantize_pixel_quad(
             requantized_pixel!(),
             requantized_pixel!(),
             requantized_pixel!(),
+            // The next filter: its scale, output and weights.
+            "ldr r0, [sp, #12]",
+            "adds r0, #32",
+            "str r0, [sp, #12]",
+            "ldr r1, [sp, #16]",
+            "adds r1, #1",
+            "str r1, [sp, #16]",
+            "ldr r0, [sp]",
+            "ldr r1, [sp, #4]",
+            "subs r1, r1, r0",
+            "str r1, [sp, #4]",
+            "ldr r0, [sp, #20]",
+            "subs r0, #1",
+            "str r0, [sp, #20]",
+            // The loop is longer than a conditional branch reaches.
+            "beq 7f",
+            "b 6b",
+            "7:",
+            "add sp, #24",
             inout("r0") 0u32.wrapping_sub(len as u32) => _,
-            inout("r1") filter.as_ptr_range().end => _,
+            inout("r1") filters.as_ptr().wrapping_add(len) => _,
             inout("r2") lanes.as_ptr() => _,
-            inout("r3") core::ptr::from_ref(scale) => _,
+            inout("r3") scales.as_ptr() => _,
             inout("r4") output.as_mut_ptr() => _,
-            out("r5") _,
+            inout("r5") count => _,
             out("r8") _,
             out("r9") _,
             out("r10") _,

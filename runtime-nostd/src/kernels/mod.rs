@@ -75,8 +75,9 @@ pub fn dense_i8(
     #[cfg(arch_kernels = "arm_dsp")]
     return arm_dsp_layers::dense_i8_dsp(input, weights, bias, requant, lanes, output);
     #[cfg(not(arch_kernels = "arm_dsp"))]
-    {
-        let _ = lanes;
-        dense_i8_portable(input, weights, bias, requant, output);
-    }
+    let _ = lanes;
+    #[cfg(arch_kernels = "arm_v6m")]
+    return arm_v6m_layers::dense_i8_v6m(input, weights, bias, requant, output);
+    #[cfg(not(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m")))]
+    dense_i8_portable(input, weights, bias, requant, output);
 }

@@ -36,6 +36,19 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     semihosting::process::exit(101)
 }
 
+/// A fault (an arch kernel's load or store out of bounds, say) ends the run as a failure, with
+/// where it happened, instead of the default handler's endless loop, which run-qemu.sh would
+/// only end at its timeout.
+#[cortex_m_rt::exception]
+unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    defmt::error!(
+        "HardFault at pc {=u32:#x} (lr {=u32:#x})",
+        frame.pc(),
+        frame.lr()
+    );
+    semihosting::process::exit(102)
+}
+
 /// The seed: `KERNEL_CHECK_SEED` at build time, else the host's clock in seconds.
 fn seed() -> u32 {
     option_env!("KERNEL_CHECK_SEED")
