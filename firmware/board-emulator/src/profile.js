@@ -4,16 +4,23 @@
  * records the program counter once every `every` cycles ({@link Sampler}); {@link Profile} then
  * takes the samples inside a stretch of cycles (a digit's inference, which the digits run finds
  * from the firmware's clock reads) and counts them per function of the ELF's symbol table.
- * `firmware/emulate-board.sh --profile` writes the table to target/board-emulator/profile.txt.
+ * `firmware/emulate-board.sh --profile` writes the table to target/board-emulator/profile.txt, and
+ * the samples per instruction address to profile-addresses.txt.
  */
 
-/** Program counter samples, taken while `on`. */
+/**
+ * Program counter samples, taken while `on`, `every` cycles apart on average (for an even
+ * `every`): each gap is drawn from `every / 2` to `3 * every / 2` (a fixed pseudo-random
+ * sequence, so runs repeat), because a fixed gap locks onto loops whose length divides it and
+ * piles a loop's samples onto a few of its instructions.
+ */
 export class Sampler {
-  /** @param {number} every Cycles between samples. */
+  /** @param {number} every Mean cycles between samples. */
   constructor(every) {
     this.every = every;
     this.on = false;
     this.next = 0;
+    this.state = 0x2545f491;
     /** Cycle counts and PCs, in pairs. @type {number[]} */
     this.samples = [];
   }
@@ -27,7 +34,12 @@ export class Sampler {
   tick(cycles, pc) {
     if (!this.on || cycles < this.next) return;
     this.samples.push(cycles, pc);
-    this.next = cycles + this.every;
+    // xorshift32
+    this.state ^= this.state << 13;
+    this.state ^= this.state >>> 17;
+    this.state ^= this.state << 5;
+    this.state >>>= 0;
+    this.next = cycles + (this.every >> 1) + (this.state % (this.every + 1));
   }
 }
 
@@ -75,8 +87,10 @@ export class Profile {
       .filter(([, symbol]) => symbol.size > 0)
       .map(([name, symbol]) => ({ name, start: symbol.address & ~1, end: (symbol.address & ~1) + symbol.size }))
       .sort((a, b) => a.start - b.start);
-    /** @type {Map<string, number>} */
+    /** Samples per function name. @type {Map<string, number>} */
     this.counts = new Map();
+    /** Samples per instruction address. @type {Map<number, number>} */
+    this.addresses = new Map();
     this.total = 0;
   }
 
@@ -90,8 +104,9 @@ export class Profile {
   add(samples, from, to) {
     for (let i = 0; i + 1 < samples.length; i += 2) {
       if (samples[i] < from || samples[i] >= to) continue;
-      const name = this.functionAt(samples[i + 1]);
+      const [pc, name] = [samples[i + 1], this.functionAt(samples[i + 1])];
       this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+      this.addresses.set(pc, (this.addresses.get(pc) ?? 0) + 1);
       this.total++;
     }
   }
@@ -121,6 +136,21 @@ export class Profile {
         const share = n / Math.max(1, this.total);
         const cycles = Math.round(share * cyclesPerInference).toLocaleString('en-US').padStart(11);
         return `${cycles} ${(100 * share).toFixed(1).padStart(5)}%  ${name}`;
+      });
+  }
+
+  /**
+   * The same per instruction, by address (to read beside a disassembly, `llvm-objdump -d`):
+   * the address, the cycles per inference its samples stand for, its function.
+   *
+   * @param {number} cyclesPerInference
+   */
+  addressLines(cyclesPerInference) {
+    return [...this.addresses]
+      .sort((a, b) => a[0] - b[0])
+      .map(([pc, n]) => {
+        const cycles = Math.round((n / Math.max(1, this.total)) * cyclesPerInference);
+        return `${pc.toString(16).padStart(8, '0')} ${cycles.toLocaleString('en-US').padStart(11)}  ${this.functionAt(pc)}`;
       });
   }
 }

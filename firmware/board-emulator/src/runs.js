@@ -188,9 +188,11 @@ export function digitsRun(args, refs, failures) {
     const lines = profile.lines(mean);
     const file = join(args.out, 'profile.txt');
     const header =
-      `# Cycles per inference by function: ${profile.total} samples of the program counter, one every ` +
+      `# Cycles per inference by function: ${profile.total} samples of the program counter, on average one every ` +
       `${args.profile} cycles, in ${cycles.length} inference${cycles.length === 1 ? '' : 's'} (mean ${thousands(mean)} cycles)\n`;
     writeFileSync(file, header + lines.join('\n') + '\n');
+    const addresses = join(args.out, 'profile-addresses.txt');
+    writeFileSync(addresses, header.replace('by function', 'by instruction address') + profile.addressLines(mean).join('\n') + '\n');
     console.log(`board: profile of the inference (${file}), the top functions:`);
     for (const line of lines.slice(0, 8)) console.log(`board: profile: ${line}`);
   }

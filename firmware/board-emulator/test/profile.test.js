@@ -17,12 +17,20 @@ test('Rust symbols read as paths, without the hash, escapes decoded', () => {
   assert.equal(demangle('_ZNxE'), '_ZNxE');
 });
 
-test('samples are taken every so many cycles, only while on', () => {
+test('samples are taken every so many cycles on average, at varied gaps, only while on', () => {
   const sampler = new Sampler(10);
   sampler.tick(5, 0x100);
+  assert.deepEqual(sampler.samples, []);
   sampler.on = true;
-  for (const [cycles, pc] of [[12, 0x200], [15, 0x202], [22, 0x204], [40, 0x206]]) sampler.tick(cycles, pc);
-  assert.deepEqual(sampler.samples, [12, 0x200, 22, 0x204, 40, 0x206]);
+  for (let cycles = 0; cycles < 100_000; cycles++) sampler.tick(cycles, 0x200 + (cycles % 7) * 2);
+  /** @type {number[]} */
+  const times = sampler.samples.filter((_, i) => i % 2 === 0);
+  const gaps = times.slice(1).map((t, i) => t - times[i]);
+  assert.ok(gaps.every((gap) => gap >= 5 && gap <= 15), 'gaps from every / 2 to 3 * every / 2');
+  assert.ok(Math.abs(100_000 / times.length - 10) < 0.2, `mean gap ${100_000 / times.length}`);
+  // A loop of 7 cycles, one instruction per cycle: every instruction gets its share.
+  const pcs = new Set(sampler.samples.filter((_, i) => i % 2 === 1));
+  assert.equal(pcs.size, 7);
 });
 
 test('samples inside the stretch are counted per function, by address', () => {
@@ -37,4 +45,10 @@ test('samples inside the stretch are counted per function, by address', () => {
   assert.deepEqual(Object.fromEntries(profile.counts), { 'a::work': 2, helper: 1, '(no symbol at 0x3000)': 1 });
   const [top] = profile.lines(1000);
   assert.match(top, /^ +500 +50\.0% {2}a::work$/);
+  assert.deepEqual(profile.addressLines(1000), [
+    '00001000         250  a::work',
+    '0000100e         250  a::work',
+    '00001012         250  helper',
+    '00003000         250  (no symbol at 0x3000)',
+  ]);
 });
