@@ -1,6 +1,7 @@
-//! The int8 convolution on Armv6-M (feature `arm-v6m` on an Arm target without `arm-dsp`): safe
-//! code that packs four pixels' patches for [`arm_v6m`](super::arm_v6m) and falls back to the
-//! portable kernel whenever a buffer is not what the shapes say.
+//! The int8 convolution and dense layer on Armv6-M (feature `arm-v6m` on an Arm target without
+//! `arm-dsp`): safe code that packs four pixels' patches and decodes the channels' scales for
+//! [`arm_v6m`](super::arm_v6m), and falls back to the portable kernel whenever a buffer is not
+//! what the shapes say.
 
 use super::arm_v6m::{self, HALVES_PER_POSITION, PIXELS, WORDS_PER_POSITION};
 use super::layer::{Conv, QUAD, bias_bytes, i32_at, lanes16_of, patch_len, patch_runs};
@@ -12,8 +13,11 @@ const FILTERS: usize = 64;
 
 /// [`conv2d_i8`](super::conv2d_i8) on Armv6-M: output pixels four at a time, their patches
 /// packed side by side into `lanes` (two pixels per word, see `arm_v6m`), each filter's dot
-/// products with all four in one pass. Lanes shorter than two words per patch position, or
-/// weights shorter than the shapes say, take the portable kernel.
+/// products with all four in one pass and their codes right after, a block of filters per
+/// call. A last quad of fewer than four pixels, or a channel whose scale the assembly does not
+/// take ([`ChannelScale::quad_scale`]), goes one filter at a time with the requantisation in
+/// Rust. Lanes shorter than two words per patch position, or weights shorter than the shapes
+/// say, take the portable kernel.
 pub(super) fn conv2d_i8_v6m(
     conv: &Conv<'_>,
     requant: &Requant<'_>,
