@@ -104,7 +104,7 @@ all_checks() {
   # The quick check users type (dev build, runtime-nostd alone, the committed files).
   cargo run -p runtime-nostd --example host_check
 
-  step "firmware: app, simulator and uf2 host tests, board builds (Pico 2, Pico) with boot and size checks, UF2 files, the QEMU check, the board emulator"
+  step "firmware: app, simulator and uf2 host tests, board builds (Pico 2, Pico) with boot and size checks, UF2 files, the QEMU check, the Pico and Pico 2 emulators"
   # Run from firmware/ so its .cargo/config.toml (linker scripts) applies. The board crates
   # build one at a time: pico-restouch (embassy-rp) and qemu (cortex-m) pick different
   # critical-section implementations.
@@ -122,6 +122,10 @@ all_checks() {
     linted ./size-report.sh
     ./run-qemu.sh
     ./emulate-board.sh
+    # The Pico 2 build in the rp2350-emu emulator (its own profile: the emulator at full speed
+    # without whole-program LTO).
+    linted cargo test -p pico2-emulator --profile emulator --all-targets
+    ./emulate-pico2.sh
   )
 
   step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"

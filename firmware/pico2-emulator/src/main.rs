@@ -1,0 +1,245 @@
+//! The Pico 2 build, run: the unmodified firmware for the Raspberry Pi Pico 2 (RP2350, the
+//! default build of `pico-restouch`), loaded from the UF2 file a board owner flashes, in the
+//! `rp2350-emu` emulator with the Pico-ResTouch-LCD-2.8's display and touch controller on its
+//! SPI bus. It boots, draws its first screen, has a digit drawn by a synthetic finger (the
+//! simulator's strokes, `app::synthetic`), and times the inference in the core's cycles.
+//! `firmware/emulate-pico2.sh` builds the firmware, runs this, and compares the screens with the
+//! simulator's and the log with what it should say.
+//!
+//! The emulator has faults that this firmware runs into; [`quirks`] lists them and how the run
+//! works around each without changing the firmware.
+//!
+//! ```text
+//! pico2-emulator <UF2> <ELF> <OUT_DIR> [DIGIT]
+//! ```
+//!
+//! Writes `pico2-boot.png` (the first screen), `pico2-<DIGIT>.png` (after the digit) and
+//! `pico2.rtt` (the raw defmt log) to OUT_DIR, and prints what it measured.
+
+mod image;
+mod panel;
+mod quirks;
+mod rtt;
+mod run;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use app::layout::Layout;
+use app::session::POLL_MS;
+
+use image::Firmware;
+use panel::{HEIGHT, PIN_LCD_BACKLIGHT, WIDTH};
+use run::Machine;
+
+const USAGE: &str = "usage: pico2-emulator <UF2> <ELF> <OUT_DIR> [DIGIT (default 7)]";
+
+/// How long the display stays quiet before a screen counts as complete.
+const QUIET_MS: u64 = 100;
+/// How long boot, the notice's end and a recognition may take, in emulated time.
+const BOOT_BOUND_MS: u64 = 2000;
+const SETTLE_BOUND_MS: u64 = 2000;
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("pico2-emulator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> Result<(), String> {
+    let [uf2, elf, out, rest @ ..] = &args[..] else {
+        return Err(USAGE.into());
+    };
+    let digit = match rest {
+        [] => 7,
+        [d] => d
+            .parse::<u8>()
+            .ok()
+            .filter(|&d| d <= 9)
+            .ok_or(format!("DIGIT must be 0-9, not {d:?}"))?,
+        _ => return Err(USAGE.into()),
+    };
+    let read = |path: &str| std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"));
+    let firmware =
+        Firmware::load(&read(uf2)?, &read(elf)?).map_err(|e| format!("{uf2}, {elf}: {e}"))?;
+    let out = Path::new(out);
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+
+    let mut machine = Machine::boot(&firmware)?;
+    let hz = u64::from(machine.panel.sys_clk_hz);
+    let ms = |cycles: u64| cycles as f64 * 1000.0 / hz as f64;
+    let cycles_of_ms = |ms: u64| ms * hz / 1000;
+    let quiet = |m: &Machine| m.cycles() - m.panel.lcd.last_byte > cycles_of_ms(QUIET_MS);
+
+    // Boot: the panel switched on, the backlight, the first screen drawn (at least a screenful
+    // of pixels, then quiet).
+    let screenful = (WIDTH * HEIGHT) as u64;
+    let booted = machine.run_until(
+        cycles_of_ms(BOOT_BOUND_MS),
+        |m| {
+            m.panel.lcd.on_at.is_some()
+                && backlight_on(m)
+                && m.panel.lcd.pixels >= screenful
+                && quiet(m)
+        },
+        &firmware,
+    )?;
+    if !booted {
+        return Err(format!(
+            "no first screen within {BOOT_BOUND_MS} ms: display on: {}, backlight: {}, {} bytes to \
+             the display; the core at {}",
+            machine.panel.lcd.on_at.is_some(),
+            backlight_on(&machine),
+            machine.panel.lcd.bytes,
+            firmware.function_at(machine.emu.core(0).regs.pc())
+        ));
+    }
+    println!(
+        "pico2: boot: display on at {:.1} ms, first screen complete at {:.1} ms of emulated time",
+        ms(machine.panel.lcd.on_at.unwrap_or(0)),
+        ms(machine.panel.lcd.last_byte)
+    );
+    write_screen(&machine, &out.join("pico2-boot.png"))?;
+
+    let scenario = draw(&mut machine, &firmware, digit);
+    // The log and the last screen, whatever happened: what to look at when it failed.
+    machine.rtt.drain(&mut machine.emu);
+    let log = out.join("pico2.rtt");
+    std::fs::write(&log, &machine.rtt.received)
+        .map_err(|e| format!("cannot write {}: {e}", log.display()))?;
+    let screen = out.join(format!("pico2-{digit}.png"));
+    write_screen(&machine, &screen)?;
+    let (polls, (first, last)) = scenario.map_err(|e| {
+        format!(
+            "{e} (the log: {}, the screen: {})",
+            log.display(),
+            screen.display()
+        )
+    })?;
+
+    let q = machine.quirks;
+    println!(
+        "pico2: emulator faults worked around: {} load-acquire/store-release and {} \
+         double-register push/pop rewritten, {} PKHBT/PKHTB and {} VSEL/VMAXNM/VMINNM executed by \
+         the harness ({} times), {} WFE wakes on a pending interrupt, {} tick generator writes \
+         rescaled to the system clock",
+        q.acquire_release,
+        q.vfp_double_push_pop,
+        q.pack_halfword,
+        q.fp_select,
+        machine.harness_executed,
+        machine.wfe_woken,
+        machine.panel.ticks_rescaled
+    );
+    println!(
+        "pico2: digit {digit} drawn ({polls} polls), the inference's kernels from the first entry \
+         to the last exit: {} cycles ({:.1} ms at {} MHz); screen {}, log {}",
+        last - first,
+        ms(last - first),
+        hz / 1_000_000,
+        screen.display(),
+        log.display()
+    );
+    Ok(())
+}
+
+/// After boot: the digit drawn (its first touch also ends the first screen's calibration
+/// notice) and recognised. The number of polls the digit took and the inference kernels' first
+/// and last cycle.
+fn draw(
+    machine: &mut Machine,
+    firmware: &Firmware,
+    digit: u8,
+) -> Result<(usize, (u64, u64)), String> {
+    let layout = Layout::for_screen(Layout::MIN_SCREEN).ok_or("the layout does not fit")?;
+    // The digit, then its recognition.
+    let mut strokes = Vec::new();
+    app::synthetic::finger_polls(&layout, digit, |p| strokes.push(p.map(|p| (p.x, p.y))));
+    machine.measure_kernels();
+    let drawn_before = machine.panel.lcd.bytes;
+    play(machine, &strokes, firmware)?;
+    settle(machine, drawn_before, firmware, "the digit")?;
+    let span = machine
+        .kernel_span
+        .ok_or("the digit was drawn, but the inference kernels never ran")?;
+    Ok((strokes.len(), span))
+}
+
+fn backlight_on(machine: &Machine) -> bool {
+    (rp2350_emu::core::CoreBus::gpio_read_out(&machine.emu.bus) >> PIN_LCD_BACKLIGHT) & 1 == 1
+}
+
+/// Plays touch-panel polls (one per 10 ms, a screen point or `None` while lifted) so that each
+/// is under the finger for one poll period, centred on the firmware's own polls (its reads of
+/// the pen-down line); the finger is lifted at the end.
+fn play(
+    machine: &mut Machine,
+    polls: &[Option<(i32, i32)>],
+    firmware: &Firmware,
+) -> Result<(), String> {
+    let period = POLL_MS * u64::from(machine.panel.sys_clk_hz) / 1000;
+    let now = machine.cycles();
+    let last_read = *machine
+        .panel
+        .pen_reads
+        .last()
+        .ok_or("the firmware has not polled the touch panel")?;
+    let mut next_poll = last_read;
+    while next_poll < now + period {
+        next_poll += period;
+    }
+    let start = next_poll - period / 2;
+    for (k, &poll) in (0u64..).zip(polls) {
+        machine.run_until(start + k * period, |_| false, firmware)?;
+        machine.set_finger(poll);
+    }
+    machine.run_until(start + polls.len() as u64 * period, |_| false, firmware)?;
+    machine.set_finger(None);
+    Ok(())
+}
+
+/// Runs until the display, which has received more than `bytes` bytes, has been quiet for a
+/// while.
+fn settle(
+    machine: &mut Machine,
+    bytes: u64,
+    firmware: &Firmware,
+    after: &str,
+) -> Result<(), String> {
+    let hz = u64::from(machine.panel.sys_clk_hz);
+    let since = machine.cycles();
+    let quiet = QUIET_MS * hz / 1000;
+    let settled = machine.run_until(
+        since + SETTLE_BOUND_MS * hz / 1000,
+        |m| m.panel.lcd.bytes > bytes && m.cycles() - m.panel.lcd.last_byte > quiet,
+        firmware,
+    )?;
+    if settled {
+        Ok(())
+    } else {
+        Err(format!(
+            "the screen did not settle within {SETTLE_BOUND_MS} ms after {after} ({} bytes to the \
+             display meanwhile, {} touch conversions and {} touch polls in all; the core at {})",
+            machine.panel.lcd.bytes - bytes,
+            machine.panel.touch.conversions,
+            machine.panel.pen_reads.len(),
+            firmware.function_at(machine.emu.core(0).regs.pc())
+        ))
+    }
+}
+
+fn write_screen(machine: &Machine, path: &Path) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+    let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), WIDTH as u32, HEIGHT as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| fail(&e))?;
+    writer
+        .write_image_data(&machine.panel.lcd.rgb())
+        .map_err(|e| fail(&e))
+}
