@@ -1,8 +1,9 @@
 //! The Pico 2 build, run: the unmodified firmware for the Raspberry Pi Pico 2 (RP2350, the
 //! default build of `pico-restouch`), loaded from the UF2 file a board owner flashes, in the
 //! `rp2350-emu` emulator with the Pico-ResTouch-LCD-2.8's display and touch controller on its
-//! SPI bus. It boots, draws its first screen, has a digit drawn by a synthetic finger (the
-//! simulator's strokes, `app::synthetic`), and times the inference in the core's cycles.
+//! SPI bus. It boots, copies its model to SRAM (checked against flash), draws its first screen,
+//! has a digit drawn by a synthetic finger (the simulator's strokes, `app::synthetic`), and
+//! times the inference in the core's cycles.
 //! `firmware/emulate-pico2.sh` builds the firmware, runs this, and compares the screens with the
 //! simulator's and the log with what it should say.
 //!
@@ -104,6 +105,11 @@ fn run(args: Vec<String>) -> Result<(), String> {
         ms(machine.panel.lcd.last_byte)
     );
     write_screen(&machine, &out.join("pico2-boot.png"))?;
+    let (ram, flash, len) = model_copy(&machine, &firmware)?;
+    println!(
+        "pico2: the model's copy in SRAM ({len} bytes at {ram:#010x}) equals its bytes in flash \
+         (at {flash:#010x})"
+    );
 
     let scenario = draw(&mut machine, &firmware, digit);
     // The log and the last screen, whatever happened: what to look at when it failed.
@@ -167,6 +173,34 @@ fn draw(
         .kernel_span
         .ok_or("the digit was drawn, but the inference kernels never ran")?;
     Ok((strokes.len(), span))
+}
+
+/// Where the firmware's copy of the model in SRAM is, where in flash it came from, and how long
+/// it is: the copy (`model-in-ram`, the Pico 2's default) must equal bytes of the flash image.
+fn model_copy(machine: &Machine, firmware: &Firmware) -> Result<(u32, u32, usize), String> {
+    const COPY: &str = "pico_restouch::model_bytes::MODEL_IN_RAM";
+    let cell = firmware.object(COPY)?;
+    let ram: Vec<u8> = (cell.address..cell.address + cell.size)
+        .map(|address| (machine.emu.peek(address & !3) >> ((address & 3) * 8)) as u8)
+        .collect();
+    // The cell is the array and a one-byte "taken" flag, on either side of it.
+    let len = ram.len().saturating_sub(1);
+    for at in [0, 1] {
+        let copy = &ram[at..at + len];
+        let found = firmware.flash.windows(len.max(1)).position(|w| w == copy);
+        if let (Some(source), true) = (found, copy.iter().any(|&b| b != 0)) {
+            return Ok((
+                cell.address + at as u32,
+                image::FLASH.start + source as u32,
+                len,
+            ));
+        }
+    }
+    Err(format!(
+        "{COPY} ({len} bytes at {:#010x}) does not hold bytes of the flash image: the model \
+         was not copied",
+        cell.address
+    ))
 }
 
 fn backlight_on(machine: &Machine) -> bool {
