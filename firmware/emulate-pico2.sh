@@ -9,13 +9,22 @@
 # in the core's cycles. The emulator has faults this firmware runs into: pico2-emulator/src/
 # quirks.rs lists them, and the run prints how often it worked around each.
 #
-#   firmware/emulate-pico2.sh
+#   firmware/emulate-pico2.sh             # the run and its checks
+#   firmware/emulate-pico2.sh --profile   # also the inference's cycles per function, every
+#                                         # instruction counted (target/pico2-emulator/pico2-profile.txt)
 #
 # Screens and the log land in firmware/target/pico2-emulator/. Prints, last:
 #   pico2: 7 recognised, screens identical to simulator: <yes|no>, <cycles> cycles/inference (<ms> ms at <MHz> MHz)
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./boards.sh
+profile=()
+for arg in "$@"; do
+  case "$arg" in
+    --profile) profile=(--profile) ;;
+    *) echo "emulate-pico2.sh: unknown argument $arg (usage: emulate-pico2.sh [--profile])" >&2; exit 2 ;;
+  esac
+done
 command -v defmt-print >/dev/null || cargo install defmt-print --locked
 
 ./build-uf2.sh
@@ -27,7 +36,7 @@ elf=$(board_elf pico2)
 out=target/pico2-emulator
 rm -rf "$out"
 mkdir -p "$out"
-run=$(target/emulator/pico2-emulator "$(board_uf2 pico2)" "$elf" "$out" "$digit") || {
+run=$(target/emulator/pico2-emulator "$(board_uf2 pico2)" "$elf" "$out" "$digit" "${profile[@]}") || {
   echo "$run"
   echo "emulate-pico2.sh: the emulated Pico 2 did not get through (above; the log: defmt-print -e $elf < $out/pico2.rtt)" >&2
   exit 1

@@ -80,15 +80,25 @@ impl Firmware {
         Some(start..end)
     }
 
-    /// The name of the function at `pc`, for messages.
-    pub fn function_at(&self, pc: u32) -> String {
+    /// The function holding `pc`.
+    fn function_holding(&self, pc: u32) -> Option<&Symbol> {
         let i = self.functions.partition_point(|s| s.address <= pc);
-        match i.checked_sub(1).map(|i| &self.functions[i]) {
-            Some(s) if pc < s.address + s.size.max(2) => {
+        let symbol = &self.functions[i.checked_sub(1)?];
+        (pc < symbol.address + symbol.size.max(2)).then_some(symbol)
+    }
+
+    /// The name of the function holding `pc`, or the address when none does.
+    pub fn function_name(&self, pc: u32) -> String {
+        self.function_holding(pc)
+            .map_or(format!("{pc:#010x} (no symbol)"), |s| s.name.clone())
+    }
+
+    /// The name of the function at `pc` and the offset into it, for messages.
+    pub fn function_at(&self, pc: u32) -> String {
+        self.function_holding(pc)
+            .map_or(format!("{pc:#010x} (no symbol)"), |s| {
                 format!("{}+{:#x}", s.name, pc - s.address)
-            }
-            _ => format!("{pc:#010x} (no symbol)"),
-        }
+            })
     }
 
     /// The 32-bit word of flash at `address`.

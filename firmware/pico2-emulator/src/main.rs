@@ -11,11 +11,13 @@
 //! works around each without changing the firmware.
 //!
 //! ```text
-//! pico2-emulator <UF2> <ELF> <OUT_DIR> [DIGIT]
+//! pico2-emulator <UF2> <ELF> <OUT_DIR> [DIGIT] [--profile]
 //! ```
 //!
 //! Writes `pico2-boot.png` (the first screen), `pico2-<DIGIT>.png` (after the digit) and
-//! `pico2.rtt` (the raw defmt log) to OUT_DIR, and prints what it measured.
+//! `pico2.rtt` (the raw defmt log) to OUT_DIR, and prints what it measured; with `--profile`,
+//! also the inference's cycles per function, exact (every instruction is stepped), to
+//! `pico2-profile.txt`.
 
 mod image;
 mod panel;
@@ -23,6 +25,7 @@ mod quirks;
 mod rtt;
 mod run;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -33,7 +36,7 @@ use image::Firmware;
 use panel::{HEIGHT, PIN_LCD_BACKLIGHT, WIDTH};
 use run::Machine;
 
-const USAGE: &str = "usage: pico2-emulator <UF2> <ELF> <OUT_DIR> [DIGIT (default 7)]";
+const USAGE: &str = "usage: pico2-emulator <UF2> <ELF> <OUT_DIR> [DIGIT (default 7)] [--profile]";
 
 /// How long the display stays quiet before a screen counts as complete.
 const QUIET_MS: u64 = 100;
@@ -52,6 +55,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Vec<String>) -> Result<(), String> {
+    let profile = args.iter().any(|a| a == "--profile");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--profile").collect();
     let [uf2, elf, out, rest @ ..] = &args[..] else {
         return Err(USAGE.into());
     };
@@ -111,7 +116,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
          (at {flash:#010x})"
     );
 
-    let scenario = draw(&mut machine, &firmware, digit);
+    let scenario = draw(&mut machine, &firmware, digit, profile);
     // The log and the last screen, whatever happened: what to look at when it failed.
     machine.rtt.drain(&mut machine.emu);
     let log = out.join("pico2.rtt");
@@ -127,6 +132,19 @@ fn run(args: Vec<String>) -> Result<(), String> {
         )
     })?;
 
+    if let Some(counts) = machine.profile() {
+        let path = out.join("pico2-profile.txt");
+        let lines = profile_lines(counts, &firmware, last - first);
+        let header = format!(
+            "# Cycles of the inference by function ({} cycles, every instruction counted)\n",
+            last - first
+        );
+        std::fs::write(&path, header + &lines.join("\n") + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        for line in lines.iter().take(8) {
+            println!("pico2: profile: {line}");
+        }
+    }
     let q = machine.quirks;
     println!(
         "pico2: emulator faults worked around: {} load-acquire/store-release and {} \
@@ -160,12 +178,13 @@ fn draw(
     machine: &mut Machine,
     firmware: &Firmware,
     digit: u8,
+    profile: bool,
 ) -> Result<(usize, (u64, u64)), String> {
     let layout = Layout::for_screen(Layout::MIN_SCREEN).ok_or("the layout does not fit")?;
     // The digit, then its recognition.
     let mut strokes = Vec::new();
     app::synthetic::finger_polls(&layout, digit, |p| strokes.push(p.map(|p| (p.x, p.y))));
-    machine.measure_kernels();
+    machine.measure_kernels(profile);
     let drawn_before = machine.panel.lcd.bytes;
     play(machine, &strokes, firmware)?;
     settle(machine, drawn_before, firmware, "the digit")?;
@@ -201,6 +220,22 @@ fn model_copy(machine: &Machine, firmware: &Firmware) -> Result<(u32, u32, usize
          was not copied",
         cell.address
     ))
+}
+
+/// Cycles per function, most first: each function's cycles and its share of `total`.
+fn profile_lines(counts: &HashMap<u32, u64>, firmware: &Firmware, total: u64) -> Vec<String> {
+    let mut by_function: HashMap<String, u64> = HashMap::new();
+    for (&pc, &cycles) in counts {
+        *by_function.entry(firmware.function_name(pc)).or_default() += cycles;
+    }
+    let mut rows: Vec<_> = by_function.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows.into_iter()
+        .map(|(name, cycles)| {
+            let share = 100.0 * cycles as f64 / total.max(1) as f64;
+            format!("{cycles:>11} {share:5.1}%  {name}")
+        })
+        .collect()
 }
 
 fn backlight_on(machine: &Machine) -> bool {

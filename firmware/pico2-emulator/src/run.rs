@@ -32,6 +32,10 @@ pub struct Machine {
     /// [`Machine::measure_kernels`].
     kernels: Range<u32>,
     pub kernel_span: Option<(u64, u64)>,
+    /// With a profile: the core's cycles per instruction address inside that span, and those
+    /// since the last kernel instruction, which count once the kernels run again (so that
+    /// what follows the last exit is left out).
+    profile: Option<Profile>,
     fault_handlers: Vec<u32>,
     /// The `WFE` the core last slept in, executed again while nothing wakes it.
     sleeping_at: Option<u32>,
@@ -92,6 +96,7 @@ impl Machine {
             wfe_woken: 0,
             kernels,
             kernel_span: None,
+            profile: None,
             fault_handlers,
             sleeping_at: None,
         })
@@ -120,9 +125,16 @@ impl Machine {
         };
     }
 
-    /// Forgets the kernels' span, to measure the next inference.
-    pub fn measure_kernels(&mut self) {
+    /// Forgets the kernels' span, to measure the next inference; with `profile`, also counts
+    /// its cycles per instruction ([`Machine::profile`]).
+    pub fn measure_kernels(&mut self, profile: bool) {
         self.kernel_span = None;
+        self.profile = profile.then(Profile::default);
+    }
+
+    /// The cycles of the measured span per instruction address.
+    pub fn profile(&self) -> Option<&HashMap<u32, u64>> {
+        self.profile.as_ref().map(|p| &p.counted)
     }
 
     /// Runs until `done` holds or `deadline` cycles; whether `done` held. A fault of the
@@ -174,7 +186,8 @@ impl Machine {
                         core.ppb.cfsr, core.ppb.hfsr, core.ppb.bfar
                     ));
                 }
-                if self.kernels.contains(&pc) {
+                let in_kernels = self.kernels.contains(&pc);
+                if in_kernels {
                     let span = self.kernel_span.get_or_insert((cycle, cycle));
                     span.1 = cycle;
                 }
@@ -188,6 +201,9 @@ impl Machine {
                     bus: &mut *bus,
                     panel: &mut self.panel,
                 });
+                if let (Some(profile), Some(_)) = (&mut self.profile, self.kernel_span) {
+                    profile.count(pc, core.cycles() - cycle, in_kernels);
+                }
                 if atomics.is_wfe_waiting(0) {
                     self.sleeping_at = Some(pc);
                 }
@@ -210,5 +226,23 @@ impl Machine {
         })?;
         self.rtt.drain(&mut self.emu);
         Ok(())
+    }
+}
+
+/// Cycles per instruction address over the kernels' span.
+#[derive(Default)]
+struct Profile {
+    counted: HashMap<u32, u64>,
+    pending: HashMap<u32, u64>,
+}
+
+impl Profile {
+    fn count(&mut self, pc: u32, cycles: u64, in_kernels: bool) {
+        *self.pending.entry(pc).or_default() += cycles;
+        if in_kernels {
+            for (pc, cycles) in self.pending.drain() {
+                *self.counted.entry(pc).or_default() += cycles;
+            }
+        }
     }
 }
