@@ -40,7 +40,7 @@ const USAGE: &str = "usage: pico2-emulator <UF2> <ELF> <OUT_DIR> [DIGIT (default
 
 /// How long the display stays quiet before a screen counts as complete.
 const QUIET_MS: u64 = 100;
-/// How long boot, the notice's end and a recognition may take, in emulated time.
+/// How long boot may take, and the screen to settle after the digit, in emulated time.
 const BOOT_BOUND_MS: u64 = 2000;
 const SETTLE_BOUND_MS: u64 = 2000;
 
@@ -204,9 +204,12 @@ fn model_copy(machine: &Machine, firmware: &Firmware) -> Result<(u32, u32, usize
         .collect();
     // The cell is the array and a one-byte "taken" flag, on either side of it.
     let len = ram.len().saturating_sub(1);
+    if len == 0 {
+        return Err(format!("{COPY} in the ELF has no room for a model"));
+    }
     for at in [0, 1] {
         let copy = &ram[at..at + len];
-        let found = firmware.flash.windows(len.max(1)).position(|w| w == copy);
+        let found = firmware.flash.windows(len).position(|w| w == copy);
         if let (Some(source), true) = (found, copy.iter().any(|&b| b != 0)) {
             return Ok((
                 cell.address + at as u32,
