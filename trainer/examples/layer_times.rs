@@ -16,7 +16,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Int, Tensor};
-use trainer::cpu::batch_norm::batch_norm_relu;
+use trainer::flex_kernels::batch_norm::batch_norm_relu;
 use trainer::model::{ConvNet, Model};
 use trainer::stages::Stage;
 
@@ -74,8 +74,8 @@ fn main() {
         .map_or(30, |r| r.parse().expect("REPEATS is a number"));
     let device = Device::flex().autodiff();
     // As training sets them up.
-    trainer::cpu::flush_denormals_on_training_threads();
-    trainer::cpu::keep_freed_memory();
+    trainer::flex_kernels::flush_denormals_on_training_threads();
+    trainer::flex_kernels::keep_freed_memory();
     let batch = stage.recipe().batch_size;
     let Model::Conv(net) = stage.net().init(&device) else {
         panic!("{stage} is not a conv stage: nothing to break down");

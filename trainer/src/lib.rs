@@ -4,14 +4,15 @@
 //! Modules follow the pipeline: [`data`] reads MNIST (and [`augment`] distorts it for the stage
 //! beyond the codelab), [`stages`] names each step of the codelab and its recipe, [`model`] defines the networks, [`train`] fits and evaluates them,
 //! [`artifacts`] saves them, [`export`] writes them for other runtimes, [`report`] and [`plot`]
-//! draw what happened.
+//! draw what happened. [`backend`] picks the device; [`flex_kernels`] are the training kernels
+//! burn's `flex` CPU backend runs instead of its generic ones.
 
 pub mod artifacts;
 pub mod augment;
 pub mod backend;
-pub mod cpu;
 pub mod data;
 pub mod export;
+pub mod flex_kernels;
 pub mod model;
 pub mod plot;
 pub mod report;

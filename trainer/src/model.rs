@@ -283,7 +283,7 @@ fn batch_norm(features: usize, device: &Device) -> BatchNorm {
 /// - x: `[batch, channels, ...]`; output: as x
 fn norm_relu<const D: usize>(norm: Option<&BatchNorm>, x: Tensor<D>) -> Tensor<D> {
     match norm {
-        Some(norm) => crate::cpu::batch_norm::batch_norm_relu(norm, x),
+        Some(norm) => crate::flex_kernels::batch_norm::batch_norm_relu(norm, x),
         None => relu(x),
     }
 }
@@ -453,41 +453,14 @@ impl ConvNetConfig {
 }
 
 impl ConvBlock {
-    /// Stride and padding when the convolution is square with symmetric explicit padding, no
-    /// dilation and one group (every stage's, see [`ConvNetConfig::init`]): the convolutions
-    /// [`crate::cpu::conv`] computes.
-    fn square(&self) -> Option<(usize, usize)> {
-        let conv = &self.conv;
-        let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
-            return None;
-        };
-        let [stride, stride_w] = conv.stride;
-        let square = conv.kernel_size[0] == conv.kernel_size[1]
-            && stride == stride_w
-            && conv.dilation == [1, 1]
-            && conv.groups == 1
-            && [left, bottom, right] == [top; 3];
-        square.then_some((stride, top))
-    }
-
-    /// The convolution alone, bias included. On the `flex` CPU backend it runs through
-    /// [`crate::cpu::conv`] (a backward pass of large matmuls on all cores), elsewhere through
-    /// burn's `Conv2d`: same parameters, same function.
+    /// The convolution alone, bias included ([`crate::flex_kernels::conv::conv2d_layer`]: on the `flex` CPU
+    /// backend through its own kernels, elsewhere burn's `Conv2d`; the same function).
     ///
     /// # Shapes
     /// - x: `[batch, in, side, side]`
     /// - output: `[batch, filters, side / stride, side / stride]`
     pub fn conv(&self, x: Tensor<4>) -> Tensor<4> {
-        match self.square() {
-            Some((stride, padding)) if crate::cpu::is_flex(&x.device()) => {
-                let y = crate::cpu::conv::conv2d(x, self.conv.weight.val(), stride, padding);
-                match &self.conv.bias {
-                    Some(bias) => y + bias.val().reshape([1, -1, 1, 1]),
-                    None => y,
-                }
-            }
-            _ => self.conv.forward(x),
-        }
+        crate::flex_kernels::conv::conv2d_layer(&self.conv, x)
     }
 
     /// Convolution, batch norm if any, relu.

@@ -12,8 +12,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::cpu::adam::FusedAdam;
 use crate::data::{IMAGE_SIDE, Mnist, Shuffler};
+use crate::flex_kernels::adam::FusedAdam;
 use crate::model::Model;
 use crate::stages::{LrSchedule, OptimizerKind, Stage};
 
@@ -208,10 +208,7 @@ pub fn train(
     options: &TrainOptions,
 ) -> (Model, Vec<EpochMetrics>) {
     let recipe = stage.recipe();
-    if crate::cpu::is_flex(device) {
-        crate::cpu::flush_denormals_on_training_threads();
-        crate::cpu::keep_freed_memory();
-    }
+    crate::flex_kernels::set_up_training(device);
     device.seed(options.seed);
     let train_device = device.clone().autodiff();
     let mut model = initial_model(stage, options.classes, options.seed, &train_device);

@@ -2,7 +2,7 @@
 //! backward, the shapes it refuses, and results that do not depend on the thread count.
 
 use super::*;
-use crate::cpu::tests::{assert_close, assert_gradient_close};
+use crate::flex_kernels::tests::{assert_close, assert_gradient_close};
 
 #[test]
 fn taps_inside_skip_the_padding() {
@@ -123,4 +123,30 @@ fn results_do_not_depend_on_the_thread_count() {
         })
     };
     assert_eq!(run(1), run(3));
+}
+
+#[test]
+fn the_layer_is_burns_conv2d_with_its_bias_whichever_path_it_takes() {
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::Distribution;
+    let device = burn::tensor::Device::flex();
+    device.seed(5);
+    // Square with symmetric padding (this module's kernels), then asymmetric padding and a
+    // non-square kernel (burn's Conv2d): the same function either way.
+    let square = Conv2dConfig::new([3, 8], [4, 4])
+        .with_stride([2, 2])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(&device);
+    let other = Conv2dConfig::new([3, 8], [3, 2])
+        .with_padding(PaddingConfig2d::Explicit(1, 0, 1, 0))
+        .init(&device);
+    assert_eq!(super::square(&square), Some((2, 1)));
+    assert_eq!(super::square(&other), None);
+    for (case, layer) in [("square", &square), ("other", &other)] {
+        let x = Tensor::<4>::random([2, 3, 12, 12], Distribution::Default, &device);
+        let ours = conv2d_layer(layer, x.clone());
+        let theirs = layer.forward(x);
+        assert_eq!(ours.dims(), theirs.dims(), "{case}");
+        assert_close(case, "output", ours, theirs, 1e-5);
+    }
 }

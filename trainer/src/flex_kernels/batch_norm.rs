@@ -187,15 +187,29 @@ impl CpuBatchNorm for Flex {
 #[derive(Debug)]
 struct BatchNormBackward;
 
-/// The input, gamma, beta, the batch's mean and inverse standard deviation.
-type Saved = (FlexTensor, FlexTensor, FlexTensor, Vec<f32>, Vec<f32>);
+/// What the backward pass keeps of the forward one.
+#[derive(Debug, Clone)]
+struct Saved {
+    input: FlexTensor,
+    gamma: FlexTensor,
+    beta: FlexTensor,
+    /// The batch's mean and inverse standard deviation, per channel.
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+}
 
 impl Backward<Flex, 3> for BatchNormBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [input_node, gamma_node, beta_node] = ops.parents;
-        let (input, gamma, beta, mean, inv_std) = ops.state;
+        let Saved {
+            input,
+            gamma,
+            beta,
+            mean,
+            inv_std,
+        } = ops.state;
         let shape = input.layout().shape().clone();
         let layout = Layout::of(&shape);
         let (x, gamma, beta) = (f32_values(&input), f32_values(&gamma), f32_values(&beta));
@@ -264,7 +278,14 @@ impl<C: CheckpointStrategy> CpuBatchNorm for Autodiff<Flex, C> {
         let (trained, mean, inv_std) = forward(&input, &gamma, &beta, epsilon);
         let output = match prepared {
             OpsKind::Tracked(prep) => {
-                prep.finish((input, gamma, beta, mean, inv_std), trained.output)
+                let saved = Saved {
+                    input,
+                    gamma,
+                    beta,
+                    mean,
+                    inv_std,
+                };
+                prep.finish(saved, trained.output)
             }
             OpsKind::UnTracked(prep) => prep.finish(trained.output),
         };
@@ -317,7 +338,7 @@ pub fn batch_norm_relu<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::tests::{assert_close, assert_gradient_close, uniform, values};
+    use crate::flex_kernels::tests::{assert_close, assert_gradient_close, uniform, values};
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
     use burn::tensor::Device;

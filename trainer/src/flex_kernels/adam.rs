@@ -83,8 +83,31 @@ pub trait CpuAdam: burn::backend::Backend {
 
 /// Elements per task of the update.
 const ELEMENTS_PER_TASK: usize = 1 << 14;
-/// A task's index and its share of the new value and moments.
-type Task<'a> = (usize, ((&'a mut [f32], &'a mut [f32]), &'a mut [f32]));
+/// One task: its index and its share of the new value and moments.
+struct Task<'a> {
+    index: usize,
+    value: &'a mut [f32],
+    moment_1: &'a mut [f32],
+    moment_2: &'a mut [f32],
+}
+
+impl<'a> Task<'a> {
+    /// The task of what the three outputs' chunks, zipped and enumerated, yield.
+    #[allow(clippy::type_complexity)] // the shape `enumerate` and `zip` give, named once here
+    fn of(
+        (index, ((value, moment_1), moment_2)): (
+            usize,
+            ((&'a mut [f32], &'a mut [f32]), &'a mut [f32]),
+        ),
+    ) -> Task<'a> {
+        Task {
+            index,
+            value,
+            moment_1,
+            moment_2,
+        }
+    }
+}
 
 /// Tensors from this size are updated on all cores (the dense layers' weights); smaller ones on
 /// the calling thread.
@@ -108,8 +131,14 @@ impl CpuAdam for Flex {
         );
         let mut outputs = [(); 3].map(|_| vec![0.0f32; len]);
         let [new_value, new_moment_1, new_moment_2] = &mut outputs;
-        let update = |(task, ((out_value, out_moment_1), out_moment_2)): Task<'_>| {
-            let at = task * ELEMENTS_PER_TASK..task * ELEMENTS_PER_TASK + out_value.len();
+        let update = |task: Task<'_>| {
+            let Task {
+                index,
+                value: out_value,
+                moment_1: out_moment_1,
+                moment_2: out_moment_2,
+            } = task;
+            let at = index * ELEMENTS_PER_TASK..index * ELEMENTS_PER_TASK + out_value.len();
             let inputs = value[at.clone()]
                 .iter()
                 .zip(&grad[at.clone()])
@@ -131,6 +160,7 @@ impl CpuAdam for Flex {
                 .zip(new_moment_1.par_chunks_mut(ELEMENTS_PER_TASK))
                 .zip(new_moment_2.par_chunks_mut(ELEMENTS_PER_TASK))
                 .enumerate()
+                .map(Task::of)
                 .for_each(update);
         } else {
             new_value
@@ -138,6 +168,7 @@ impl CpuAdam for Flex {
                 .zip(new_moment_1.chunks_mut(ELEMENTS_PER_TASK))
                 .zip(new_moment_2.chunks_mut(ELEMENTS_PER_TASK))
                 .enumerate()
+                .map(Task::of)
                 .for_each(update);
         }
         let [new_value, new_moment_1, new_moment_2] = outputs;
@@ -226,7 +257,7 @@ impl Optimizer for FusedAdam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::tests::values;
+    use crate::flex_kernels::tests::values;
     use burn::tensor::{Distribution, Shape};
 
     /// Three steps of a `[rows, cols]` parameter: through the optimizer (the routing to the

@@ -4,9 +4,10 @@
 //! and Adam's update ([`adam`]); each computes the same function as burn's layer or optimizer
 //! with the same parameters (checked against burn in their tests).
 //!
-//! The network calls [`conv::conv2d`] and [`batch_norm::batch_norm_relu`] and the trainer
-//! [`adam::FusedAdam`], which use these when tensors are on `flex` ([`is_flex`]); on a GPU they
-//! keep burn's layers and optimizer.
+//! The network calls [`conv::conv2d_layer`] and [`batch_norm::batch_norm_relu`] and the trainer
+//! [`adam::FusedAdam`] and [`set_up_training`], which use these when tensors are on `flex`
+//! ([`is_flex`]); on a GPU they keep burn's layers and optimizer. The model code does not know
+//! which backend it runs on.
 
 use std::borrow::Cow;
 
@@ -37,6 +38,16 @@ fn f32_values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
     match tensor.as_slice::<f32>() {
         Some(values) => Cow::Borrowed(values),
         None => Cow::Owned(tensor.to_contiguous().storage::<f32>().to_vec()),
+    }
+}
+
+/// What training on `device` needs of the CPU: on `flex`, subnormals flushed on the training
+/// threads ([`flush_denormals_on_training_threads`]) and freed memory kept for the next step
+/// ([`keep_freed_memory`]); nothing on a GPU.
+pub fn set_up_training(device: &Device) {
+    if is_flex(device) {
+        flush_denormals_on_training_threads();
+        keep_freed_memory();
     }
 }
 

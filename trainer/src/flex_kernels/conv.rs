@@ -32,6 +32,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, DType, Dispatch, Flex, backend_extension};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
 use burn::tensor::{Shape, Tensor};
 
 use super::matmul::{Strided, matmul};
@@ -476,14 +478,25 @@ struct ConvBackward;
 
 /// What the backward pass needs: each chunk's column matrices (the unfolded input), the weight
 /// `[O, taps]` in column order, the number of outputs, the sizes.
-type Saved = (Vec<Vec<f32>>, Vec<f32>, usize, Geometry);
+#[derive(Debug, Clone)]
+struct Saved {
+    columns: Vec<Vec<f32>>,
+    weight: Vec<f32>,
+    outputs: usize,
+    geometry: Geometry,
+}
 
 impl Backward<Flex, 2> for ConvBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [input_node, weight_node] = ops.parents;
-        let (columns, weight, outputs, g) = ops.state;
+        let Saved {
+            columns,
+            weight,
+            outputs,
+            geometry: g,
+        } = ops.state;
         let grad = grads.consume::<Flex>(&ops.node);
         let grad = f32_values(&grad);
         let per_chunk = g.images_per_chunk();
@@ -594,7 +607,13 @@ impl<C: CheckpointStrategy> CpuConv for Autodiff<Flex, C> {
                 let weight = weight_in_column_order(&weight, &g);
                 let (output, columns) = forward(&f32_values(&input), &weight, outputs, &g);
                 let output = flex_tensor(output, output_shape(&g, outputs));
-                prep.finish((columns, weight, outputs, g), output)
+                let saved = Saved {
+                    columns,
+                    weight,
+                    outputs,
+                    geometry: g,
+                };
+                prep.finish(saved, output)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::cpu_conv2d(
                 input.into_primitive(),
@@ -619,6 +638,42 @@ pub fn conv2d(input: Tensor<4>, weight: Tensor<4>, stride: usize, padding: usize
         stride,
         padding,
     ))
+}
+
+/// burn's `Conv2d` layer on `x`, bias included: through [`conv2d`] when `x` is on `flex` and
+/// the convolution is one it computes ([`square`]), else `Conv2d::forward`. The same function
+/// with the same parameters (the tests check it against burn's).
+///
+/// # Shapes
+/// - x: `[batch, in, side, side]`
+/// - output: `[batch, filters, side / stride, side / stride]`
+pub fn conv2d_layer(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    match square(conv) {
+        Some((stride, padding)) if super::is_flex(&x.device()) => {
+            let y = conv2d(x, conv.weight.val(), stride, padding);
+            match &conv.bias {
+                Some(bias) => y + bias.val().reshape([1, -1, 1, 1]),
+                None => y,
+            }
+        }
+        _ => conv.forward(x),
+    }
+}
+
+/// Stride and padding when the convolution is square with symmetric explicit padding, no
+/// dilation and one group (every stage's, see `model::ConvNetConfig::init`): the convolutions
+/// [`conv2d`] computes.
+fn square(conv: &Conv2d) -> Option<(usize, usize)> {
+    let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
+        return None;
+    };
+    let [stride, stride_w] = conv.stride;
+    let square = conv.kernel_size[0] == conv.kernel_size[1]
+        && stride == stride_w
+        && conv.dilation == [1, 1]
+        && conv.groups == 1
+        && [left, bottom, right] == [top; 3];
+    square.then_some((stride, top))
 }
 
 #[cfg(test)]
