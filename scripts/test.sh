@@ -86,8 +86,19 @@ all_checks() {
   # gemm and flex pick AVX-512 or AVX2 kernels by CPUID at run time: the run above took this
   # machine's; QEMU as a Haswell takes the other on an AVX-512 machine (the same on an AVX2 one).
   # --workspace keeps the build above (a lone -p trainer build unifies burn's features otherwise).
-  CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$PWD/scripts/avx2-cpu.sh" \
-    linted cargo test --workspace --release "${gpu[@]}" --lib cpu::
+  # A filter that matches nothing passes silently: the run must count the kernels' tests.
+  local kernels
+  kernels=$(CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$PWD/scripts/avx2-cpu.sh" \
+    linted cargo test --workspace --release "${gpu[@]}" --lib flex_kernels:: 2>&1) || {
+    echo "$kernels"
+    echo "test.sh: the trainer's kernels failed on the emulated AVX2-only CPU (above)" >&2
+    return 1
+  }
+  echo "$kernels"
+  echo "$kernels" | grep -Eq '^test result: ok\. [1-9][0-9]* passed' || {
+    echo "test.sh: no test of trainer::flex_kernels ran on the emulated AVX2-only CPU (the filter above matches none: was the module renamed?)" >&2
+    return 1
+  }
 
   step "runtime-nostd's tests built for a 32-bit target (i686: usize is 32 bits)"
   # Installs the 32-bit C runtime the i686 test binaries link against when missing.
