@@ -116,6 +116,34 @@ macro_rules! position {
     };
 }
 
+/// One filter's raw sums over four pixels' packed patches, `P` and `H` of pixels 0-1 and 2-3,
+/// into r0-r3: r0 counts from `-len` up to zero, r1 points one past the filter, r2 at the
+/// lanes. The accumulators are r8-r11, zeroed first; an odd `len` enters the doubled loop at
+/// its second position (`lsls` leaves Z clear for an odd index), so the index reaches 0 only
+/// after a second position, where `bne` tests it. r4 and r5 are scratch.
+macro_rules! quad_sums {
+    () => {
+        concat!(
+            "movs r3, #0\n",
+            "mov r8, r3\n",
+            "mov r9, r3\n",
+            "mov r10, r3\n",
+            "mov r11, r3\n",
+            "lsls r3, r0, #31\n",
+            "bne 3f\n",
+            "2:\n",
+            position!(),
+            "3:\n",
+            position!(),
+            "bne 2b\n",
+            "mov r0, r8\n",
+            "mov r1, r9\n",
+            "mov r2, r10\n",
+            "mov r3, r11\n",
+        )
+    };
+}
+
 /// One filter's dot products with four pixels' packed patches: `lanes` holds
 /// [`WORDS_PER_POSITION`] words per patch position (at least `filter.len()` positions), as
 /// [`packed_code`] codes them. `None`, running nothing, for an empty filter or short lanes.
@@ -137,22 +165,7 @@ pub fn dot_pixel_quad(lanes: &[u32], filter: &[u8]) -> Option<PixelQuadSums> {
     // the outputs, last. r4 and r5 are clobbers; everything written is declared.
     unsafe {
         asm!(
-            "movs r3, #0",
-            "mov r8, r3",
-            "mov r9, r3",
-            "mov r10, r3",
-            "mov r11, r3",
-            "lsls r3, r0, #31",
-            "bne 3f",
-            "2:",
-            position!(),
-            "3:",
-            position!(),
-            "bne 2b",
-            "mov r0, r8",
-            "mov r1, r9",
-            "mov r2, r10",
-            "mov r3, r11",
+            quad_sums!(),
             inout("r0") 0u32.wrapping_sub(len as u32) => packed_low,
             inout("r1") filter.as_ptr_range().end => high,
             inout("r2") lanes.as_ptr() => packed_low_2,
@@ -331,24 +344,9 @@ pub fn dot_requantize_filters(
             "ldr r0, [sp]",
             "ldr r1, [sp, #4]",
             "ldr r2, [sp, #8]",
-            "movs r3, #0",
-            "mov r8, r3",
-            "mov r9, r3",
-            "mov r10, r3",
-            "mov r11, r3",
-            "lsls r3, r0, #31",
-            "bne 3f",
-            "2:",
-            position!(),
-            "3:",
-            position!(),
-            "bne 2b",
+            quad_sums!(),
             // The sums: P - 65536 * H for the low halves (pixels 0 and 2), H for the high ones,
             // each plus its bias; onto the stack, for the codes to take.
-            "mov r0, r8",
-            "mov r1, r9",
-            "mov r2, r10",
-            "mov r3, r11",
             "lsls r5, r1, #16",
             "subs r0, r0, r5",
             "lsls r5, r3, #16",
