@@ -1,94 +1,60 @@
-//! Exports of a trained stage. [`layers`] turns a burn [`Model`](crate::model::Model) into a
-//! plain list of inference layers (no dropout, batch-norm statistics frozen); every exporter
-//! ([`onnx`], [`flat`]) writes from that one list, so they cannot disagree on
-//! weights, layouts or layer order.
+//! Exports of a trained stage, as one pipeline:
+//!
+//! 1. [`layers`]: the burn [`Model`](crate::model::Model) as a plain list of inference layers
+//!    (no dropout, batch-norm statistics frozen), in one layout (ONNX's) from here to the writers;
+//! 2. [`fold`]: batch norm folded into the weights, shapes worked out;
+//! 3. [`quantize`]: the folded layers in int8, calibrated through the f32 flat file;
+//! 4. writers: [`onnx`] writes the float ONNX file from 1 and the int8 twin from 3, [`flat`] the
+//!    f32 flat file from 2 and the int8 one from 3. Each converts to its own format's layout as it
+//!    writes, so the files cannot disagree on weights or layer order.
 
 pub mod flat;
+pub mod fold;
 pub mod layers;
 pub mod onnx;
+pub mod quantize;
 
-/// Writes every export of a trained stage beside its folder: `models/<stage>.onnx`, `models/<stage>.f32.mnef` and `models/<stage>.i8.mnef` (int8 calibrated on
-/// the first [`flat::CALIBRATION_IMAGES`] of `calibration`). Returns the paths written.
-pub fn export_stage(
-    dir: &crate::artifacts::StageDir,
-    model: &crate::model::Model,
-    metrics: &crate::artifacts::StageMetrics,
-    calibration: &crate::data::Mnist,
-) -> Result<Vec<std::path::PathBuf>, crate::artifacts::ArtifactError> {
-    let write_error =
-        |path: &std::path::Path, detail: String| crate::artifacts::ArtifactError::Write {
-            path: path.to_path_buf(),
-            detail,
-        };
-    let layers = layers::inference_layers(model);
-    let mut written = Vec::new();
-    {
-        let provenance = onnx::Provenance {
-            stage: metrics.stage.clone(),
-            test_accuracy: metrics.test_accuracy,
-            training_command: metrics.command.clone(),
-        };
-        let path = dir.onnx();
-        onnx::write_onnx(&onnx::to_onnx(&layers, &provenance), &path)
-            .map_err(|e| write_error(&path, e.to_string()))?;
-        written.push(path);
-    }
-    let (f32_path, i8_path) = (
-        dir.flat(runtime_nostd::Variant::F32),
-        dir.flat(runtime_nostd::Variant::Int8),
-    );
-    let files = flat_files(model, metrics, calibration).map_err(|e| {
-        let path = match e.variant {
-            runtime_nostd::Variant::F32 => &f32_path,
-            runtime_nostd::Variant::Int8 => &i8_path,
-        };
-        write_error(path, e.to_string())
-    })?;
-    // The int8 ONNX twin of the int8 flat file, for the CNN stages (the ones a deployment on a
-    // Linux board would pick).
-    if has_convolutions(&layers) {
-        let provenance = onnx::Provenance {
-            stage: metrics.stage.clone(),
-            test_accuracy: metrics.test_accuracy,
-            training_command: metrics.command.clone(),
-        };
-        let path = dir.onnx_int8();
-        onnx::write_onnx(&onnx::to_int8_onnx(&files.int8, &provenance), &path)
-            .map_err(|e| write_error(&path, e.to_string()))?;
-        written.push(path);
-    }
-    for (path, bytes) in [(f32_path, files.f32_file), (i8_path, files.i8_file)] {
-        std::fs::write(&path, bytes).map_err(|e| write_error(&path, e.to_string()))?;
-        written.push(path);
-    }
-    Ok(written)
+use std::path::PathBuf;
+
+use runtime_nostd::Variant;
+use runtime_nostd::format::LayerKind;
+use runtime_nostd::write::WriteError;
+
+use crate::artifacts::{ArtifactError, StageDir, StageMetrics};
+use crate::data::Mnist;
+use crate::model::Model;
+use quantize::{CALIBRATION_IMAGES, CalibrationError, QuantizedLayer};
+
+/// Why an export could not be made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportError {
+    /// A layer's shapes do not fit the flat format.
+    Fold(fold::FoldError),
+    /// The flat writer refused the layers.
+    Write(WriteError),
+    /// The int8 calibration failed.
+    Calibration(CalibrationError),
 }
 
-/// Whether a stage is a CNN (and so gets an int8 ONNX twin).
-pub fn has_convolutions(layers: &[layers::Layer]) -> bool {
-    layers.iter().any(|layer| match layer {
-        layers::Layer::Conv { .. } => true,
-        layers::Layer::Dense { .. } | layers::Layer::Flatten => false,
-    })
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportError::Fold(e) => write!(f, "the flat format cannot hold {e}"),
+            ExportError::Write(e) => write!(f, "cannot write the flat file: {e}"),
+            ExportError::Calibration(e) => e.fmt(f),
+        }
+    }
 }
 
-/// A stage's flat files and the int8 quantisation they were made with.
-pub struct FlatFiles {
-    /// The f32 flat file.
-    pub f32_file: Vec<u8>,
-    /// The int8 flat file.
-    pub i8_file: Vec<u8>,
-    /// The int8 layers the int8 file holds (also what the int8 ONNX twin is made from).
-    pub int8: Vec<flat::QuantizedStep>,
-}
+impl std::error::Error for ExportError {}
 
 /// A flat file that could not be made, and which one.
 #[derive(Debug)]
 pub struct FlatFileError {
     /// The file's variant.
-    pub variant: runtime_nostd::Variant,
+    pub variant: Variant,
     /// Why.
-    pub error: flat::FlatExportError,
+    pub error: ExportError,
 }
 
 impl std::fmt::Display for FlatFileError {
@@ -99,15 +65,52 @@ impl std::fmt::Display for FlatFileError {
 
 impl std::error::Error for FlatFileError {}
 
-/// The bytes of a stage's two flat files, f32 and int8 (calibrated on the first
-/// [`flat::CALIBRATION_IMAGES`] of `calibration`), exactly as [`export_stage`] writes them.
-pub fn flat_files(
-    model: &crate::model::Model,
-    metrics: &crate::artifacts::StageMetrics,
-    calibration: &crate::data::Mnist,
-) -> Result<FlatFiles, FlatFileError> {
-    use runtime_nostd::Variant;
-    let folded = flat::fold_layers(&layers::inference_layers(model));
+/// Every export of a stage, as bytes.
+pub struct StageExports {
+    /// The float ONNX file.
+    pub onnx: Vec<u8>,
+    /// The int8 ONNX twin of the int8 flat file, for the CNN stages (the ones a deployment on a
+    /// Linux board would pick).
+    pub int8_onnx: Option<Vec<u8>>,
+    /// The f32 flat file.
+    pub f32_file: Vec<u8>,
+    /// The int8 flat file.
+    pub i8_file: Vec<u8>,
+    /// The int8 layers both int8 files are written from.
+    pub int8: Vec<QuantizedLayer>,
+}
+
+impl StageExports {
+    /// Each file with where it goes in `dir`.
+    pub fn files(&self, dir: &StageDir) -> Vec<(PathBuf, &[u8])> {
+        let mut files = vec![(dir.onnx(), self.onnx.as_slice())];
+        if let Some(int8_onnx) = &self.int8_onnx {
+            files.push((dir.onnx_int8(), int8_onnx));
+        }
+        files.push((dir.flat(Variant::F32), &self.f32_file));
+        files.push((dir.flat(Variant::Int8), &self.i8_file));
+        files
+    }
+}
+
+/// Every export of a trained stage (int8 calibrated on the first [`CALIBRATION_IMAGES`] of
+/// `calibration`), exactly as [`export_stage`] writes them.
+pub fn stage_exports(
+    model: &Model,
+    metrics: &StageMetrics,
+    calibration: &Mnist,
+) -> Result<StageExports, FlatFileError> {
+    let layers = layers::inference_layers(model);
+    let provenance = onnx::Provenance {
+        stage: metrics.stage.clone(),
+        test_accuracy: metrics.test_accuracy,
+        training_command: metrics.command.clone(),
+    };
+    let onnx = onnx::to_onnx(&layers, &provenance).to_bytes();
+    let folded = fold::fold_layers(&layers).map_err(|e| FlatFileError {
+        variant: Variant::F32,
+        error: ExportError::Fold(e),
+    })?;
     let metadata = |variant: Variant| {
         vec![
             ("stage", metrics.stage.clone()),
@@ -123,20 +126,56 @@ pub fn flat_files(
             ("project_version", env!("CARGO_PKG_VERSION").to_string()),
         ]
     };
-    let failed = |variant| move |error| FlatFileError { variant, error };
+    let failed = |variant| {
+        move |error| FlatFileError {
+            variant,
+            error: ExportError::Write(error),
+        }
+    };
     let f32_file =
         flat::write_f32(&folded, &metadata(Variant::F32)).map_err(failed(Variant::F32))?;
     let mut i8_metadata = metadata(Variant::Int8);
     i8_metadata.push((
         "calibration",
-        format!("first {} training images", flat::CALIBRATION_IMAGES),
+        format!("first {CALIBRATION_IMAGES} training images"),
     ));
-    let calibration = calibration.truncated(flat::CALIBRATION_IMAGES);
-    let int8 = flat::quantize(&folded, &f32_file, &calibration).map_err(failed(Variant::Int8))?;
+    let calibration = calibration.truncated(CALIBRATION_IMAGES);
+    let int8 = quantize::quantize(&folded, &f32_file, &calibration).map_err(|e| FlatFileError {
+        variant: Variant::Int8,
+        error: ExportError::Calibration(e),
+    })?;
+    let has_convolutions = folded.iter().any(|l| l.kind == LayerKind::Conv2d);
     let i8_file = flat::write_int8(&int8, &i8_metadata).map_err(failed(Variant::Int8))?;
-    Ok(FlatFiles {
+    let int8_onnx = has_convolutions.then(|| onnx::to_int8_onnx(&int8, &provenance).to_bytes());
+    Ok(StageExports {
+        onnx,
+        int8_onnx,
         f32_file,
         i8_file,
         int8,
     })
+}
+
+/// Writes every export of a trained stage beside its folder: `models/<stage>.onnx`,
+/// `models/<stage>.int8.onnx` (CNN stages), `models/<stage>.f32.mnef` and
+/// `models/<stage>.i8.mnef`. Returns the paths written.
+pub fn export_stage(
+    dir: &StageDir,
+    model: &Model,
+    metrics: &StageMetrics,
+    calibration: &Mnist,
+) -> Result<Vec<PathBuf>, ArtifactError> {
+    let exports = stage_exports(model, metrics, calibration).map_err(|e| ArtifactError::Write {
+        path: dir.flat(e.variant),
+        detail: e.to_string(),
+    })?;
+    let mut written = Vec::new();
+    for (path, bytes) in exports.files(dir) {
+        std::fs::write(&path, bytes).map_err(|e| ArtifactError::Write {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -1,20 +1,22 @@
-//! ONNX export (IR 8, opset 17) of the inference graph, encoded by [`proto`].
+//! The ONNX writers (IR 8, opset 17, encoded by [`proto`]): the float file from the inference
+//! layers ([`layers`](super::layers)), the int8 twin from the quantised ones
+//! ([`quantize`](super::quantize)), both in the pipeline's layout, which is ONNX's.
 //!
 //! Input `image`: float32 `[N, 1, 28, 28]` (pixels / 256, N symbolic). Outputs `probabilities`
 //! (Softmax over axis 1) and `logits`, both `[N, 10]`. Batch norm stays a
 //! `BatchNormalization` node with the trained statistics and epsilon; dropout is gone; conv
-//! padding is explicit and symmetric; dense layers are `Gemm` with `B` laid out `[in, out]`.
+//! padding is explicit and symmetric; dense layers are `Gemm`.
 
 pub mod proto;
 
-use std::path::Path;
-
 use runtime_nostd::format::{INPUT_QUANTIZATION, Quantization};
 
-use super::flat::{QuantizedLayer, QuantizedStep};
+use super::fold::classes;
 use super::layers::{Activation, Array, BatchNormParams, Layer};
+use super::quantize::QuantizedLayer;
 use crate::data::IMAGE_SIDE;
 use proto::{Attribute, AttributeValue, DataType, Dim, Graph, Model, Node, Tensor, ValueInfo};
+use runtime_nostd::format::LayerKind;
 
 /// ONNX IR version written (ONNX Runtime >= 1.10 and tract read it).
 pub const IR_VERSION: i64 = 8;
@@ -150,20 +152,6 @@ impl GraphBuilder {
         self.last = self.op(op, inputs, attributes, output);
     }
 
-    /// The initializers of a conv or dense layer, as its extra inputs.
-    fn weight_and_bias(
-        &mut self,
-        prefix: &str,
-        weight: &Array,
-        bias: Option<&[f32]>,
-    ) -> Vec<String> {
-        let mut inputs = vec![self.array(format!("{prefix}.weight"), weight)];
-        if let Some(b) = bias {
-            inputs.push(self.vector(format!("{prefix}.bias"), b));
-        }
-        inputs
-    }
-
     fn batch_norm(&mut self, prefix: &str, norm: &BatchNormParams) {
         let inputs = vec![
             self.vector(format!("{prefix}.bn.gamma"), &norm.gamma),
@@ -191,44 +179,35 @@ impl GraphBuilder {
         let prefix = format!("layer{index}");
         // The last layer's final value is the `logits` output.
         let output = is_last.then_some(LOGITS);
-        match layer {
-            Layer::Flatten => self.node("Flatten", vec![], vec![int("axis", 1)], None),
-            Layer::Conv {
-                weight,
-                bias,
-                stride,
-                pad,
-                norm,
-                activation,
-            } => {
-                let inputs = self.weight_and_bias(&prefix, weight, bias.as_deref());
-                let kernel = [weight.dims[2] as i64, weight.dims[3] as i64];
+        let (op, weight, attributes) = match layer.kind {
+            LayerKind::Flatten => {
+                self.node("Flatten", vec![], vec![int("axis", 1)], None);
+                return;
+            }
+            LayerKind::Conv2d => {
+                let geometry = layer.geometry;
                 let attributes = vec![
-                    ints("kernel_shape", &kernel),
-                    ints("strides", &[*stride as i64; 2]),
-                    ints("pads", &[*pad as i64; 4]),
+                    ints("kernel_shape", &[geometry.kernel as i64; 2]),
+                    ints("strides", &[geometry.stride as i64; 2]),
+                    ints("pads", &[geometry.pad as i64; 4]),
                 ];
-                self.node("Conv", inputs, attributes, None);
-                if let Some(n) = norm {
-                    self.batch_norm(&prefix, n);
-                }
-                self.activation(*activation, output);
+                ("Conv", layer.weight.clone(), attributes)
             }
-            Layer::Dense {
-                weight,
-                bias,
-                norm,
-                activation,
-            } => {
-                let inputs = self.weight_and_bias(&prefix, weight, bias.as_deref());
-                let direct = norm.is_none() && *activation == Activation::Identity;
-                self.node("Gemm", inputs, vec![], if direct { output } else { None });
-                if let Some(n) = norm {
-                    self.batch_norm(&prefix, n);
-                }
-                self.activation(*activation, output);
-            }
+            // B in Gemm's default layout, `[in, out]`, as the float files have been written
+            // since the first export (the twin, written later, has `transB`).
+            LayerKind::Dense => ("Gemm", layer.weight.as_ref().map(Array::transposed), vec![]),
+        };
+        let mut inputs =
+            weight.map_or(vec![], |w| vec![self.array(format!("{prefix}.weight"), &w)]);
+        if let Some(b) = &layer.bias {
+            inputs.push(self.vector(format!("{prefix}.bias"), b));
         }
+        let direct = layer.norm.is_none() && layer.activation == Activation::Identity;
+        self.node(op, inputs, attributes, if direct { output } else { None });
+        if let Some(n) = &layer.norm {
+            self.batch_norm(&prefix, n);
+        }
+        self.activation(layer.activation, output);
     }
 }
 
@@ -275,11 +254,10 @@ fn model(graph: Graph, provenance: &Provenance, doc: String, extra: &[(&str, Str
 /// The ONNX model for a stage's inference layers.
 pub fn to_onnx(layers: &[Layer], provenance: &Provenance) -> Model {
     // The last layer's outputs are the classes.
-    let classes = match layers.last() {
-        Some(Layer::Dense { weight, .. }) => weight.dims.get(1).copied().unwrap_or(0),
-        Some(Layer::Conv { weight, .. }) => weight.dims.first().copied().unwrap_or(0),
-        Some(Layer::Flatten) | None => 0,
-    };
+    let classes = layers
+        .last()
+        .and_then(|l| l.weight.as_ref())
+        .map_or(0, |w| w.dims[0]);
     let mut builder = graph_builder(
         format!("mnist_edge_{}", provenance.stage.replace('-', "_")),
         classes,
@@ -338,10 +316,10 @@ impl GraphBuilder {
         &mut self,
         prefix: &str,
         q: &QuantizedLayer,
-        codes: Vec<u8>,
         dims: &[usize],
     ) -> Vec<String> {
         let channels = q.bias.len();
+        let codes = q.weights.iter().map(|&c| uint8_code(c)).collect();
         let weight_scales: Vec<f32> = q.weight_scales.iter().map(|&s| s as f32).collect();
         let bias_scales: Vec<f32> = q
             .weight_scales
@@ -400,50 +378,30 @@ impl GraphBuilder {
     }
 }
 
-/// `[out][k][k][in]` (runtime) int8 codes to `[out, in, k, k]` (ONNX) uint8 codes.
-fn ohwi_to_oihw(codes: &[i8], out: usize, input: usize, k: usize) -> Vec<u8> {
-    let mut oihw = vec![0u8; codes.len()];
-    for o in 0..out {
-        for y in 0..k {
-            for x in 0..k {
-                for i in 0..input {
-                    oihw[((o * input + i) * k + y) * k + x] =
-                        uint8_code(codes[((o * k + y) * k + x) * input + i]);
-                }
-            }
-        }
-    }
-    oihw
-}
-
-/// The int8 twin of a stage's int8 flat file, from the same quantisation (`steps`, as
-/// `export::flat::quantize` made them for the flat file): a QDQ graph, float operators between
+/// The int8 twin of a stage's int8 flat file, from the same quantisation (`layers`, as
+/// [`quantize`](super::quantize::quantize) made them for the flat file): a QDQ graph, float operators between
 /// QuantizeLinear/DequantizeLinear pairs at every point where the int8 runtime holds codes, with
 /// the int8 weights and int32 biases as initializers. Same interface as the float file.
-pub fn to_int8_onnx(steps: &[QuantizedStep], provenance: &Provenance) -> Model {
+pub fn to_int8_onnx(layers: &[QuantizedLayer], provenance: &Provenance) -> Model {
     let mut builder = graph_builder(
         format!("mnist_edge_{}_int8", provenance.stage.replace('-', "_")),
-        super::flat::classes(steps),
+        classes(layers.last().map(|q| &q.layer)),
     );
     builder.quantize_dequantize("input", INPUT_QUANTIZATION, None);
-    for (i, step) in steps.iter().enumerate() {
+    for (i, q) in layers.iter().enumerate() {
         let prefix = format!("layer{i}");
-        let output = (i + 1 == steps.len()).then_some(LOGITS);
-        match step {
-            QuantizedStep::Flatten { .. } => {
-                // The runtime's activations are HWC: flattening NHWC gives its order, which the
-                // dense weights that follow are laid out for.
-                builder.node("Transpose", vec![], vec![ints("perm", &[0, 2, 3, 1])], None);
+        let output = (i + 1 == layers.len()).then_some(LOGITS);
+        match q.layer.kind {
+            LayerKind::Flatten => {
                 builder.node("Flatten", vec![], vec![int("axis", 1)], None);
             }
-            QuantizedStep::Conv(q) => {
+            LayerKind::Conv2d => {
                 let (out, input, k) = (
                     q.layer.output.channels,
                     q.layer.input.channels,
                     q.layer.geometry.kernel,
                 );
-                let codes = ohwi_to_oihw(&q.weights, out, input, k);
-                let inputs = builder.dequantized_weights(&prefix, q, codes, &[out, input, k, k]);
+                let inputs = builder.dequantized_weights(&prefix, q, &[out, input, k, k]);
                 let attributes = vec![
                     ints("kernel_shape", &[k as i64; 2]),
                     ints("strides", &[q.layer.geometry.stride as i64; 2]),
@@ -452,11 +410,9 @@ pub fn to_int8_onnx(steps: &[QuantizedStep], provenance: &Provenance) -> Model {
                 builder.node("Conv", inputs, attributes, None);
                 builder.quantized_activation(&prefix, q, output);
             }
-            QuantizedStep::Dense(q) => {
-                let out = q.layer.output.channels;
-                let codes = q.weights.iter().map(|&c| uint8_code(c)).collect();
-                let dims = [out, q.weights.len() / out.max(1)];
-                let inputs = builder.dequantized_weights(&prefix, q, codes, &dims);
+            LayerKind::Dense => {
+                let dims = [q.layer.output.channels, q.layer.weights_per_output()];
+                let inputs = builder.dequantized_weights(&prefix, q, &dims);
                 builder.node("Gemm", inputs, vec![int("transB", 1)], None);
                 builder.quantized_activation(&prefix, q, output);
             }
@@ -476,11 +432,6 @@ pub fn to_int8_onnx(steps: &[QuantizedStep], provenance: &Provenance) -> Model {
         doc,
         &[("quantisation", note.into())],
     )
-}
-
-/// Serialises `model` to `path`.
-pub fn write_onnx(model: &Model, path: &Path) -> std::io::Result<()> {
-    std::fs::write(path, model.to_bytes())
 }
 
 #[cfg(test)]
@@ -524,33 +475,6 @@ mod tests {
         ] {
             assert_eq!(uint8_code(int8), uint8, "{int8}");
         }
-    }
-
-    #[test]
-    fn int8_conv_codes_go_from_ohwi_to_oihw_as_uint8() {
-        // Every weight gets a distinct code from its (o, i, y, x), written in OHWI order; the
-        // offset makes some negative.
-        let (out, input, k) = (2, 3, 2);
-        let value =
-            |o: usize, i: usize, y: usize, x: usize| (o * 27 + i * 9 + y * 3 + x) as i8 - 20;
-        let mut ohwi = vec![0i8; out * input * k * k];
-        for o in 0..out {
-            for y in 0..k {
-                for x in 0..k {
-                    for i in 0..input {
-                        ohwi[((o * k + y) * k + x) * input + i] = value(o, i, y, x);
-                    }
-                }
-            }
-        }
-        let oihw = ohwi_to_oihw(&ohwi, out, input, k);
-        let (o, i, y) = (1, 2, 1);
-        assert_eq!(
-            oihw[((o * input + i) * k + y) * k],
-            uint8_code(value(o, i, y, 0))
-        );
-        assert_eq!(oihw[k * k], uint8_code(value(0, 1, 0, 0)));
-        assert_eq!(oihw[0], 108, "value -20 as uint8");
     }
 
     #[test]
