@@ -5,7 +5,7 @@
 # emulator, to run ONNX Runtime as an AVX2-only CPU would; Mesa's lavapipe, a Vulkan driver on
 # the CPU, for the trainer's GPU path; SDL2 for the simulator;
 # qemu-system-arm and defmt-print for the QEMU check; Node.js and the pinned rp2040js for the
-# board emulator), then checks formatting, lints, import cycles between source files, the no_std
+# board emulator; Chromium for the web page), then checks formatting, lints, import cycles between source files, the no_std
 # builds for the microcontroller targets, and runs every test in release mode (training in a debug
 # build is tens of times slower).
 set -euo pipefail
@@ -125,7 +125,7 @@ all_checks() {
     cargo fmt --all -- --check
     cargo clippy -p qemu --release --target thumbv8m.main-none-eabihf -- -D warnings
     cargo clippy -p qemu --release --target thumbv6m-none-eabi --no-default-features --features arm-v6m -- -D warnings
-    linted cargo test -p app -p model-embed -p simulator -p uf2 --release --all-targets
+    linted cargo test -p app -p model-embed -p simulator -p uf2 -p web --release --all-targets
     cargo build -p app --release --target thumbv6m-none-eabi
     # The board binary is linted for both boards as the size report builds them (clippy as the
     # compiler of the workspace's crates): embassy-rp is compiled once per board, in release,
@@ -138,6 +138,11 @@ all_checks() {
     linted cargo test -p pico2-emulator --profile emulator --all-targets
     ./emulate-pico2.sh
   )
+
+  step "the web page: the board's app in WebAssembly, in headless Chromium (scripts/test-web.sh)"
+  scripts/test-web.sh
+  # The module as the browser gets it, linted for its own target.
+  (cd firmware && cargo clippy -p web --release --target wasm32-unknown-unknown -- -D warnings)
 
   step "fuzz smoke run of the flat-format parser (60 s; nightly + cargo-fuzz)"
   scripts/fuzz.sh 60

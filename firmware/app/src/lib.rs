@@ -6,7 +6,8 @@
 //! the panel at power-up, to the [`calibration`], and draws the [`ui`] they
 //! describe, laid out for its screen by [`layout`], so a board binary is only its wiring, its
 //! hardware behind the controller's traits, and its log. [`touch`] drives an XPT2046 controller
-//! over any embedded-hal SPI device, [`calibration_record`] is the checked byte format a fitted
+//! over any embedded-hal SPI device, [`pointer`] stands in for it where a mouse or a screen's
+//! own touch gives pixels (the simulator, the web page), [`calibration_record`] is the checked byte format a fitted
 //! calibration takes in flash, and [`fault`] says what a board shows when it cannot go on.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod canvas;
 pub mod controller;
 pub mod fault;
 pub mod layout;
+pub mod pointer;
 pub mod preprocess;
 pub mod recognizer;
 pub mod session;

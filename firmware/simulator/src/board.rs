@@ -5,10 +5,11 @@
 use std::time::{Duration, Instant};
 
 use app::calibration::Source;
-use app::controller::{CalibrationStorage, Controller, Report, TouchPanel};
+use app::controller::{CalibrationStorage, Controller, Report};
 use app::layout::Layout;
+use app::pointer::Pointer;
 use app::session::{POLL_MS, Session};
-use app::touch::{Calibration, RawPoint};
+use app::touch::Calibration;
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics::prelude::*;
 use embedded_graphics_simulator::SimulatorDisplay;
@@ -38,32 +39,6 @@ impl Clock {
 
     pub fn now_us(&self) -> u64 {
         (self.start.elapsed() + self.skipped).as_micros() as u64
-    }
-}
-
-/// The mouse, or a replayed finger, as the board's touch panel: its raw readings are screen
-/// pixels ([`Calibration::IDENTITY`]).
-#[derive(Debug, Default)]
-pub struct Mouse {
-    /// Where it touches, if it does.
-    at: Option<Point>,
-}
-
-impl TouchPanel for Mouse {
-    type Error = std::convert::Infallible;
-
-    fn pressed(&mut self) -> bool {
-        self.at.is_some()
-    }
-
-    fn read(&mut self) -> Result<Option<RawPoint>, Self::Error> {
-        let raw = |p: Point| {
-            Some(RawPoint {
-                x: u16::try_from(p.x).ok()?,
-                y: u16::try_from(p.y).ok()?,
-            })
-        };
-        Ok(self.at.and_then(raw))
     }
 }
 
@@ -114,7 +89,7 @@ impl CalibrationStorage for Flash {
 
 /// The board's app (the same controller as the firmware's) and the screen it draws on.
 pub struct Simulator {
-    pub controller: Controller<Mouse, Flash, { models::MODEL_SCRATCH_BYTES }>,
+    pub controller: Controller<Pointer, Flash, { models::MODEL_SCRATCH_BYTES }>,
     pub display: SimulatorDisplay<Rgb565>,
     pub clock: Clock,
 }
@@ -126,11 +101,11 @@ impl Simulator {
         let session = Session::new(models::MODEL, layout)
             .map_err(|e| format!("the embedded model cannot run: {e}"))?;
         let clock = Clock::new();
-        let mouse = Mouse {
+        let pointer = Pointer {
             at: finger_on_panel.then_some(layout.canvas_origin),
         };
         let controller = Controller::start(
-            mouse,
+            pointer,
             Flash { finds },
             session,
             Calibration::IDENTITY,
