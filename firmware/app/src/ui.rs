@@ -70,6 +70,11 @@ pub fn percent(p: f32) -> String<8> {
     s
 }
 
+/// The UI's two text sizes.
+fn text_style(big: bool, color: Rgb565) -> MonoTextStyle<'static, Rgb565> {
+    MonoTextStyle::new(if big { &FONT_10X20 } else { &FONT_6X10 }, color)
+}
+
 fn text<D: DrawTarget<Color = Rgb565>>(
     target: &mut D,
     s: &str,
@@ -77,8 +82,17 @@ fn text<D: DrawTarget<Color = Rgb565>>(
     big: bool,
     color: Rgb565,
 ) -> Result<(), D::Error> {
-    let font = if big { &FONT_10X20 } else { &FONT_6X10 };
-    Text::new(s, at, MonoTextStyle::new(font, color))
+    aligned_text(target, s, at, text_style(big, color), Alignment::Left)
+}
+
+fn aligned_text<D: DrawTarget<Color = Rgb565>>(
+    target: &mut D,
+    s: &str,
+    at: Point,
+    style: MonoTextStyle<'static, Rgb565>,
+    alignment: Alignment,
+) -> Result<(), D::Error> {
+    Text::with_alignment(s, at, style, alignment)
         .draw(target)
         .map(|_| ())
 }
@@ -329,20 +343,8 @@ fn centred<D: DrawTarget<Color = Rgb565>>(
     at: Point,
     big: bool,
 ) -> Result<(), D::Error> {
-    centred_in(target, s, at, big, Rgb565::WHITE)
-}
-
-fn centred_in<D: DrawTarget<Color = Rgb565>>(
-    target: &mut D,
-    s: &str,
-    at: Point,
-    big: bool,
-    color: Rgb565,
-) -> Result<(), D::Error> {
-    let font = if big { &FONT_10X20 } else { &FONT_6X10 };
-    Text::with_alignment(s, at, MonoTextStyle::new(font, color), Alignment::Center)
-        .draw(target)
-        .map(|_| ())
+    let style = text_style(big, Rgb565::WHITE);
+    aligned_text(target, s, at, style, Alignment::Center)
 }
 
 /// A calibration screen (see [`crate::calibration`]): the prompt to lift the finger, a cross to
@@ -456,12 +458,13 @@ pub fn draw_calibration_note<D: DrawTarget<Color = Rgb565>>(
     layout: &Layout,
     target: &mut D,
 ) -> Result<(), D::Error> {
-    centred_in(
+    let at = layout.centre() + Point::new(0, 84);
+    aligned_text(
         target,
         note,
-        layout.centre() + Point::new(0, 84),
-        false,
-        ACCENT,
+        at,
+        text_style(false, ACCENT),
+        Alignment::Center,
     )
 }
 
