@@ -49,30 +49,36 @@ fn series(
     }
 }
 
+/// One measure per epoch, on the training and the validation data.
+fn train_vs_validation(
+    metrics: &StageMetrics,
+    measure: &str,
+    train: impl Fn(&crate::train::EpochMetrics) -> f64,
+    validation: impl Fn(&crate::train::EpochMetrics) -> f64,
+) -> LineChart {
+    LineChart {
+        title: format!("{}: {measure}", metrics.stage),
+        x_label: "epoch".into(),
+        series: vec![
+            series("train", metrics, train),
+            series("validation", metrics, validation),
+        ],
+        y_range: None,
+        log_y: false,
+    }
+}
+
 /// Loss and accuracy, train vs validation, side by side in `curves.png`.
 pub fn training_curves(metrics: &StageMetrics) -> Canvas {
     let (w, h) = (1000, 380);
     let mut canvas = Canvas::new(w, h, Rgb888::WHITE);
-    let loss = LineChart {
-        title: format!("{}: loss", metrics.stage),
-        x_label: "epoch".into(),
-        series: vec![
-            series("train", metrics, |e| e.train_loss),
-            series("validation", metrics, |e| e.validation_loss),
-        ],
-        y_range: None,
-        log_y: false,
-    };
-    let accuracy = LineChart {
-        title: format!("{}: accuracy", metrics.stage),
-        x_label: "epoch".into(),
-        series: vec![
-            series("train", metrics, |e| e.train_accuracy),
-            series("validation", metrics, |e| e.validation_accuracy),
-        ],
-        y_range: None,
-        log_y: false,
-    };
+    let loss = train_vs_validation(metrics, "loss", |e| e.train_loss, |e| e.validation_loss);
+    let accuracy = train_vs_validation(
+        metrics,
+        "accuracy",
+        |e| e.train_accuracy,
+        |e| e.validation_accuracy,
+    );
     loss.draw(&mut canvas, Point::zero(), Size::new(w / 2, h));
     accuracy.draw(
         &mut canvas,

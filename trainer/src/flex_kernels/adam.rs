@@ -153,24 +153,17 @@ impl CpuAdam for Flex {
             }
         };
         // Handing work to rayon's threads costs tens of microseconds: worth it for the large
-        // weight matrices only.
-        if len >= PARALLEL_FROM {
-            new_value
-                .par_chunks_mut(ELEMENTS_PER_TASK)
-                .zip(new_moment_1.par_chunks_mut(ELEMENTS_PER_TASK))
-                .zip(new_moment_2.par_chunks_mut(ELEMENTS_PER_TASK))
-                .enumerate()
-                .map(Task::of)
-                .for_each(update);
-        } else {
-            new_value
-                .chunks_mut(ELEMENTS_PER_TASK)
-                .zip(new_moment_1.chunks_mut(ELEMENTS_PER_TASK))
-                .zip(new_moment_2.chunks_mut(ELEMENTS_PER_TASK))
-                .enumerate()
-                .map(Task::of)
-                .for_each(update);
-        }
+        // weight matrices only. A smaller parameter is one piece that rayon does not split,
+        // so it runs on this thread.
+        let min_chunks_per_job = if len >= PARALLEL_FROM { 1 } else { usize::MAX };
+        new_value
+            .par_chunks_mut(ELEMENTS_PER_TASK)
+            .zip(new_moment_1.par_chunks_mut(ELEMENTS_PER_TASK))
+            .zip(new_moment_2.par_chunks_mut(ELEMENTS_PER_TASK))
+            .enumerate()
+            .with_min_len(min_chunks_per_job)
+            .map(Task::of)
+            .for_each(update);
         let [new_value, new_moment_1, new_moment_2] = outputs;
         AdamUpdated {
             value: flex_tensor(new_value, shape.clone()),
