@@ -82,19 +82,8 @@ fn text<D: DrawTarget<Color = Rgb565>>(
     big: bool,
     color: Rgb565,
 ) -> Result<(), D::Error> {
-    aligned_text(target, s, at, text_style(big, color), Alignment::Left)
-}
-
-fn aligned_text<D: DrawTarget<Color = Rgb565>>(
-    target: &mut D,
-    s: &str,
-    at: Point,
-    style: MonoTextStyle<'static, Rgb565>,
-    alignment: Alignment,
-) -> Result<(), D::Error> {
-    Text::with_alignment(s, at, style, alignment)
-        .draw(target)
-        .map(|_| ())
+    let style = text_style(big, color);
+    Text::new(s, at, style).draw(target).map(|_| ())
 }
 
 fn draw_pixels<D: DrawTarget<Color = Rgb565>>(
@@ -344,7 +333,8 @@ fn centred<D: DrawTarget<Color = Rgb565>>(
     big: bool,
 ) -> Result<(), D::Error> {
     let style = text_style(big, Rgb565::WHITE);
-    aligned_text(target, s, at, style, Alignment::Center)
+    let centred = Text::with_alignment(s, at, style, Alignment::Center);
+    centred.draw(target).map(|_| ())
 }
 
 /// A calibration screen (see [`crate::calibration`]): the prompt to lift the finger, a cross to
@@ -459,13 +449,8 @@ pub fn draw_calibration_note<D: DrawTarget<Color = Rgb565>>(
     target: &mut D,
 ) -> Result<(), D::Error> {
     let at = layout.centre() + Point::new(0, 84);
-    aligned_text(
-        target,
-        note,
-        at,
-        text_style(false, ACCENT),
-        Alignment::Center,
-    )
+    let centred = Text::with_alignment(note, at, text_style(false, ACCENT), Alignment::Center);
+    centred.draw(target).map(|_| ())
 }
 
 /// The screen of a fault that stopped the board (see [`crate::fault`]): what happened, where
