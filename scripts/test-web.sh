@@ -5,7 +5,8 @@
 # synthetic digits the board emulator draws, as mouse events at the board's poll period, reads
 # every answer from the page, compares each screen with the simulator's (pixel for pixel outside
 # the inference time), and checks that a model failing its CRC and a browser without WebAssembly
-# each put a message on the page. Installs chromium (apt) and Node.js when missing.
+# each put a message on the page. Installs chromium and Node.js with npm (apt) when missing; the
+# scripts are type-checked first.
 #
 #   scripts/test-web.sh                 # screens and logs in target/web-test/
 #   scripts/test-web.sh --update-docs   # also writes docs/web.png, the page with a 7 drawn
@@ -23,6 +24,7 @@ for arg in "$@"; do
 done
 missing=()
 command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 command -v chromium >/dev/null || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   if ! command -v apt-get >/dev/null; then
@@ -32,6 +34,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo=$([ "$(id -u)" = 0 ] || echo sudo)
   $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
 fi
+# Type-check the page's script and the browser test (JSDoc types) with the board emulator's
+# pinned TypeScript (firmware/board-emulator/package-lock.json).
+[ -x firmware/board-emulator/node_modules/.bin/tsc ] ||
+  (cd firmware/board-emulator && npm ci --no-audit --no-fund --loglevel=error)
+firmware/board-emulator/node_modules/.bin/tsc -p firmware/web
 scripts/build-web.sh
 # The simulator prints the finger scripts (--polls) and the reference screens (--png --compare).
 scripts/install-sdl2.sh
