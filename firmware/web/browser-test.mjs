@@ -92,7 +92,7 @@ function launch(binary) {
   const profile = mkdtempSync(join(tmpdir(), 'mnist-edge-chromium-'));
   const child = spawn(binary, [
     '--headless', '--remote-debugging-pipe', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--no-default-browser-check', '--force-color-profile=srgb', '--force-device-scale-factor=1',
+    '--no-default-browser-check', '--disable-dev-shm-usage', '--force-color-profile=srgb', '--force-device-scale-factor=1',
     '--window-size=1200,900', `--user-data-dir=${profile}`, 'about:blank',
   ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
   let stderr = '';
