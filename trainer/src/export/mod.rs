@@ -23,7 +23,7 @@ use runtime_nostd::write::WriteError;
 use crate::artifacts::{ArtifactError, StageDir, StageMetrics};
 use crate::data::Mnist;
 use crate::model::Model;
-use quantize::{CALIBRATION_IMAGES, CalibrationError, QuantizedLayer};
+use quantize::{CALIBRATION_IMAGES, CalibrationError};
 
 /// Why an export could not be made.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,8 +76,6 @@ pub struct StageExports {
     pub f32_file: Vec<u8>,
     /// The int8 flat file.
     pub i8_file: Vec<u8>,
-    /// The int8 layers both int8 files are written from.
-    pub int8: Vec<QuantizedLayer>,
 }
 
 impl StageExports {
@@ -152,7 +150,6 @@ pub fn stage_exports(
         int8_onnx,
         f32_file,
         i8_file,
-        int8,
     })
 }
 
