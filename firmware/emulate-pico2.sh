@@ -11,7 +11,8 @@
 #
 #   firmware/emulate-pico2.sh             # the run and its checks
 #   firmware/emulate-pico2.sh --profile   # also the inference's cycles per function, every
-#                                         # instruction counted (target/pico2-emulator/pico2-profile.txt)
+#                                         # instruction counted (target/pico2-emulator/pico2-profile.txt),
+#                                         # and per instruction address (pico2-profile-addresses.txt)
 #
 # Screens and the log land in firmware/target/pico2-emulator/. Prints, last:
 #   pico2: 7 recognised, screens identical to simulator: <yes|no>, <cycles> cycles/inference (<ms> ms at <MHz> MHz)

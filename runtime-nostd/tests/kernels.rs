@@ -550,6 +550,37 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The DSP convolution's requantisation (bias, rounding and zero point folded into one
+    /// 64-bit addend, the top word shifted, the clamp after) is the rounding rule, bit for bit,
+    /// for every scale and bias it takes (`n` from 32 to 53, `|bias| + bound` within an i32),
+    /// on accumulators within the bound, and refuses the others.
+    #[test]
+    fn long_requantisation_is_the_rounding_rule(
+        output_zero: i8, relu: bool,
+        bias in prop_oneof![any::<i32>(), -100_000i32..100_000, proptest::sample::select(&EDGES[..])],
+        bound in prop_oneof![0u32..=i32::MAX as u32, 0u32..5_000_000],
+        accs in proptest::array::uniform4(any::<i32>()),
+        multiplier in prop_oneof![any::<i32>(), (1i32 << 30)..=i32::MAX, proptest::sample::select(&EDGES[..])],
+        shift in -30i32..4,
+    ) {
+        let table = i32_bytes(&[multiplier, shift]);
+        let requant = Requant::new(&table, 0, output_zero, relu, &[]);
+        let scale = requant.scale(0, bias);
+        let n = 31 - shift;
+        let fits = i64::from(bias).abs() + i64::from(bound) <= i64::from(i32::MAX);
+        match scale.long_scale(&requant, bound) {
+            Some(long) => {
+                prop_assert!((32..=53).contains(&n) && fits, "n = {n}, bias {bias}, bound {bound} taken");
+                let accs = accs.map(|acc| acc % (bound as i32).saturating_add(1));
+                let expected = accs.map(|acc| requant.clamped_code(scale.scaled(acc)));
+                prop_assert_eq!(long.codes(accs), expected);
+            }
+            None => prop_assert!(!((32..=53).contains(&n) && fits), "n = {n}, bias {bias}, bound {bound} refused"),
+        }
+    }
+}
+
 /// Values where 16-bit halves carry and borrow: the extremes and the halves' edges.
 const EDGES: [i32; 10] = [
     i32::MIN,

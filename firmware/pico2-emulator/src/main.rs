@@ -17,7 +17,8 @@
 //! Writes `pico2-boot.png` (the first screen), `pico2-<DIGIT>.png` (after the digit) and
 //! `pico2.rtt` (the raw defmt log) to OUT_DIR, and prints what it measured; with `--profile`,
 //! also the inference's cycles per function, exact (every instruction is stepped), to
-//! `pico2-profile.txt`.
+//! `pico2-profile.txt`, and per instruction address to `pico2-profile-addresses.txt` (to read
+//! beside `llvm-objdump -d --mcpu=cortex-m33` of the ELF).
 
 mod image;
 mod panel;
@@ -141,6 +142,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
         );
         std::fs::write(&path, header + &lines.join("\n") + "\n")
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let path = out.join("pico2-profile-addresses.txt");
+        std::fs::write(&path, address_lines(counts))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         for line in lines.iter().take(8) {
             println!("pico2: profile: {line}");
         }
@@ -238,6 +242,16 @@ fn profile_lines(counts: &HashMap<u32, u64>, firmware: &Firmware, total: u64) ->
             let share = 100.0 * cycles as f64 / total.max(1) as f64;
             format!("{cycles:>11} {share:5.1}%  {name}")
         })
+        .collect()
+}
+
+/// Cycles per instruction address, in address order, one `address cycles` line each (to read
+/// beside a disassembly of the ELF).
+fn address_lines(counts: &HashMap<u32, u64>) -> String {
+    let mut rows: Vec<_> = counts.iter().collect();
+    rows.sort();
+    rows.into_iter()
+        .map(|(pc, cycles)| format!("{pc:08x} {cycles}\n"))
         .collect()
 }
 

@@ -20,6 +20,8 @@
 
 use core::arch::asm;
 
+use super::requant::LongScale;
+
 /// Widens the whole groups of four of `src` into `dst`, two words per group, the pair of group
 /// `g` at `dst[g * STRIDE_WORDS..][..2]`. Returns `false`, writing nothing, unless `dst` holds
 /// them all (the caller then takes the portable kernel); `true` also for no whole group.
@@ -196,6 +198,86 @@ macro_rules! quad_group {
     };
 }
 
+/// The output code of the sum in register `$sum`, in place (the steps of
+/// `LongScale::codes`): the multiplier in r2, the addend in r3 and r4, the shift in r5, the
+/// floor in `{p}`; r1 and `{n}` take the 64-bit sum.
+macro_rules! requantized_sum {
+    ($sum:literal) => {
+        concat!(
+            "mov r1, r3\n",
+            "mov {n}, r4\n",
+            "smlal r1, {n}, ",
+            $sum,
+            ", r2\n",
+            "asr ",
+            $sum,
+            ", {n}, r5\n",
+            "ssat ",
+            $sum,
+            ", #8, ",
+            $sum,
+            "\n",
+            "cmp ",
+            $sum,
+            ", {p}\n",
+            "it lt\n",
+            "movlt ",
+            $sum,
+            ", {p}\n",
+        )
+    };
+}
+
+/// The start of a filter's pass in the blocks of [`dot_pixel_quad_filters`] and
+/// [`dot_requantize_quad_filters`] (label 3), through its dot products with the four pixels'
+/// lanes, to label 4 with the sums in `{s0}`..`{s3}` and the frame's address in r0. The frame
+/// (its address kept at `[sp]`): `[r0]` the lanes' start, `[r0, #4]` the count of group
+/// pairs, `[r0, #12]` the filter bytes past the pairs, `[r0, #16]` the filters left,
+/// `[r0, #20]` the next filter's tail weights (0: none).
+macro_rules! filter_dots {
+    () => {
+        concat!(
+            "3:\n",
+            "ldr r0, [sp]\n",
+            "ldr {p}, [r0]\n",
+            "ldr {n}, [r0, #4]\n",
+            "movs {s0}, #0\n",
+            "movs {s1}, #0\n",
+            "movs {s2}, #0\n",
+            "movs {s3}, #0\n",
+            "2:\n",
+            quad_group!("{w}"),
+            quad_group!("{w}"),
+            "subs {n}, {n}, #1\n",
+            "bne 2b\n",
+            "ldr r0, [sp]\n",
+            "ldr {n}, [r0, #20]\n",
+            "cmp {n}, #0\n",
+            "beq 4f\n",
+            quad_group!("{n}"),
+            quad_group!("{n}"),
+            "ldr r0, [sp]\n",
+            "str {n}, [r0, #20]\n",
+            "4:\n",
+        )
+    };
+}
+
+/// The end of a filter's pass: the weights pointer past the filter's remaining bytes, and
+/// back to label 3 while filters are left.
+macro_rules! next_filter {
+    () => {
+        concat!(
+            "ldr r1, [r0, #12]\n",
+            "add {w}, {w}, r1\n",
+            "ldr r1, [r0, #16]\n",
+            "subs r1, r1, #1\n",
+            "str r1, [r0, #16]\n",
+            "bne 3b\n",
+        )
+    };
+}
+
 /// Filters [`dot_pixel_quad_filters`] takes in one call: the rows of its sums.
 pub const FILTERS: usize = 64;
 
@@ -203,65 +285,85 @@ pub const FILTERS: usize = 64;
 /// a pair of groups.
 pub type TailWeights = [u8; 8];
 
-/// Dot products of [`PIXELS`] pixels' patches with up to [`FILTERS`] filters of a convolution.
+/// What the filter-loop blocks take: a block of up to [`FILTERS`] filters of a convolution and
+/// [`PIXELS`] pixels' patches.
 ///
 /// `weights` holds `filters` filters of `filter_len` bytes each, one after the other; each
 /// filter's first `8 * pairs` bytes (whole pairs of groups of four) are multiplied, and when
 /// `tails` is not empty, so is its entry `tails[filter]`: the filter's remaining bytes,
 /// zero-filled. `lanes` holds the patches widened and interleaved, eight words per group (two
 /// per pixel), `2 * pairs` groups and, with tails, two more (whose values past the patch meet
-/// zero weights, so anything may be there). `sums[pixel][filter]` receives the sums. The loop
-/// over filters runs in the assembly too, so a filter costs a dozen instructions besides its
-/// products. Needs `pairs >= 1` and `1..=FILTERS` filters; returns `false` (writing nothing)
-/// when that or the slice lengths do not hold.
-pub fn dot_pixel_quad_filters(
-    lanes: &[u32],
-    weights: &[u8],
-    filter_len: usize,
-    pairs: usize,
-    tails: &[TailWeights],
-    filters: usize,
-    sums: &mut [[i32; FILTERS]; PIXELS],
-) -> bool {
-    let tail_pairs = usize::from(!tails.is_empty());
-    let (Some(words), Some(values), Some(bytes)) = (
-        (pairs + tail_pairs).checked_mul(4 * PIXELS),
-        pairs.checked_mul(8),
-        filter_len.checked_mul(filters),
-    ) else {
-        return false;
-    };
-    let fits = values <= filter_len && lanes.len() >= words && weights.len() >= bytes;
-    let tails_fit = tails.is_empty() || tails.len() >= filters;
-    if pairs == 0 || !(1..=FILTERS).contains(&filters) || !fits || !tails_fit {
-        return false;
-    }
-    // The loop state the registers cannot hold, read and written through its address, which
-    // the block keeps on the stack: the lanes' start, the count of group pairs, where the next
-    // filter's sums go (in pixel 0's row), the filter bytes past the pairs, the filters left,
-    // and the next filter's tail weights (0: none).
-    let mut frame = [
-        lanes.as_ptr() as usize,
-        pairs,
-        sums.as_mut_ptr() as usize,
-        filter_len - values,
-        filters,
-        if tails.is_empty() {
+/// zero weights, so anything may be there). The loop over filters runs in the assembly too,
+/// so a filter costs a dozen instructions besides its products.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterPasses<'a> {
+    /// The four pixels' patches, widened and interleaved.
+    pub lanes: &'a [u32],
+    /// The filters, one after the other.
+    pub weights: &'a [u8],
+    /// Bytes of a filter.
+    pub filter_len: usize,
+    /// Whole pairs of groups of four values multiplied per filter (at least one).
+    pub pairs: usize,
+    /// Each filter's values past its pairs, zero-filled; empty for none.
+    pub tails: &'a [TailWeights],
+    /// Filters in the block, `1..=FILTERS`.
+    pub filters: usize,
+}
+
+impl FilterPasses<'_> {
+    /// The blocks' frame, the loop state the registers cannot hold, read and written through
+    /// its address, which the blocks keep on the stack (see `filter_dots`): the lanes' start,
+    /// the count of group pairs, `out` (where the next filter's results go), the filter bytes
+    /// past the pairs, the filters left, and the next filter's tail weights (0: none). `None`
+    /// unless `pairs >= 1`, `1..=FILTERS` filters, and the slices hold what the passes read.
+    fn frame(&self, out: usize) -> Option<[usize; 6]> {
+        let tail_pairs = usize::from(!self.tails.is_empty());
+        let words = (self.pairs + tail_pairs).checked_mul(4 * PIXELS)?;
+        let values = self.pairs.checked_mul(8)?;
+        let bytes = self.filter_len.checked_mul(self.filters)?;
+        let fits = values <= self.filter_len
+            && self.lanes.len() >= words
+            && self.weights.len() >= bytes
+            && (self.tails.is_empty() || self.tails.len() >= self.filters);
+        if self.pairs == 0 || !(1..=FILTERS).contains(&self.filters) || !fits {
+            return None;
+        }
+        let tails = if self.tails.is_empty() {
             0
         } else {
-            tails.as_ptr() as usize
-        },
-    ];
+            self.tails.as_ptr() as usize
+        };
+        Some([
+            self.lanes.as_ptr() as usize,
+            self.pairs,
+            out,
+            self.filter_len - values,
+            self.filters,
+            tails,
+        ])
+    }
+}
+
+/// The dot products of `passes` ([`FilterPasses`]): `sums[pixel][filter]` receives the sums.
+/// Returns `false` (writing nothing) when `passes` does not hold what it says.
+pub fn dot_pixel_quad_filters(
+    passes: &FilterPasses<'_>,
+    sums: &mut [[i32; FILTERS]; PIXELS],
+) -> bool {
+    let Some(mut frame) = passes.frame(sums.as_mut_ptr() as usize) else {
+        return false;
+    };
     // SAFETY: per filter, `pairs` iterations read 16 words of `lanes` and 8 bytes of `weights`
     // each, then (with tails) one more iteration reads 16 words of `lanes` and the filter's 8
     // tail bytes: `16 * (pairs + 1)` words of `lanes` at most, and the tail pointer advances by
-    // 8 bytes per filter over `filters <= tails.len()` entries (both checked above). The
+    // 8 bytes per filter over `filters <= tails.len()` entries (both checked by `frame`). The
     // filter's first `8 * pairs <= filter_len` bytes are read, then the weights pointer skips
     // its remaining bytes, so filter i is read within bytes `[i * filter_len, (i + 1) *
-    // filter_len)` of `weights` (`filters` filters checked above). Filter i's four sums are
+    // filter_len)` of `weights` (`filters` filters checked). Filter i's four sums are
     // stored at `sums[pixel][i]`: through the pointer kept in `frame`, which starts at
     // `sums[0][0]` and advances by one i32 per filter, at offsets of `pixel * FILTERS` i32s, so
-    // within `sums` for `filters <= FILTERS` (checked above). `frame` is a live local array;
+    // within `sums` for `filters <= FILTERS` (checked). `frame` is a live local array;
     // its address travels in r0 and is kept in 8 bytes the block reserves below the stack
     // pointer and releases before it ends (hence no `nostack`). r0-r5 are clobbers (LDM needs
     // ascending registers, and r0 is free between the loops); the counter register carries
@@ -269,46 +371,109 @@ pub fn dot_pixel_quad_filters(
     unsafe {
         asm!(
             "str r0, [sp, #-8]!",
-            "3:",
-            "ldr r0, [sp]",
-            "ldr {p}, [r0]",
-            "ldr {n}, [r0, #4]",
-            "movs {s0}, #0",
-            "movs {s1}, #0",
-            "movs {s2}, #0",
-            "movs {s3}, #0",
-            "2:",
-            quad_group!("{w}"),
-            quad_group!("{w}"),
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            "ldr r0, [sp]",
-            "ldr {n}, [r0, #20]",
-            "cmp {n}, #0",
-            "beq 4f",
-            quad_group!("{n}"),
-            quad_group!("{n}"),
-            "ldr r0, [sp]",
-            "str {n}, [r0, #20]",
-            "4:",
+            filter_dots!(),
             "ldr r1, [r0, #8]",
             "str {s1}, [r1, #{row}]",
             "str {s2}, [r1, #{row2}]",
             "str {s3}, [r1, #{row3}]",
             "str {s0}, [r1], #4",
             "str r1, [r0, #8]",
-            "ldr r1, [r0, #12]",
-            "add {w}, {w}, r1",
-            "ldr r1, [r0, #16]",
-            "subs r1, r1, #1",
-            "str r1, [r0, #16]",
-            "bne 3b",
+            next_filter!(),
             "add sp, sp, #8",
             row = const 4 * FILTERS,
             row2 = const 8 * FILTERS,
             row3 = const 12 * FILTERS,
             inout("r0") frame.as_mut_ptr() => _,
-            w = inout(reg) weights.as_ptr() => _,
+            w = inout(reg) passes.weights.as_ptr() => _,
+            p = out(reg) _,
+            n = out(reg) _,
+            s0 = out(reg) _,
+            s1 = out(reg) _,
+            s2 = out(reg) _,
+            s3 = out(reg) _,
+            out("r1") _,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+        );
+    }
+    true
+}
+
+/// The output codes of `passes` ([`FilterPasses`]), requantised in the same block as their
+/// dot products: filter `f`'s four sums go through `scales[f]` ([`LongScale::codes`]'s steps:
+/// `SMLAL` into the addend, the top word shifted, `SSAT`, the floor), its codes (before any
+/// sigmoid table) to `output[f]`, `output[f + stride]`, `output[f + 2 * stride]` and
+/// `output[f + 3 * stride]`, the four pixels' rows. About 64 cycles a filter for the four
+/// codes, where storing the sums and requantising them in Rust took 150 (the emulated
+/// RP2350's costs). Returns `false` (writing nothing) when `passes` does not hold what it
+/// says, there are fewer scales than filters, or `output` is too short for the codes.
+pub fn dot_requantize_quad_filters(
+    passes: &FilterPasses<'_>,
+    scales: &[LongScale],
+    output: &mut [i8],
+    stride: usize,
+) -> bool {
+    const _: () = assert!(PIXELS == 4 && size_of::<LongScale>() == 20);
+    let last_code = stride
+        .checked_mul(PIXELS - 1)
+        .and_then(|row| row.checked_add(passes.filters));
+    if scales.len() < passes.filters || last_code.is_none_or(|end| end > output.len()) {
+        return false;
+    }
+    let Some(base) = passes.frame(output.as_mut_ptr() as usize) else {
+        return false;
+    };
+    // `frame`'s six words, then the next filter's scale and the rows' stride.
+    let mut frame = [
+        base[0],
+        base[1],
+        base[2],
+        base[3],
+        base[4],
+        base[5],
+        scales.as_ptr() as usize,
+        stride,
+    ];
+    // SAFETY: the dot products read what `dot_pixel_quad_filters`' do (its SAFETY comment;
+    // `frame` checked the same bounds). Per filter the block reads the 20 bytes of its
+    // `LongScale` (`repr(C)`, five 32-bit fields) through the pointer at `[r0, #24]`, which
+    // starts at `scales[0]` and advances by one scale per filter, over `filters <=
+    // scales.len()` scales (checked above). Filter i's codes are stored at `output[i + k *
+    // stride]` for k = 0..=3, through the pointer at `[r0, #8]`, which starts at `output[0]`
+    // and advances by one byte per filter: the last at `3 * stride + filters - 1 <
+    // output.len()` (checked above). `frame` is a live local array; its address travels in r0
+    // and is kept below the stack pointer as in `dot_pixel_quad_filters`. r0-r5 are clobbers;
+    // the other registers are declared.
+    unsafe {
+        asm!(
+            "str r0, [sp, #-8]!",
+            filter_dots!(),
+            // The scale: multiplier r2, addend r3 (low) and r4 (high), shift r5, floor {p}.
+            "ldr r1, [r0, #24]",
+            "ldm r1!, {{r2, r3, r4, r5}}",
+            "ldr {p}, [r1], #4",
+            "str r1, [r0, #24]",
+            requantized_sum!("{s0}"),
+            requantized_sum!("{s1}"),
+            requantized_sum!("{s2}"),
+            requantized_sum!("{s3}"),
+            // The four codes into the pixels' rows; the next filter's column.
+            "ldr r1, [r0, #8]",
+            "ldr r2, [r0, #28]",
+            "strb {s0}, [r1]",
+            "add r3, r1, r2",
+            "strb {s1}, [r3]",
+            "add r3, r3, r2",
+            "strb {s2}, [r3]",
+            "strb {s3}, [r3, r2]",
+            "adds r1, r1, #1",
+            "str r1, [r0, #8]",
+            next_filter!(),
+            "add sp, sp, #8",
+            inout("r0") frame.as_mut_ptr() => _,
+            w = inout(reg) passes.weights.as_ptr() => _,
             p = out(reg) _,
             n = out(reg) _,
             s0 = out(reg) _,

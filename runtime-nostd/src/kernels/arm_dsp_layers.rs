@@ -9,7 +9,7 @@ use super::layer::{
     patch_runs,
 };
 use super::portable::{conv2d_i8_portable, dense_i8_portable, dot_i8_serial};
-use super::requant::{ChannelScale, Requant};
+use super::requant::{ChannelScale, LongScale, Requant};
 
 /// [`conv2d_i8`] with the DSP extension: output pixels four at a time, their patches widened
 /// side by side into `lanes`, each filter's dot products with all four in one pass, up to
@@ -45,12 +45,23 @@ pub(super) fn conv2d_i8_dsp(
     let channels = out_shape.channels;
     let mut sums = [[0i32; BLOCK]; QUAD];
     let mut scales = [ChannelScale::default(); BLOCK];
+    let mut long_scales = [LongScale::default(); BLOCK];
+    // The accumulators' bound for the long scales: `len` products of int8 values.
+    let acc_bound = u32::try_from(len).map_or(u32::MAX, |len| len.saturating_mul(1 << 14));
     let mut tails = [arm_dsp::TailWeights::default(); BLOCK];
     for block_start in (0..channels).step_by(BLOCK) {
         let block = BLOCK.min(channels - block_start);
         let scales = scales.get_mut(..block).unwrap_or_default();
-        for (oc, scale) in (block_start..).zip(scales.iter_mut()) {
+        let long_scales = long_scales.get_mut(..block).unwrap_or_default();
+        let mut all_long = true;
+        for (oc, (scale, long)) in
+            (block_start..).zip(scales.iter_mut().zip(long_scales.iter_mut()))
+        {
             *scale = requant.scale(oc, i32_at(bias_bytes(conv.bias, oc)));
+            match scale.long_scale(requant, acc_bound) {
+                Some(long_scale) => *long = long_scale,
+                None => all_long = false,
+            }
         }
         let weights = conv
             .weights
@@ -96,8 +107,25 @@ pub(super) fn conv2d_i8_dsp(
                     scatter_patch(conv, oy, ox, input, lanes16_of(lanes), slot, pad);
                 }
             }
-            if !arm_dsp::dot_pixel_quad_filters(lanes, weights, len, pairs, tails, block, &mut sums)
-            {
+            let passes = arm_dsp::FilterPasses {
+                lanes,
+                weights,
+                filter_len: len,
+                pairs,
+                tails,
+                filters: block,
+            };
+            // Usually the block's codes straight from the assembly; a last short quad, or a
+            // scale the folding cannot take, through the sums.
+            if all_long && first + QUAD <= pixels {
+                let columns = output
+                    .get_mut(first * channels + block_start..)
+                    .unwrap_or_default();
+                if arm_dsp::dot_requantize_quad_filters(&passes, long_scales, columns, channels) {
+                    continue;
+                }
+            }
+            if !arm_dsp::dot_pixel_quad_filters(&passes, &mut sums) {
                 // Weights shorter than the shapes say: the portable kernel's way with them.
                 return conv2d_i8_portable(conv, requant, input, patch, output);
             }

@@ -36,7 +36,7 @@ pub use portable::{
     dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled,
 };
 pub use requant::{
-    ChannelScale, QuadScale, Requant, mul_high, quantize_multiplier, requantize,
+    ChannelScale, LongScale, QuadScale, Requant, mul_high, quantize_multiplier, requantize,
     scaled_from_high_word,
 };
 

@@ -355,6 +355,65 @@ impl QuadScale {
     }
 }
 
+/// A channel's requantisation in the form the DSP convolution's assembly takes
+/// ([`ChannelScale::long_scale`]; `arm_dsp::dot_requantize_quad_filters` loads the fields in
+/// this order): the bias, the rounding term and the output zero point folded into one 64-bit
+/// addend for `SMLAL`, whose top word shifted by `rest` is the code before its clamp.
+#[doc(hidden)] // public for the proptest that holds it to the rounding rule
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LongScale {
+    multiplier: i32,
+    addend_low: u32,
+    addend_high: i32,
+    rest: u32,
+    floor: i32,
+}
+
+impl ChannelScale {
+    /// This scale for [`LongScale::codes`], with `requant`'s zero point and floor, for
+    /// accumulators of at most `acc_bound` in magnitude (a patch of `len` int8 products:
+    /// `len * 2^14`). `None` where the folding would not be exact: a scale of 1/2 or more
+    /// (`n < 32`), below 2^-22 (`n > 53`), or a bias that the accumulator could carry past the
+    /// i32 range (`requantize` takes `acc + bias` wrapped).
+    pub fn long_scale(&self, requant: &Requant<'_>, acc_bound: u32) -> Option<LongScale> {
+        if !(32..=53).contains(&self.n)
+            || i64::from(self.bias).abs() + i64::from(acc_bound) > i64::from(i32::MAX)
+        {
+            return None;
+        }
+        // With |acc + bias| < 2^31, |(acc + bias) * m| <= 2^62; the rounding term (<= 2^52) and
+        // `zero << n` (|zero| <= 2^7, n <= 53: <= 2^60) keep the sum within an i64 and its top
+        // word within an i32. `zero << n` before the floor shift adds `zero` after it, exactly.
+        let addend = i64::from(self.bias) * i64::from(self.multiplier)
+            + self.rounding
+            + (i64::from(requant.output_zero) << self.n);
+        Some(LongScale {
+            multiplier: self.multiplier,
+            addend_low: addend as u32,
+            addend_high: (addend >> 32) as i32,
+            rest: self.n - 32,
+            floor: i32::from(requant.floor),
+        })
+    }
+}
+
+impl LongScale {
+    /// The output codes, before any sigmoid table, of accumulators without the bias:
+    /// [`Requant::clamped_code`]`(`[`ChannelScale::scaled`]`(acc))` for each, bit for bit,
+    /// within the bound the scale was made for. The reference of the assembly, which computes
+    /// the same steps: `SMLAL` into the addend, the top word shifted, `SSAT`, the floor.
+    #[inline]
+    pub fn codes<const N: usize>(&self, accs: [i32; N]) -> [i8; N] {
+        let addend = i64::from(self.addend_high) << 32 | i64::from(self.addend_low);
+        accs.map(|acc| {
+            let top = ((i64::from(acc) * i64::from(self.multiplier) + addend) >> 32) as i32;
+            let code = (top >> self.rest).clamp(i32::from(i8::MIN), i32::from(i8::MAX));
+            code.max(self.floor) as i8
+        })
+    }
+}
+
 /// `floor(a * b / 2^32)` exactly, from four 16 x 16-bit products: on the Cortex-M0+ (Armv6-M,
 /// no long multiply) the 64-bit product is a library call (`__aeabi_lmul`, about 55 cycles),
 /// this four `MULS` and a dozen other instructions inline.
