@@ -80,6 +80,90 @@ pub fn widen<const STRIDE_WORDS: usize>(src: &[i8], dst: &mut [u32]) -> bool {
     true
 }
 
+/// Widens the patches of four pixels whose patches start `step` bytes apart in `input`, each
+/// `rows` rows of taps `row_stride` bytes apart, each row `groups` whole groups of four values,
+/// into the lanes' interleaved layout: group `g = row * groups + q` of pixel `slot` at words
+/// `8g + 2 * slot` and the next (two lane words, as [`widen`] makes them). The patch of pixel
+/// 0 starts at `input[start]`. Returns `false`, writing nothing, unless `input` holds every
+/// value read and `lanes` every group (the caller then places the patches another way).
+#[must_use]
+pub fn widen_quad_rows(
+    input: &[i8],
+    (start, step, row_stride): (usize, usize, usize),
+    (rows, groups): (usize, usize),
+    lanes: &mut [u32],
+) -> bool {
+    let last_read = (|| {
+        let last_row = rows.checked_sub(1)?.checked_mul(row_stride)?;
+        let last_group = groups.checked_mul(4)?.checked_sub(1)?;
+        start
+            .checked_add(last_row)?
+            .checked_add(last_group)?
+            .checked_add(step.checked_mul(PIXELS - 1)?)
+    })();
+    let words = rows
+        .checked_mul(groups)
+        .and_then(|g| g.checked_mul(2 * PIXELS));
+    let (Some(last_read), Some(words)) = (last_read, words) else {
+        return false;
+    };
+    let skip = row_stride.checked_sub(4 * groups);
+    if last_read >= input.len() || words > lanes.len() || skip.is_none() {
+        return false;
+    }
+    // SAFETY: `rows * groups` groups in all (both at least 1: else `last_read` is None). Group
+    // (row, q) of pixel `slot` reads 4 bytes at `start + row * row_stride + 4q + slot * step`,
+    // at most `last_read < input.len()` (checked above; unaligned loads are allowed on these
+    // cores), and writes two words at word `8 * (row * groups + q) + 2 * slot` of `lanes`, below
+    // `words <= lanes.len()` (checked above); `lanes` is word-aligned as a `&mut [u32]`, as
+    // STRD requires. The pointers and counters advance in place and are declared so; the
+    // scratch registers are clobbers.
+    unsafe {
+        asm!(
+            "2:",
+            "mov {q}, {groups}",
+            "3:",
+            "add {far}, {src}, {step}, lsl #1",
+            "ldr {x}, [{src}]",
+            "sxtb16 {lo}, {x}",
+            "sxtb16 {hi}, {x}, ror #8",
+            "strd {lo}, {hi}, [{dst}]",
+            "ldr {x}, [{src}, {step}]",
+            "sxtb16 {lo}, {x}",
+            "sxtb16 {hi}, {x}, ror #8",
+            "strd {lo}, {hi}, [{dst}, #8]",
+            "ldr {x}, [{far}]",
+            "sxtb16 {lo}, {x}",
+            "sxtb16 {hi}, {x}, ror #8",
+            "strd {lo}, {hi}, [{dst}, #16]",
+            "ldr {x}, [{far}, {step}]",
+            "sxtb16 {lo}, {x}",
+            "sxtb16 {hi}, {x}, ror #8",
+            "strd {lo}, {hi}, [{dst}, #24]",
+            "adds {src}, {src}, #4",
+            "adds {dst}, {dst}, #32",
+            "subs {q}, {q}, #1",
+            "bne 3b",
+            "add {src}, {src}, {skip}",
+            "subs {rows}, {rows}, #1",
+            "bne 2b",
+            src = inout(reg) input.as_ptr().wrapping_add(start) => _,
+            dst = inout(reg) lanes.as_mut_ptr() => _,
+            rows = inout(reg) rows => _,
+            groups = in(reg) groups,
+            step = in(reg) step,
+            skip = in(reg) skip.unwrap_or_default(),
+            q = out(reg) _,
+            far = out(reg) _,
+            x = out(reg) _,
+            lo = out(reg) _,
+            hi = out(reg) _,
+            options(nostack),
+        );
+    }
+    true
+}
+
 /// The same pair of lanes `(z, z)` for a padding group of the zero-point code `z`.
 pub const fn padding_word(z: i8) -> u32 {
     let lane = z as u16 as u32;

@@ -5,8 +5,7 @@
 
 use super::arm_dsp;
 use super::layer::{
-    Conv, QUAD, bias_bytes, conv_lane_words, dense_lane_words, i32_at, lanes16_of, patch_len,
-    patch_runs,
+    Conv, QUAD, bias_bytes, dense_lane_words, i32_at, lane_words, lanes16_of, patch_len, patch_runs,
 };
 use super::portable::{conv2d_i8_portable, dense_i8_portable, dot_i8_serial};
 use super::requant::{ChannelScale, LongScale, Requant};
@@ -15,9 +14,13 @@ use super::requant::{ChannelScale, LongScale, Requant};
 /// side by side into `lanes`, each filter's dot products with all four in one pass, up to
 /// `arm_dsp::FILTERS` filters per call. Patch values go in pairs of groups of four; a filter's
 /// last values short of a pair go in as its zero-filled tail weights. When the input channels
-/// come in fours every patch run is whole groups, widened straight from the input; otherwise
-/// each value is widened on its own into its place. Patches under eight values (which would
-/// not fill one pair) take the portable kernel, as do lanes shorter than [`conv_lane_words`].
+/// come in fours every patch run is whole groups, widened straight from the input. Otherwise
+/// (a first layer's one channel) each row of taps is padded to whole groups, in the lanes and
+/// in a copy of the block's filters with zero weights there ([`PaddedRows`]), so that an
+/// inside pixel's rows are widened straight from the input too (the padding meets the next
+/// input values, times zero); pixels at the borders are widened value by value, as are all
+/// of a layer whose padded filters would not fit the copy. Patches under eight values (which
+/// would not fill one pair) take the portable kernel, as do lanes shorter than the patches.
 pub(super) fn conv2d_i8_dsp(
     conv: &Conv<'_>,
     requant: &Requant<'_>,
@@ -29,13 +32,18 @@ pub(super) fn conv2d_i8_dsp(
     const _: () = assert!(QUAD == arm_dsp::PIXELS);
     const BLOCK: usize = arm_dsp::FILTERS;
     let len = patch_len(conv);
-    let (pairs, tail_len) = (len / 8, len % 8);
+    let direct = conv.input.channels.is_multiple_of(4);
+    let padded = (!direct)
+        .then(|| PaddedRows::of(conv, lanes.len()))
+        .flatten();
+    // The patch as the lanes and the filters hold it: `lanes_len` values per pixel.
+    let lanes_len = padded.map_or(len, |rows| rows.patch_len());
+    let (pairs, tail_len) = (lanes_len / 8, lanes_len % 8);
     if pairs == 0 {
         return conv2d_i8_portable(conv, requant, input, patch, output);
     }
-    let direct = conv.input.channels.is_multiple_of(4);
     // Lanes too short for the patches: the portable kernel, rather than outputs left unwritten.
-    let Some(lanes) = lanes.get_mut(..conv_lane_words(conv)) else {
+    let Some(lanes) = lanes.get_mut(..lane_words(lanes_len)) else {
         return conv2d_i8_portable(conv, requant, input, patch, output);
     };
     let pad = requant.input_zero();
@@ -49,6 +57,7 @@ pub(super) fn conv2d_i8_dsp(
     // The accumulators' bound for the long scales: `len` products of int8 values.
     let acc_bound = u32::try_from(len).map_or(u32::MAX, |len| len.saturating_mul(1 << 14));
     let mut tails = [arm_dsp::TailWeights::default(); BLOCK];
+    let mut padded_weights = [0u8; PADDED_WEIGHTS];
     for block_start in (0..channels).step_by(BLOCK) {
         let block = BLOCK.min(channels - block_start);
         let scales = scales.get_mut(..block).unwrap_or_default();
@@ -67,10 +76,14 @@ pub(super) fn conv2d_i8_dsp(
             .weights
             .get(block_start * len..(block_start + block) * len)
             .unwrap_or_default();
+        let weights = match padded {
+            Some(rows) => rows.pad_filters(weights, &mut padded_weights),
+            None => weights,
+        };
         let tails = if tail_len == 0 {
             &[]
         } else {
-            for (tail, filter) in tails.iter_mut().zip(weights.chunks_exact(len)) {
+            for (tail, filter) in tails.iter_mut().zip(weights.chunks_exact(lanes_len)) {
                 let rest = filter.get(8 * pairs..).unwrap_or_default();
                 *tail = arm_dsp::TailWeights::default();
                 tail.iter_mut().zip(rest).for_each(|(t, &w)| *t = w);
@@ -80,7 +93,10 @@ pub(super) fn conv2d_i8_dsp(
         for first in (0..pixels).step_by(QUAD) {
             // A last quad that runs past the end repeats the last pixel.
             let quad: [usize; QUAD] = core::array::from_fn(|i| (first + i).min(pixels - 1));
-            for (slot, &pixel) in quad.iter().enumerate() {
+            // Padded rows of a quad inside one output row: its four patches at once; any other
+            // quad pixel by pixel.
+            let widened = padded.is_some_and(|rows| rows.widen_quad(conv, first, input, lanes));
+            for (slot, &pixel) in quad.iter().enumerate().filter(|_| !widened) {
                 let (oy, ox) = (pixel / out_shape.width, pixel % out_shape.width);
                 if direct {
                     // Group g's eight words start at 8 * g, twice the patch index of its first
@@ -103,6 +119,8 @@ pub(super) fn conv2d_i8_dsp(
                             return conv2d_i8_portable(conv, requant, input, patch, output);
                         }
                     }
+                } else if let Some(rows) = padded {
+                    rows.place_patch(conv, (oy, ox), input, lanes, slot, pad);
                 } else {
                     scatter_patch(conv, oy, ox, input, lanes16_of(lanes), slot, pad);
                 }
@@ -110,7 +128,7 @@ pub(super) fn conv2d_i8_dsp(
             let passes = arm_dsp::FilterPasses {
                 lanes,
                 weights,
-                filter_len: len,
+                filter_len: lanes_len,
                 pairs,
                 tails,
                 filters: block,
@@ -137,6 +155,134 @@ pub(super) fn conv2d_i8_dsp(
     requant.look_up_all(output.get_mut(..layer).unwrap_or_default());
 }
 
+/// Bytes of the copy of a block's filters with padded rows ([`PaddedRows`]): a 3x3 first
+/// layer's 64 filters take 768.
+const PADDED_WEIGHTS: usize = 1024;
+
+/// A patch whose rows of taps (`kernel x channels` values) are not whole groups of four, laid
+/// out with each row padded to the next whole group: `row` values per row in the lanes, the
+/// padding's weights zero.
+#[derive(Debug, Clone, Copy)]
+struct PaddedRows {
+    /// Values of a row of taps: kernel x input channels.
+    taps: usize,
+    /// The row in the lanes: `taps` rounded up to a multiple of four.
+    row: usize,
+    kernel: usize,
+}
+
+impl PaddedRows {
+    /// The layout for `conv`, when `arm_dsp::FILTERS` of its padded filters fit the copy and
+    /// four padded patches fit the `lane_words_there` words of lanes.
+    fn of(conv: &Conv<'_>, lane_words_there: usize) -> Option<PaddedRows> {
+        let kernel = conv.geometry.kernel;
+        let taps = kernel.checked_mul(conv.input.channels)?;
+        let row = taps.checked_next_multiple_of(4)?;
+        let copy = kernel.checked_mul(row)?.checked_mul(arm_dsp::FILTERS)?;
+        let fits = copy <= PADDED_WEIGHTS && lane_words(kernel * row) <= lane_words_there;
+        fits.then_some(PaddedRows { taps, row, kernel })
+    }
+
+    /// Values of a patch in the lanes.
+    fn patch_len(&self) -> usize {
+        self.kernel * self.row
+    }
+
+    /// `weights`' filters with padded rows, in `copy`.
+    fn pad_filters<'a>(&self, weights: &[u8], copy: &'a mut [u8; PADDED_WEIGHTS]) -> &'a [u8] {
+        let filters = weights.len() / (self.kernel * self.taps).max(1);
+        let copy = copy
+            .get_mut(..filters * self.patch_len())
+            .unwrap_or_default();
+        for (padded, row) in copy
+            .chunks_exact_mut(self.row)
+            .zip(weights.chunks_exact(self.taps))
+        {
+            let (taps, padding) = padded.split_at_mut(self.taps);
+            taps.copy_from_slice(row);
+            padding.fill(0);
+        }
+        copy
+    }
+
+    /// Writes the patches of the quad of pixels from `first` on into the lanes at once when the
+    /// four lie in one output row with all their taps inside the input: each pixel's patch
+    /// starts `stride * channels` bytes after the previous one's. Whether it did.
+    fn widen_quad(&self, conv: &Conv<'_>, first: usize, input: &[i8], lanes: &mut [u32]) -> bool {
+        let width = conv.output.width;
+        let (oy, ox) = (first / width.max(1), first % width.max(1));
+        if ox + QUAD > width {
+            return false;
+        }
+        let (inside, mut runs) = patch_runs(conv, oy, ox);
+        let (last_inside, _) = patch_runs(conv, oy, ox + QUAD - 1);
+        let Some((_, start, _)) = runs.next().filter(|_| inside && last_inside) else {
+            return false;
+        };
+        let channels = conv.input.channels;
+        let place = (
+            start,
+            conv.geometry.stride.saturating_mul(channels),
+            conv.input.width.saturating_mul(channels),
+        );
+        arm_dsp::widen_quad_rows(input, place, (self.kernel, self.row / 4), lanes)
+    }
+
+    /// Writes pixel (`oy`, `ox`)'s patch into the lanes of `slot`: inside the input, each row
+    /// widened straight from it (a whole padded row of input values); at the borders, every
+    /// group the padding code first, then the taps inside value by value.
+    fn place_patch(
+        &self,
+        conv: &Conv<'_>,
+        (oy, ox): (usize, usize),
+        input: &[i8],
+        lanes: &mut [u32],
+        slot: usize,
+        pad: i8,
+    ) {
+        let (inside, runs) = patch_runs(conv, oy, ox);
+        if inside {
+            let mut widened = 0;
+            for (ky, (_, x_start, _)) in runs.enumerate() {
+                let dst = lanes.get_mut(2 * (ky * self.row) + 2 * slot..);
+                if let (Some(src), Some(dst)) = (input.get(x_start..x_start + self.row), dst) {
+                    widened += usize::from(arm_dsp::widen::<{ 2 * QUAD }>(src, dst));
+                }
+            }
+            if widened == self.kernel {
+                return;
+            }
+        }
+        // Group g's pair of this pixel: words 8g + 2 * slot and the next.
+        let pad_word = arm_dsp::padding_word(pad);
+        for words in lanes.chunks_mut(2 * QUAD).take(self.patch_len() / 4) {
+            words
+                .iter_mut()
+                .skip(2 * slot)
+                .take(2)
+                .for_each(|word| *word = pad_word);
+        }
+        let lanes16 = lanes16_of(lanes);
+        for (p_start, x_start, run) in patch_runs(conv, oy, ox).1 {
+            let start = p_start / self.taps * self.row + p_start % self.taps;
+            let values = input.get(x_start..x_start + run).unwrap_or_default();
+            for (i, &x) in (start..).zip(values) {
+                place_value(lanes16, i, slot, x);
+            }
+        }
+    }
+}
+
+/// Writes patch value `i` of `slot`'s pixel into the lanes as int16 halves: group `g = i / 4`,
+/// place `j = i % 4` goes to word `8g + 2 * slot + j % 2`, half `j / 2`, which is where
+/// `arm_dsp::widen` would put it.
+fn place_value(lanes16: &mut [u16], i: usize, slot: usize, x: i8) {
+    let (g, j) = (i / 4, i % 4);
+    if let Some(half) = lanes16.get_mut(2 * (2 * QUAD * g + 2 * slot + j % 2) + j / 2) {
+        *half = x as i16 as u16;
+    }
+}
+
 /// Fills the lanes of pixel (`oy`, `ox`)'s patch taps that fall outside the input with the
 /// padding word, one pixel's two words per group (the DSP layout, input channels in fours).
 fn pad_outside_taps(conv: &Conv<'_>, oy: usize, ox: usize, lanes: &mut [u32], pad_word: u32) {
@@ -160,10 +306,9 @@ fn pad_outside_taps(conv: &Conv<'_>, oy: usize, ox: usize, lanes: &mut [u32], pa
     }
 }
 
-/// Writes pixel (`oy`, `ox`)'s patch into the lanes of `slot` value by value, for inputs whose
-/// channels do not come in fours: patch value `i` (group `g = i / 4`, place `j = i % 4`) goes
-/// to word `8g + 2 * slot + j % 2`, half `j / 2`, which is where `arm_dsp::widen` would put it.
-/// Taps outside the input are the padding code.
+/// Writes pixel (`oy`, `ox`)'s patch into the lanes of `slot` value by value ([`place_value`]),
+/// for inputs whose channels do not come in fours and whose padded rows would not fit
+/// [`PADDED_WEIGHTS`]. Taps outside the input are the padding code.
 fn scatter_patch(
     conv: &Conv<'_>,
     oy: usize,
@@ -173,12 +318,7 @@ fn scatter_patch(
     slot: usize,
     pad: i8,
 ) {
-    let mut place = |i: usize, x: i8| {
-        let (g, j) = (i / 4, i % 4);
-        if let Some(half) = lanes16.get_mut(2 * (2 * QUAD * g + 2 * slot + j % 2) + j / 2) {
-            *half = x as i16 as u16;
-        }
-    };
+    let mut place = |i: usize, x: i8| place_value(lanes16, i, slot, x);
     let (inside, runs) = patch_runs(conv, oy, ox);
     if !inside {
         (0..patch_len(conv)).for_each(|i| place(i, pad));

@@ -86,7 +86,12 @@ pub(super) const QUAD: usize = 4;
 /// forms pack the same four patches into two words per patch position, which fit. Part of
 /// every int8 scratch, so its size is the same on every target.
 pub fn conv_lane_words(conv: &Conv<'_>) -> usize {
-    patch_len(conv).div_ceil(8) * 2 * 2 * QUAD
+    lane_words(patch_len(conv))
+}
+
+/// Words of widened lanes for four pixels' patches of `values` values each.
+pub(super) fn lane_words(values: usize) -> usize {
+    values.div_ceil(8) * 2 * 2 * QUAD
 }
 
 /// Words of widened int8 lanes a dense layer of `inputs` values needs: two per four values.
