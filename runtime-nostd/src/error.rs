@@ -29,6 +29,14 @@ pub enum InferError {
     },
     /// An f32 model's scratch buffer is not 4-byte aligned (use [`Scratch`](crate::Scratch)).
     ScratchMisaligned,
+    /// The second core's scratch buffer is smaller than
+    /// [`Model::helper_scratch_bytes`](crate::Model::helper_scratch_bytes).
+    HelperScratchTooSmall {
+        /// Bytes given.
+        given: usize,
+        /// Bytes needed.
+        needed: usize,
+    },
     /// The output slice does not have one value per class.
     OutputSize {
         /// Values given.
@@ -50,6 +58,11 @@ impl fmt::Display for InferError {
             ),
             InferError::ScratchMisaligned => f.write_str(
                 "an f32 model's scratch buffer must be 4-byte aligned: use runtime_nostd::Scratch",
+            ),
+            InferError::HelperScratchTooSmall { given, needed } => write!(
+                f,
+                "the second core's scratch buffer has {given} bytes; the model needs {needed} \
+                 (Model::helper_scratch_bytes)"
             ),
             InferError::OutputSize { given, expected } => write!(
                 f,

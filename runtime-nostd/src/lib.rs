@@ -40,9 +40,11 @@ pub mod error;
 pub mod format;
 pub mod kernels;
 mod model;
+pub mod parallel;
 #[cfg(feature = "alloc")]
 pub mod write;
 
 pub use error::{InferError, LayerFault, ParseError, SectionFault};
 pub use format::Variant;
 pub use model::{Model, Scratch};
+pub use parallel::{Parallel, Serial};

@@ -6,6 +6,7 @@ use crate::format::{
     self, Activation, Header, INPUT_QUANTIZATION, Layer, LayerKind, MAX_LAYERS, Shape, Variant,
 };
 use crate::kernels::{self, Conv, Requant};
+use crate::parallel::Parallel;
 
 /// Bytes the int8 scratch keeps spare so its lanes can start on a word boundary whatever the
 /// caller's alignment.
@@ -157,6 +158,20 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// Exact size in bytes of the second scratch buffer [`infer_parallel`](Self::infer_parallel)
+    /// needs for the other half of each convolution: one patch and its widened lanes (4-byte
+    /// words, 3 bytes of slack to align them) for int8 models; none for f32 models, which run
+    /// on the caller's core.
+    pub fn helper_scratch_bytes(&self) -> usize {
+        match self.variant() {
+            Variant::F32 => 0,
+            Variant::Int8 => self
+                .largest_patch()
+                .saturating_add(self.largest_lanes().saturating_mul(4))
+                .saturating_add(LANE_ALIGN_SLACK),
+        }
+    }
+
     fn section(&self, s: format::Section) -> &'a [u8] {
         s.of(self.bytes)
     }
@@ -174,6 +189,33 @@ impl<'a> Model<'a> {
         self.infer_observed(image, scratch, probabilities, &mut |_, _| {})
     }
 
+    /// Like [`infer`](Self::infer), with each int8 convolution split into two halves of its
+    /// output pixels that `parallel` runs at once where it can (a board's second core): the
+    /// other half with `helper_scratch` ([`helper_scratch_bytes`](Self::helper_scratch_bytes)
+    /// bytes). The same answer and probabilities as [`infer`](Self::infer), bit for bit; f32
+    /// models run as there.
+    pub fn infer_parallel(
+        &self,
+        image: &[u8],
+        scratch: &mut [u8],
+        helper_scratch: &mut [u8],
+        probabilities: &mut [f32],
+        parallel: &mut dyn Parallel,
+    ) -> Result<usize, InferError> {
+        let needed = self.helper_scratch_bytes();
+        let given = helper_scratch.len();
+        let helper_scratch = helper_scratch
+            .get_mut(..needed)
+            .ok_or(InferError::HelperScratchTooSmall { given, needed })?;
+        let (patch, rest) = helper_scratch.split_at_mut(self.largest_patch().min(needed));
+        let helper = Helper {
+            patch: bytemuck::cast_slice_mut::<u8, i8>(patch),
+            lanes: bytemuck::pod_align_to_mut::<u8, u32>(rest).1,
+            parallel,
+        };
+        self.infer_with(image, scratch, probabilities, &mut |_, _| {}, Some(helper))
+    }
+
     /// Like [`infer`](Self::infer), and for f32 models also hands every layer's output to
     /// `observe(layer_index, values)` (int8 calibration uses it).
     pub fn infer_observed(
@@ -182,6 +224,19 @@ impl<'a> Model<'a> {
         scratch: &mut [u8],
         probabilities: &mut [f32],
         observe: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<usize, InferError> {
+        self.infer_with(image, scratch, probabilities, observe, None)
+    }
+
+    /// The checks of every inference call, then the layers, int8 convolutions split with
+    /// `helper` when there is one.
+    fn infer_with(
+        &self,
+        image: &[u8],
+        scratch: &mut [u8],
+        probabilities: &mut [f32],
+        observe: &mut dyn FnMut(usize, &[f32]),
+        helper: Option<Helper<'_>>,
     ) -> Result<usize, InferError> {
         let expected = self.header.input.len();
         if image.len() != expected {
@@ -212,7 +267,7 @@ impl<'a> Model<'a> {
                 let (codes, rest) = scratch.split_at_mut(values.min(scratch.len()));
                 let lanes = bytemuck::pod_align_to_mut::<u8, u32>(rest).1;
                 let codes = bytemuck::cast_slice_mut::<u8, i8>(codes);
-                Ok(self.run_i8(image, codes, lanes, probabilities))
+                Ok(self.run_i8(image, codes, lanes, probabilities, helper))
             }
         }
     }
@@ -264,6 +319,7 @@ impl<'a> Model<'a> {
         scratch: &mut [i8],
         lanes: &mut [u32],
         probabilities: &mut [f32],
+        mut helper: Option<Helper<'_>>,
     ) -> usize {
         let (mut current, mut next, patch) = split_scratch(scratch, self.largest_activation());
         // Parsing made the first layer take INPUT_QUANTIZATION (scale 1/256), so a pixel's
@@ -289,7 +345,12 @@ impl<'a> Model<'a> {
                 LayerKind::Flatten => continue,
                 LayerKind::Conv2d => {
                     let conv = conv(layer, weights, bias);
-                    kernels::conv2d_i8(&conv, &requant, input, patch, lanes, output);
+                    match helper.as_mut() {
+                        Some(helper) => {
+                            helper.conv2d_i8(&conv, &requant, input, patch, lanes, output)
+                        }
+                        None => kernels::conv2d_i8(&conv, &requant, input, patch, lanes, output),
+                    }
                 }
                 LayerKind::Dense => {
                     kernels::dense_i8(input, weights, bias, &requant, lanes, output);
@@ -301,6 +362,49 @@ impl<'a> Model<'a> {
         let logits = current.get(..self.classes()).unwrap_or_default();
         let dequantize = |&c: &i8| out_quant.scale * (i32::from(c) - out_quant.zero_point) as f32;
         softmax(logits.iter().map(dequantize), probabilities)
+    }
+}
+
+/// The other core's half of each int8 convolution: its patch and lanes, and what runs it.
+struct Helper<'h> {
+    patch: &'h mut [i8],
+    lanes: &'h mut [u32],
+    parallel: &'h mut dyn Parallel,
+}
+
+impl Helper<'_> {
+    /// `conv` split at a whole quad of pixels near its middle (the arch kernels take pixels
+    /// four at a time): the first half on the caller's core with `patch` and `lanes`, the
+    /// second through `parallel` with the helper's.
+    fn conv2d_i8(
+        &mut self,
+        conv: &Conv<'_>,
+        requant: &Requant<'_>,
+        input: &[i8],
+        patch: &mut [i8],
+        lanes: &mut [u32],
+        output: &mut [i8],
+    ) {
+        let pixels = conv.pixels();
+        let split = (pixels.end / 2).next_multiple_of(4).min(pixels.end);
+        let at = split.saturating_mul(conv.output.channels).min(output.len());
+        let (first, second) = output.split_at_mut(at);
+        let (helper_patch, helper_lanes) = (&mut *self.patch, &mut *self.lanes);
+        self.parallel.join(
+            &mut || {
+                let part = split..pixels.end;
+                kernels::conv2d_i8_part(
+                    conv,
+                    requant,
+                    input,
+                    helper_patch,
+                    helper_lanes,
+                    second,
+                    part,
+                );
+            },
+            &mut || kernels::conv2d_i8_part(conv, requant, input, patch, lanes, first, 0..split),
+        );
     }
 }
 

@@ -7,7 +7,9 @@ use super::arm_dsp;
 use super::layer::{
     Conv, QUAD, bias_bytes, dense_lane_words, i32_at, lane_words, lanes16_of, patch_len, patch_runs,
 };
-use super::portable::{conv2d_i8_portable, dense_i8_portable, dot_i8_serial};
+use core::ops::Range;
+
+use super::portable::{conv2d_i8_portable_part, dense_i8_portable, dot_i8_serial};
 use super::requant::{ChannelScale, LongScale, Requant};
 
 /// [`conv2d_i8`] with the DSP extension: output pixels four at a time, their patches widened
@@ -28,6 +30,7 @@ pub(super) fn conv2d_i8_dsp(
     patch: &mut [i8],
     lanes: &mut [u32],
     output: &mut [i8],
+    part: Range<usize>,
 ) {
     const _: () = assert!(QUAD == arm_dsp::PIXELS);
     const BLOCK: usize = arm_dsp::FILTERS;
@@ -40,16 +43,18 @@ pub(super) fn conv2d_i8_dsp(
     let lanes_len = padded.map_or(len, |rows| rows.patch_len());
     let (pairs, tail_len) = (lanes_len / 8, lanes_len % 8);
     if pairs == 0 {
-        return conv2d_i8_portable(conv, requant, input, patch, output);
+        return conv2d_i8_portable_part(conv, requant, input, patch, output, part);
     }
     // Lanes too short for the patches: the portable kernel, rather than outputs left unwritten.
     let Some(lanes) = lanes.get_mut(..lane_words(lanes_len)) else {
-        return conv2d_i8_portable(conv, requant, input, patch, output);
+        return conv2d_i8_portable_part(conv, requant, input, patch, output, part);
     };
     let pad = requant.input_zero();
     let pad_word = arm_dsp::padding_word(pad);
     let out_shape = conv.output;
-    let pixels = out_shape.height * out_shape.width;
+    // The part's pixels (`start..end`, row-major); `output` holds their codes.
+    let end = part.end.min(out_shape.height * out_shape.width);
+    let start = part.start.min(end);
     let channels = out_shape.channels;
     let mut sums = [[0i32; BLOCK]; QUAD];
     let mut scales = [ChannelScale::default(); BLOCK];
@@ -90,9 +95,9 @@ pub(super) fn conv2d_i8_dsp(
             }
             tails.get(..block).unwrap_or_default()
         };
-        for first in (0..pixels).step_by(QUAD) {
+        for first in (start..end).step_by(QUAD) {
             // A last quad that runs past the end repeats the last pixel.
-            let quad: [usize; QUAD] = core::array::from_fn(|i| (first + i).min(pixels - 1));
+            let quad: [usize; QUAD] = core::array::from_fn(|i| (first + i).min(end - 1));
             // Padded rows of a quad inside one output row: its four patches at once; any other
             // quad pixel by pixel.
             let widened = padded.is_some_and(|rows| rows.widen_quad(conv, first, input, lanes));
@@ -116,7 +121,9 @@ pub(super) fn conv2d_i8_dsp(
                         };
                         if !widened {
                             // An input or lanes shorter than the shapes say.
-                            return conv2d_i8_portable(conv, requant, input, patch, output);
+                            return conv2d_i8_portable_part(
+                                conv, requant, input, patch, output, part,
+                            );
                         }
                     }
                 } else if let Some(rows) = padded {
@@ -135,9 +142,9 @@ pub(super) fn conv2d_i8_dsp(
             };
             // Usually the block's codes straight from the assembly; a last short quad, or a
             // scale the folding cannot take, through the sums.
-            if all_long && first + QUAD <= pixels {
+            if all_long && first + QUAD <= end {
                 let columns = output
-                    .get_mut(first * channels + block_start..)
+                    .get_mut((first - start) * channels + block_start..)
                     .unwrap_or_default();
                 if arm_dsp::dot_requantize_quad_filters(&passes, long_scales, columns, channels) {
                     continue;
@@ -145,13 +152,13 @@ pub(super) fn conv2d_i8_dsp(
             }
             if !arm_dsp::dot_pixel_quad_filters(&passes, &mut sums) {
                 // Weights shorter than the shapes say: the portable kernel's way with them.
-                return conv2d_i8_portable(conv, requant, input, patch, output);
+                return conv2d_i8_portable_part(conv, requant, input, patch, output, part);
             }
-            let place = (first, pixels, channels);
+            let place = (first - start, end - start, channels);
             requant.requantize_quad(output, place, block_start, scales, &sums);
         }
     }
-    let layer = output.len().min(pixels * channels);
+    let layer = output.len().min((end - start) * channels);
     requant.look_up_all(output.get_mut(..layer).unwrap_or_default());
 }
 

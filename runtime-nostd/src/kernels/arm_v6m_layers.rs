@@ -5,7 +5,9 @@
 
 use super::arm_v6m::{self, HALVES_PER_POSITION, PIXELS, WORDS_PER_POSITION};
 use super::layer::{Conv, QUAD, bias_bytes, i32_at, lanes16_of, patch_len, patch_runs};
-use super::portable::{conv2d_i8_portable, dot_i8, dot_i8_pair, gather_patch};
+use core::ops::Range;
+
+use super::portable::{conv2d_i8_portable_part, dot_i8, dot_i8_pair, gather_patch};
 use super::requant::{ChannelScale, QuadScale, Requant};
 
 /// Filters whose scales and weight sums are decoded at once, for every pixel quad.
@@ -25,6 +27,7 @@ pub(super) fn conv2d_i8_v6m(
     patch: &mut [i8],
     lanes: &mut [u32],
     output: &mut [i8],
+    part: Range<usize>,
 ) {
     const _: () = assert!(QUAD == PIXELS);
     let len = patch_len(conv);
@@ -32,13 +35,15 @@ pub(super) fn conv2d_i8_v6m(
         lanes.get_mut(..len * WORDS_PER_POSITION),
         patch.get_mut(..len),
     ) else {
-        return conv2d_i8_portable(conv, requant, input, patch, output);
+        return conv2d_i8_portable_part(conv, requant, input, patch, output, part);
     };
     let out_shape = conv.output;
-    let pixels = out_shape.height * out_shape.width;
+    // The part's pixels (`start..end`, row-major); `output` holds their codes.
+    let end = part.end.min(out_shape.height * out_shape.width);
+    let start = part.start.min(end);
     let channels = out_shape.channels;
     if len == 0 || conv.weights.len() < channels * len {
-        return conv2d_i8_portable(conv, requant, input, patch, output);
+        return conv2d_i8_portable_part(conv, requant, input, patch, output, part);
     }
     let pad = requant.input_zero();
     let mut scales = [ChannelScale::default(); FILTERS];
@@ -69,10 +74,19 @@ pub(super) fn conv2d_i8_v6m(
                 None => all_quad = false,
             }
         }
-        let (height, width) = (out_shape.height, out_shape.width);
-        let mut positions = (0..height).flat_map(|oy| (0..width).map(move |ox| (oy, ox)));
+        // Row and column stepped, not divided out per pixel: the Cortex-M0+ has no divider.
+        let width = out_shape.width.max(1);
+        let (mut oy, mut ox) = (start / width, start % width);
+        let mut positions = (start..end).map(|_| {
+            let here = (oy, ox);
+            ox += 1;
+            if ox == width {
+                (oy, ox) = (oy + 1, 0);
+            }
+            here
+        });
         let mut last = (0, 0);
-        for first in (0..pixels).step_by(QUAD) {
+        for first in (0..end - start).step_by(QUAD) {
             let quad: [(usize, usize); QUAD] = core::array::from_fn(|_| {
                 // A last quad that runs past the end repeats the last pixel.
                 last = positions.next().unwrap_or(last);
@@ -89,7 +103,7 @@ pub(super) fn conv2d_i8_v6m(
             }
             // The quad's rows of output codes (a last quad's repeats are not written), from
             // column `block_start` on.
-            let real = QUAD.min(pixels - first);
+            let real = QUAD.min(end - start - first);
             let columns = output
                 .get_mut(first * channels + block_start..(first + real) * channels)
                 .unwrap_or_default();
@@ -104,7 +118,7 @@ pub(super) fn conv2d_i8_v6m(
             let decoded = filters.clone().zip(&weight_sums).zip(scales.iter());
             for (column, ((filter, &weight_sum), scale)) in (0..block).zip(decoded) {
                 let Some(quad) = arm_v6m::dot_pixel_quad(lanes, filter) else {
-                    return conv2d_i8_portable(conv, requant, input, patch, output);
+                    return conv2d_i8_portable_part(conv, requant, input, patch, output, part);
                 };
                 let codes = quad
                     .exact(weight_sum)
@@ -116,7 +130,7 @@ pub(super) fn conv2d_i8_v6m(
             }
         }
     }
-    let layer = output.len().min(pixels * channels);
+    let layer = output.len().min((end - start) * channels);
     requant.look_up_all(output.get_mut(..layer).unwrap_or_default());
 }
 

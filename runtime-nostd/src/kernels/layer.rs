@@ -18,6 +18,13 @@ impl ConvGeometry {
     }
 }
 
+impl Conv<'_> {
+    /// All of the layer's output pixels, row-major: what a kernel computes unless given a part.
+    pub fn pixels(&self) -> core::ops::Range<usize> {
+        0..self.output.height * self.output.width
+    }
+}
+
 /// A convolution layer as the kernels see it: shapes, geometry and its weight and bias bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct Conv<'a> {

@@ -29,6 +29,8 @@ mod layer;
 mod portable;
 mod requant;
 
+use core::ops::Range;
+
 pub use crate::format::ConvGeometry;
 pub use layer::{Conv, conv_lane_words, dense_lane_words, patch_len};
 pub use portable::{
@@ -51,14 +53,29 @@ pub fn conv2d_i8(
     lanes: &mut [u32],
     output: &mut [i8],
 ) {
+    conv2d_i8_part(conv, requant, input, patch, lanes, output, conv.pixels());
+}
+
+/// [`conv2d_i8`] for the output pixels of `pixels` only (row-major indices), their codes in
+/// `output` from its start: two parts of a layer, each with its own `patch` and `lanes`, can
+/// run at once (on two cores) and give the codes the whole layer gives.
+pub fn conv2d_i8_part(
+    conv: &Conv<'_>,
+    requant: &Requant<'_>,
+    input: &[i8],
+    patch: &mut [i8],
+    lanes: &mut [u32],
+    output: &mut [i8],
+    pixels: Range<usize>,
+) {
     #[cfg(arch_kernels = "arm_dsp")]
-    return arm_dsp_layers::conv2d_i8_dsp(conv, requant, input, patch, lanes, output);
+    return arm_dsp_layers::conv2d_i8_dsp(conv, requant, input, patch, lanes, output, pixels);
     #[cfg(arch_kernels = "arm_v6m")]
-    return arm_v6m_layers::conv2d_i8_v6m(conv, requant, input, patch, lanes, output);
+    return arm_v6m_layers::conv2d_i8_v6m(conv, requant, input, patch, lanes, output, pixels);
     #[cfg(not(any(arch_kernels = "arm_dsp", arch_kernels = "arm_v6m")))]
     {
         let _ = lanes;
-        conv2d_i8_portable(conv, requant, input, patch, output);
+        portable::conv2d_i8_portable_part(conv, requant, input, patch, output, pixels);
     }
 }
 

@@ -2,6 +2,8 @@
 //! convolutions and dense layers, and the dot products in the forms that suit the target
 //! (lanes that vectorise on a SIMD host, unrolled scalar steps on a Cortex-M).
 
+use core::ops::Range;
+
 use crate::format::Activation;
 
 use super::layer::{Conv, bias_bytes, f32_at, i32_at, patch_len, patch_runs};
@@ -173,35 +175,36 @@ pub(super) fn gather_patch<X: Copy>(
     }
 }
 
-/// For every output pixel, gathers its input patch (`[ky][kx][c]`, padding filled with
-/// `pad_value`) into `patch`, then hands the dot product of the patch with every output
-/// channel's filter to `emit(output index, channel, sum)`. One long dot product per output
-/// keeps the inner loop vectorised; the f32 and int8 convolutions share this walk.
+/// For every output pixel of `pixels` (row-major indices), gathers its input patch
+/// (`[ky][kx][c]`, padding filled with `pad_value`) into `patch`, then hands the dot product of
+/// the patch with every output channel's filter to `emit(output index, channel, sum)`, the
+/// index counted from the range's first pixel. One long dot product per output keeps the
+/// inner loop vectorised; the f32 and int8 convolutions share this walk.
 fn conv_walk<X: PatchValue>(
     conv: &Conv<'_>,
     input: &[X],
     patch: &mut [X],
     pad_value: X,
+    pixels: Range<usize>,
     mut emit: impl FnMut(usize, usize, X::Sum),
 ) {
     let out_shape = conv.output;
     let patch = patch.get_mut(..patch_len(conv)).unwrap_or_default();
     let filter_bytes = (patch.len() * X::WEIGHT_BYTES).max(1);
-    for oy in 0..out_shape.height {
-        for ox in 0..out_shape.width {
-            gather_patch(conv, oy, ox, input, patch, pad_value);
-            let first = (oy * out_shape.width + ox) * out_shape.channels;
-            // Output channels two at a time: each patch value loaded serves two filters.
-            let pairs = conv.weights.chunks(2 * filter_bytes);
-            for (oc, filters) in (0..).step_by(2).zip(pairs) {
-                match (filters.get(..filter_bytes), filters.get(filter_bytes..)) {
-                    (Some(a), Some(b)) if !b.is_empty() => {
-                        let (sum_a, sum_b) = X::dot_pair(patch, a, b);
-                        emit(first + oc, oc, sum_a);
-                        emit(first + oc + 1, oc + 1, sum_b);
-                    }
-                    _ => emit(first + oc, oc, X::dot(patch, filters)),
+    let width = out_shape.width.max(1);
+    for (at, pixel) in pixels.enumerate() {
+        gather_patch(conv, pixel / width, pixel % width, input, patch, pad_value);
+        let first = at * out_shape.channels;
+        // Output channels two at a time: each patch value loaded serves two filters.
+        let pairs = conv.weights.chunks(2 * filter_bytes);
+        for (oc, filters) in (0..).step_by(2).zip(pairs) {
+            match (filters.get(..filter_bytes), filters.get(filter_bytes..)) {
+                (Some(a), Some(b)) if !b.is_empty() => {
+                    let (sum_a, sum_b) = X::dot_pair(patch, a, b);
+                    emit(first + oc, oc, sum_a);
+                    emit(first + oc + 1, oc + 1, sum_b);
                 }
+                _ => emit(first + oc, oc, X::dot(patch, filters)),
             }
         }
     }
@@ -216,7 +219,7 @@ pub fn conv2d_f32(
     patch: &mut [f32],
     output: &mut [f32],
 ) {
-    conv_walk(conv, input, patch, 0.0, |index, oc, acc| {
+    conv_walk(conv, input, patch, 0.0, conv.pixels(), |index, oc, acc| {
         if let Some(out) = output.get_mut(index) {
             *out = activate_f32(acc + f32_at(bias_bytes(conv.bias, oc)), activation);
         }
@@ -253,8 +256,20 @@ pub fn conv2d_i8_portable(
     patch: &mut [i8],
     output: &mut [i8],
 ) {
+    conv2d_i8_portable_part(conv, requant, input, patch, output, conv.pixels());
+}
+
+/// [`conv2d_i8_portable`] for the output pixels of `pixels` only, their codes in `output`.
+pub(super) fn conv2d_i8_portable_part(
+    conv: &Conv<'_>,
+    requant: &Requant<'_>,
+    input: &[i8],
+    patch: &mut [i8],
+    output: &mut [i8],
+    pixels: Range<usize>,
+) {
     let pad = requant.input_zero();
-    conv_walk(conv, input, patch, pad, |index, oc, acc| {
+    conv_walk(conv, input, patch, pad, pixels, |index, oc, acc| {
         if let Some(out) = output.get_mut(index) {
             *out = requant.code(oc, acc, i32_at(bias_bytes(conv.bias, oc)));
         }

@@ -9,8 +9,10 @@
 //! the host's proptests draw from too), from a seed that changes with every run (the host's
 //! clock, through semihosting) and is printed first; building with `KERNEL_CHECK_SEED=<seed>`
 //! repeats a run.
-//! Both output buffers are filled with different codes before each case, so an output that a
-//! kernel leaves unwritten differs instead of keeping the last case's value.
+//! The arch convolutions run in two parts split at a random pixel, as two cores run a layer
+//! (`Model::infer_parallel`). Both output buffers are filled with different codes before each
+//! case, so an output that a kernel leaves unwritten differs instead of keeping the last case's
+//! value.
 #![no_std]
 #![no_main]
 
@@ -18,7 +20,7 @@ use cortex_m as _; // its critical-section implementation
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
 use runtime_nostd::kernels::cases::{CaseData, ConvCase, DenseCase, Limits, Random};
-use runtime_nostd::kernels::{conv2d_i8, conv2d_i8_portable, dense_i8, dense_i8_portable};
+use runtime_nostd::kernels::{conv2d_i8_part, conv2d_i8_portable, dense_i8, dense_i8_portable};
 
 /// Random cases of each kind.
 const CASES: usize = 400;
@@ -118,21 +120,31 @@ fn conv_case(
         &mut out.patch,
         &mut out.reference,
     );
-    conv2d_i8(
-        &conv,
-        &requant,
-        data.input,
-        &mut out.patch,
-        &mut out.lanes,
-        &mut out.arch,
-    );
+    // The arch form in two parts split at a random pixel (none, all, or anywhere between), as
+    // two cores run a layer: together they must give the whole layer's codes.
+    let pixels = conv.pixels();
+    let split = random.range(0, pixels.end + 1);
+    let at = (split * case.output.channels).min(out.arch.len());
+    let (first, second) = out.arch.split_at_mut(at);
+    let parts = [(first, 0..split), (second, split..pixels.end)];
+    for (codes, part) in parts {
+        conv2d_i8_part(
+            &conv,
+            &requant,
+            data.input,
+            &mut out.patch,
+            &mut out.lanes,
+            codes,
+            part,
+        );
+    }
     let n = case.output.len();
     match (0..n).find(|&i| out.reference[i] != out.arch[i]) {
         None => Ok(n),
         Some(i) => {
             let (input, g) = (case.input, case.geometry);
             defmt::error!(
-                "conv {=usize}x{=usize}x{=usize} -> {=usize} channels, kernel {=usize}, stride {=usize}, pad {=usize}: output {=usize} is {=i8}, the reference {=i8}",
+                "conv {=usize}x{=usize}x{=usize} -> {=usize} channels, kernel {=usize}, stride {=usize}, pad {=usize}, split at pixel {=usize}: output {=usize} is {=i8}, the reference {=i8}",
                 input.height,
                 input.width,
                 input.channels,
@@ -140,6 +152,7 @@ fn conv_case(
                 g.kernel,
                 g.stride,
                 g.pad,
+                split,
                 i,
                 out.arch[i],
                 out.reference[i]
