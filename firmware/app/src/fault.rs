@@ -54,6 +54,9 @@ impl RecognizerError {
             RecognizerError::ScratchTooSmall { .. } => {
                 "The model needs more scratch memory than the build gave it."
             }
+            RecognizerError::HelperScratchTooSmall { .. } => {
+                "The second core needs more scratch memory than the build gave it."
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use runtime_nostd::format::Shape;
-use runtime_nostd::{InferError, Model, ParseError, Scratch};
+use runtime_nostd::{InferError, Model, Parallel, ParseError, Scratch};
 
 use crate::preprocess::DIGIT_SIDE;
 
@@ -102,6 +102,14 @@ pub enum RecognizerError {
         /// What the recognizer has.
         given: usize,
     },
+    /// The second core's scratch memory is smaller than the model needs for its half of each
+    /// convolution: build it with the size `model-embed` computed (`*_HELPER_SCRATCH_BYTES`).
+    HelperScratchTooSmall {
+        /// What the model needs.
+        needed: usize,
+        /// What the recognizer was given.
+        given: usize,
+    },
 }
 
 impl fmt::Display for RecognizerError {
@@ -126,6 +134,10 @@ impl fmt::Display for RecognizerError {
                 f,
                 "the model needs {needed} bytes of scratch, the recognizer has {given}"
             ),
+            RecognizerError::HelperScratchTooSmall { needed, given } => write!(
+                f,
+                "the model needs {needed} bytes of scratch on the second core, it was given {given}"
+            ),
         }
     }
 }
@@ -148,10 +160,18 @@ pub fn check_model(model: &Model<'_>) -> Result<(), RecognizerError> {
     Ok(())
 }
 
-/// A parsed model and `SCRATCH` bytes of scratch memory for it.
+/// A parsed model and `SCRATCH` bytes of scratch memory for it; with a second core
+/// ([`Recognizer::use_second_core`]), each convolution split between the two.
 pub struct Recognizer<const SCRATCH: usize> {
     model: Model<'static>,
     scratch: Scratch<SCRATCH>,
+    second_core: Option<SecondCore>,
+}
+
+/// The second core's part of each inference: its scratch, and what runs work there.
+struct SecondCore {
+    scratch: &'static mut [u8],
+    parallel: &'static mut dyn Parallel,
 }
 
 impl<const SCRATCH: usize> Recognizer<SCRATCH> {
@@ -170,7 +190,27 @@ impl<const SCRATCH: usize> Recognizer<SCRATCH> {
         Ok(Recognizer {
             model,
             scratch: Scratch::new(),
+            second_core: None,
         })
+    }
+
+    /// From now on, each convolution split in two halves, the second run through `parallel`
+    /// (a board's second core) with `scratch` (`Model::helper_scratch_bytes`, which the
+    /// build's `*_HELPER_SCRATCH_BYTES` is): the same answers, bit for bit, sooner.
+    pub fn use_second_core(
+        &mut self,
+        scratch: &'static mut [u8],
+        parallel: &'static mut dyn Parallel,
+    ) -> Result<(), RecognizerError> {
+        let needed = self.model.helper_scratch_bytes();
+        if scratch.len() < needed {
+            return Err(RecognizerError::HelperScratchTooSmall {
+                needed,
+                given: scratch.len(),
+            });
+        }
+        self.second_core = Some(SecondCore { scratch, parallel });
+        Ok(())
     }
 
     /// Classifies a 28x28 MNIST-style digit.
@@ -179,9 +219,17 @@ impl<const SCRATCH: usize> Recognizer<SCRATCH> {
         digit: &[u8; DIGIT_SIDE * DIGIT_SIDE],
     ) -> Result<Prediction, InferError> {
         let mut probabilities = [0.0f32; CLASSES];
-        let class = self
-            .model
-            .infer(digit, self.scratch.as_mut_bytes(), &mut probabilities)?;
+        let scratch = self.scratch.as_mut_bytes();
+        let class = match &mut self.second_core {
+            Some(core) => self.model.infer_parallel(
+                digit,
+                scratch,
+                core.scratch,
+                &mut probabilities,
+                core.parallel,
+            )?,
+            None => self.model.infer(digit, scratch, &mut probabilities)?,
+        };
         Ok(Prediction {
             digit: class as u8,
             probabilities,

@@ -23,7 +23,7 @@
 
 use embedded_graphics::prelude::Point;
 use embedded_graphics::primitives::Rectangle;
-use runtime_nostd::InferError;
+use runtime_nostd::{InferError, Parallel};
 
 use crate::calibration::Source;
 use crate::canvas::Canvas;
@@ -91,6 +91,16 @@ impl<const SCRATCH: usize> Session<SCRATCH> {
             inference_us: None,
             notice: None,
         })
+    }
+
+    /// Splits each convolution with a second core from now on
+    /// ([`Recognizer::use_second_core`]).
+    pub fn use_second_core(
+        &mut self,
+        scratch: &'static mut [u8],
+        parallel: &'static mut dyn Parallel,
+    ) -> Result<(), RecognizerError> {
+        self.recognizer.use_second_core(scratch, parallel)
     }
 
     /// Shows which touch calibration the board runs with in the results panel, from `now_us`

@@ -152,6 +152,46 @@ fn a_synthetic_finger_stroke_of_each_digit_is_recognised() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
+/// A second core as a thread: the other half of each convolution on it.
+struct Thread;
+
+impl runtime_nostd::Parallel for Thread {
+    fn join(&mut self, there: &mut (dyn FnMut() + Send), here: &mut dyn FnMut()) {
+        std::thread::scope(|scope| {
+            let other = scope.spawn(there);
+            here();
+            other.join().expect("the second core's half panicked");
+        });
+    }
+}
+
+#[test]
+fn a_second_core_gives_the_same_answers_bit_for_bit() {
+    let (digits, _) = mnist_test(50);
+    let mut one = recognizer();
+    let mut two = recognizer();
+    let needed = runtime_nostd::Model::parse(model())
+        .unwrap()
+        .helper_scratch_bytes();
+    let scratch = Box::leak(vec![0u8; needed - 1].into_boxed_slice());
+    assert_eq!(
+        two.use_second_core(scratch, Box::leak(Box::new(Thread))),
+        Err(RecognizerError::HelperScratchTooSmall {
+            needed,
+            given: needed - 1
+        })
+    );
+    let scratch = Box::leak(vec![0u8; needed].into_boxed_slice());
+    two.use_second_core(scratch, Box::leak(Box::new(Thread)))
+        .unwrap();
+    for (i, digit) in digits.iter().enumerate() {
+        let (a, b) = (one.classify(digit).unwrap(), two.classify(digit).unwrap());
+        assert_eq!(a.digit, b.digit, "digit {i}");
+        let bits = |p: &app::recognizer::Prediction| p.probabilities.map(f32::to_bits);
+        assert_eq!(bits(&a), bits(&b), "digit {i}");
+    }
+}
+
 #[test]
 fn top3_is_sorted_and_starts_with_the_prediction() {
     let mut p = app::recognizer::Prediction {

@@ -91,7 +91,9 @@ pub fn board_model(root: &Path, variant: &str) -> PathBuf {
 
 /// Writes `$OUT_DIR/models.rs`: for each `(NAME, path)` (the path relative to the crate, as
 /// build scripts run there) of a model that runs in `scratch_limit` bytes, `pub static NAME: &[u8]` with the file's bytes, `pub const
-/// NAME_LEN: usize` and `pub const NAME_SCRATCH_BYTES: usize`, and tells cargo to rebuild when a file changes.
+/// NAME_LEN: usize`, `pub const NAME_SCRATCH_BYTES: usize` and `pub const
+/// NAME_HELPER_SCRATCH_BYTES: usize` (the second core's, `Model::helper_scratch_bytes`), and
+/// tells cargo to rebuild when a file changes.
 ///
 /// # Panics
 /// Build scripts report by panicking: when `OUT_DIR` is unset, a file fails [`check`] (the
@@ -103,6 +105,9 @@ pub fn embed<P: AsRef<Path>>(models: &[(&str, P)], scratch_limit: usize) {
         println!("cargo:rerun-if-changed={}", path.display());
         let (bytes, scratch) =
             check(&path, scratch_limit).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let helper_scratch = runtime_nostd::Model::parse(&bytes)
+            .map(|model| model.helper_scratch_bytes())
+            .unwrap_or_default();
         let file = path.file_name().unwrap_or_default().to_string_lossy();
         let _ = write!(
             source,
@@ -115,9 +120,14 @@ pub fn embed<P: AsRef<Path>>(models: &[(&str, P)], scratch_limit: usize) {
              pub const {name}_LEN: usize = {};\n\
              /// Scratch bytes `{file}` needs (`Model::scratch_bytes`, computed from the file at build time).\n\
              #[allow(dead_code)]\n\
-             pub const {name}_SCRATCH_BYTES: usize = {};\n",
+             pub const {name}_SCRATCH_BYTES: usize = {};\n\
+             /// Scratch bytes the second core needs for its half of each convolution \
+             (`Model::helper_scratch_bytes`).\n\
+             #[allow(dead_code)]\n\
+             pub const {name}_HELPER_SCRATCH_BYTES: usize = {};\n",
             bytes.len(),
-            scratch
+            scratch,
+            helper_scratch
         );
     }
     let out =

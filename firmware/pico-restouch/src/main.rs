@@ -55,6 +55,8 @@ use mipidsi::models::ST7789;
 use mipidsi::options::{ColorInversion, Orientation, Rotation};
 
 mod calibration_store;
+#[cfg(feature = "rp2350")]
+mod second_core;
 mod usb_log;
 
 use calibration_store::{CalibrationStore, StoreError};
@@ -102,6 +104,9 @@ struct Wiring {
     usb: Peri<'static, USB>,
     /// The Pico's flash chip: its last sector keeps the touch calibration.
     flash: Peri<'static, FLASH>,
+    /// The RP2350's second core: half of each convolution.
+    #[cfg(feature = "rp2350")]
+    core1: Peri<'static, embassy_rp::peripherals::CORE1>,
 }
 
 impl Wiring {
@@ -121,6 +126,8 @@ impl Wiring {
             status_led: p.PIN_25,
             usb: p.USB,
             flash: p.FLASH,
+            #[cfg(feature = "rp2350")]
+            core1: p.CORE1,
         }
     }
 }
@@ -401,6 +408,21 @@ async fn main(spawner: Spawner) {
             error!("the embedded model cannot run: {}", e);
             stop(Fault::Model(e), Some(&mut display), &mut led).await;
         }
+    };
+    // The Pico 2: half of each convolution on the second core.
+    #[cfg(feature = "rp2350")]
+    let session = {
+        use static_cell::{ConstStaticCell, StaticCell};
+        static SCRATCH: ConstStaticCell<[u8; models::MODEL_HELPER_SCRATCH_BYTES]> =
+            ConstStaticCell::new([0; models::MODEL_HELPER_SCRATCH_BYTES]);
+        static SECOND_CORE: StaticCell<second_core::SecondCore> = StaticCell::new();
+        let mut session = session;
+        let core = SECOND_CORE.init(second_core::SecondCore::start(wiring.core1));
+        if let Err(e) = session.use_second_core(SCRATCH.take(), core) {
+            error!("the second core cannot take its half: {}", e);
+            stop(Fault::Model(e), Some(&mut display), &mut led).await;
+        }
+        session
     };
     let panel = RestouchPanel {
         controller: Xpt2046::new(touch_spi),

@@ -1,6 +1,7 @@
 //! The emulated Pico 2 with the board attached ([`Machine`]): started as the RP2350's boot ROM
-//! hands over to the image, core 0 stepped one instruction at a time through the board's bus,
-//! with [`crate::quirks`]'s workarounds applied on the way.
+//! hands over to the image, both cores stepped one instruction at a time through the board's
+//! bus, with [`crate::quirks`]'s workarounds applied on the way. Core 1 waits as the boot ROM
+//! keeps it until the firmware launches it through the FIFOs ([`Core1`]).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -17,6 +18,26 @@ use crate::rtt::Rtt;
 /// registers as the boot ROM leaves them, 12 (one microsecond of the 12 MHz reference).
 const TIMER_TICKS_CYCLES: [u32; 2] = [TICKS.start + 2 * 12 + 4, TICKS.start + 3 * 12 + 4];
 const BOOT_ROM_TICK_CYCLES: u32 = 12;
+
+/// SIO's FIFO registers, as a core sees its own: status (bit 0: a value to read), write, read.
+const SIO_FIFO_ST: u32 = 0xd000_0050;
+const SIO_FIFO_WR: u32 = 0xd000_0054;
+const SIO_FIFO_RD: u32 = 0xd000_0058;
+
+/// Core 1, as the boot ROM keeps it until the firmware launches it (no ROM image is loaded,
+/// so the harness plays its part): it reads its FIFO and echoes each value, and once it has
+/// read 0, 0, 1, the vector table, the stack pointer and the entry point in a row, it starts
+/// there (any other value starts the sequence over).
+enum Core1 {
+    Parked {
+        received: Vec<u32>,
+    },
+    /// Running since system cycle `started - own cycles then`: its own count starts when it
+    /// does, so the system's time is its count plus `offset`.
+    Running {
+        offset: u64,
+    },
+}
 
 /// The emulator, the board, and what the run measures.
 pub struct Machine {
@@ -37,8 +58,11 @@ pub struct Machine {
     /// what follows the last exit is left out).
     profile: Option<Profile>,
     fault_handlers: Vec<u32>,
-    /// The `WFE` the core last slept in, executed again while nothing wakes it.
-    sleeping_at: Option<u32>,
+    /// Per core, the `WFE` it last slept in, executed again while nothing wakes it.
+    sleeping_at: [Option<u32>; 2],
+    core1: Core1,
+    /// When core 1 was launched (system cycles), once it is.
+    pub core1_launched: Option<u64>,
 }
 
 impl Machine {
@@ -98,7 +122,11 @@ impl Machine {
             kernel_span: None,
             profile: None,
             fault_handlers,
-            sleeping_at: None,
+            sleeping_at: [None; 2],
+            core1: Core1::Parked {
+                received: Vec::new(),
+            },
+            core1_launched: None,
         })
     }
 
@@ -154,70 +182,27 @@ impl Machine {
         Ok(done(self))
     }
 
-    /// One quantum: core 0 instruction by instruction up to it, then the emulator's own step
-    /// for the rest (peripherals, timers, interrupts).
+    /// One quantum: each core instruction by instruction up to it (core 1 once launched, the
+    /// boot ROM's handshake played for it before), then the emulator's own step for the rest
+    /// (peripherals, timers, interrupts).
     fn quantum(&mut self, firmware: &Firmware) -> Result<(), String> {
         let target = self.emu.cycles() + u64::from(self.emu.step_quantum);
-        {
-            let core = &mut self.emu.cores.expect_arm_mut()[0];
-            let bus = &mut self.emu.bus;
-            let atomics = std::sync::Arc::clone(&bus.atomics);
-            while core.cycles() < target && !core.is_halted() {
-                if atomics.is_wfe_waiting(0) {
-                    let pending = atomics.irq_pending_load(0)
-                        | u64::from(core.ppb.nvic_ispr[0].load(Ordering::Relaxed))
-                        | u64::from(core.ppb.nvic_ispr[1].load(Ordering::Relaxed)) << 32;
-                    atomics.clear_wfe_waiting(0);
-                    if core.ppb.any_pending_enabled(pending) {
-                        // The emulator wakes a WFE only on an event (quirks).
-                        self.wfe_woken += 1;
-                        self.sleeping_at = None;
-                    } else if let Some(wfe) = self.sleeping_at {
-                        // Asleep: the WFE again, so that the core's cycles keep pace with the
-                        // peripherals' (a sleeping core's count would stand still).
-                        core.regs.set_pc(wfe);
-                    }
-                }
-                let (pc, cycle) = (core.regs.pc(), core.cycles());
-                core.ppb.update_latest_cycles(cycle);
-                if self.fault_handlers.contains(&pc) {
-                    return Err(format!(
-                        "the firmware faulted at cycle {cycle} (CFSR {:#x}, HFSR {:#x}, BFAR {:#x})",
-                        core.ppb.cfsr, core.ppb.hfsr, core.ppb.bfar
-                    ));
-                }
-                let in_kernels = self.kernels.contains(&pc);
-                if in_kernels {
-                    let span = self.kernel_span.get_or_insert((cycle, cycle));
-                    span.1 = cycle;
-                }
-                if let Some(op) = self.harness.get(&pc) {
-                    op.execute(core);
-                    self.harness_executed += 1;
-                    continue;
-                }
-                self.panel.now = cycle;
-                core.step(&mut BoardBus {
-                    bus: &mut *bus,
-                    panel: &mut self.panel,
-                });
-                if let (Some(profile), Some(_)) = (&mut self.profile, self.kernel_span) {
-                    profile.count(pc, core.cycles() - cycle, in_kernels);
-                }
-                if atomics.is_wfe_waiting(0) {
-                    self.sleeping_at = Some(pc);
-                }
-                if !bus.pending_cache_invalidations.is_empty() {
-                    core.invalidate_decode_cache_entries(&bus.pending_cache_invalidations);
-                    bus.pending_cache_invalidations.clear();
-                }
-                if bus.pending_invalidation_regions != 0 {
-                    core.invalidate_decode_cache_regions(bus.pending_invalidation_regions);
-                    bus.pending_invalidation_regions = 0;
-                }
-            }
+        self.step_core(0, target, 0)?;
+        match self.core1 {
+            Core1::Parked { .. } => self.play_core1_rom(target),
+            Core1::Running { offset } => self.step_core(1, target, offset)?,
         }
-        self.emu.step().map_err(|e| {
+        // The emulator's own step would run core 1 from its own count, behind the system's:
+        // held for it, the harness having run it already.
+        let running = matches!(self.core1, Core1::Running { .. });
+        if running {
+            self.emu.core_mut(1).halt();
+        }
+        let stepped = self.emu.step();
+        if running {
+            self.emu.core_mut(1).wake();
+        }
+        stepped.map_err(|e| {
             let pc = self.emu.core(0).regs.pc();
             format!(
                 "the emulator stopped at {}: {e:?}",
@@ -225,6 +210,106 @@ impl Machine {
             )
         })?;
         self.rtt.drain(&mut self.emu);
+        Ok(())
+    }
+
+    /// The boot ROM's wait for core 1's launch: each value core 0 wrote to the FIFO read and
+    /// echoed; the launch once the sequence is complete.
+    fn play_core1_rom(&mut self, now: u64) {
+        let Core1::Parked { received } = &mut self.core1 else {
+            return;
+        };
+        while self.emu.bus.read32(SIO_FIFO_ST, 1) & 1 != 0 {
+            let value = self.emu.bus.read32(SIO_FIFO_RD, 1);
+            self.emu.bus.write32(SIO_FIFO_WR, value, 1);
+            let expected = [0, 0, 1].get(received.len()).copied();
+            if expected.is_none_or(|e| e == value) {
+                received.push(value);
+            } else {
+                received.clear();
+                if value == 0 {
+                    received.push(value);
+                }
+            }
+            if let [_, _, _, vector_table, stack, entry] = received[..] {
+                let core = self.emu.core_mut(1);
+                core.regs.msp = stack;
+                core.regs.r[13] = stack;
+                core.regs.set_pc(entry & !1);
+                core.regs.xpsr = 1 << 24; // Thumb
+                core.ppb.vtor = vector_table;
+                core.wake();
+                let offset = now.saturating_sub(core.cycles());
+                self.core1 = Core1::Running { offset };
+                self.core1_launched = Some(now);
+                return;
+            }
+        }
+    }
+
+    /// Core `index` instruction by instruction until the system's cycle `target` (its own count
+    /// plus `offset`). Only core 0's instructions count for the kernels' span and profile.
+    fn step_core(&mut self, index: usize, target: u64, offset: u64) -> Result<(), String> {
+        let core = &mut self.emu.cores.expect_arm_mut()[index];
+        let bus = &mut self.emu.bus;
+        let atomics = std::sync::Arc::clone(&bus.atomics);
+        while core.cycles() + offset < target && !core.is_halted() {
+            if atomics.is_wfe_waiting(index) {
+                let pending = atomics.irq_pending_load(index)
+                    | u64::from(core.ppb.nvic_ispr[0].load(Ordering::Relaxed))
+                    | u64::from(core.ppb.nvic_ispr[1].load(Ordering::Relaxed)) << 32;
+                atomics.clear_wfe_waiting(index);
+                if core.ppb.any_pending_enabled(pending) {
+                    // The emulator wakes a WFE only on an event (quirks).
+                    self.wfe_woken += 1;
+                    self.sleeping_at[index] = None;
+                } else if let Some(wfe) = self.sleeping_at[index] {
+                    // Asleep: the WFE again, so that the core's cycles keep pace with the
+                    // peripherals' (a sleeping core's count would stand still).
+                    core.regs.set_pc(wfe);
+                }
+            }
+            let (pc, cycle) = (core.regs.pc(), core.cycles());
+            core.ppb.update_latest_cycles(cycle);
+            if self.fault_handlers.contains(&pc) {
+                return Err(format!(
+                    "core {index} faulted at cycle {} (CFSR {:#x}, HFSR {:#x}, BFAR {:#x})",
+                    cycle + offset,
+                    core.ppb.cfsr,
+                    core.ppb.hfsr,
+                    core.ppb.bfar
+                ));
+            }
+            let in_kernels = index == 0 && self.kernels.contains(&pc);
+            if in_kernels {
+                let span = self.kernel_span.get_or_insert((cycle, cycle));
+                span.1 = cycle;
+            }
+            if let Some(op) = self.harness.get(&pc) {
+                op.execute(core);
+                self.harness_executed += 1;
+                continue;
+            }
+            self.panel.now = cycle + offset;
+            core.step(&mut BoardBus {
+                bus: &mut *bus,
+                panel: &mut self.panel,
+            });
+            if let (0, Some(profile), Some(_)) = (index, &mut self.profile, self.kernel_span) {
+                profile.count(pc, core.cycles() - cycle, in_kernels);
+            }
+            if atomics.is_wfe_waiting(index) {
+                self.sleeping_at[index] = Some(pc);
+            }
+            if !bus.pending_cache_invalidations.is_empty() {
+                core.invalidate_decode_cache_entries(&bus.pending_cache_invalidations);
+                bus.pending_cache_invalidations.clear();
+            }
+            if bus.pending_invalidation_regions != 0 {
+                core.invalidate_decode_cache_regions(bus.pending_invalidation_regions);
+                bus.pending_invalidation_regions = 0;
+            }
+        }
         Ok(())
     }
 }
