@@ -29,14 +29,11 @@ const SIO_FIFO_RD: u32 = 0xd000_0058;
 /// read 0, 0, 1, the vector table, the stack pointer and the entry point in a row, it starts
 /// there (any other value starts the sequence over).
 enum Core1 {
-    Parked {
-        received: Vec<u32>,
-    },
-    /// Running since system cycle `started - own cycles then`: its own count starts when it
-    /// does, so the system's time is its count plus `offset`.
-    Running {
-        offset: u64,
-    },
+    /// In the boot ROM's wait: the handshake's values read so far.
+    Parked { received: Vec<u32> },
+    /// Launched: its own cycle count stood still while it was held, so the system's time is
+    /// its count plus `offset` (the system's time at the launch, less its count then).
+    Running { offset: u64 },
 }
 
 /// The emulator, the board, and what the run measures.
