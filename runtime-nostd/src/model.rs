@@ -386,7 +386,9 @@ impl Helper<'_> {
         output: &mut [i8],
     ) {
         let pixels = conv.pixels();
-        let split = (pixels.end / 2).next_multiple_of(4).min(pixels.end);
+        let split = (pixels.end / 2)
+            .next_multiple_of(kernels::QUAD)
+            .min(pixels.end);
         let at = split.saturating_mul(conv.output.channels).min(output.len());
         let (first, second) = output.split_at_mut(at);
         let (helper_patch, helper_lanes) = (&mut *self.patch, &mut *self.lanes);

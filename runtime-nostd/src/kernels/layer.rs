@@ -86,7 +86,7 @@ pub(super) fn lanes16_of(lanes: &mut [u32]) -> &mut [u16] {
 }
 
 /// Output pixels the arch convolutions take at once.
-pub(super) const QUAD: usize = 4;
+pub const QUAD: usize = 4;
 
 /// Words of widened int8 lanes (see `arm_dsp`) a convolution needs: four pixels' patches
 /// rounded up to pairs of groups of four values, two words per group and pixel. The Armv6-M
