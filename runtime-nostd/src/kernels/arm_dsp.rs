@@ -362,6 +362,82 @@ macro_rules! next_filter {
     };
 }
 
+/// Filter `i`'s four sums stored at `sums[pixel][i]` ([`dot_pixel_quad_filters`]), through the
+/// pointer at `[r0, #8]`, which moves on by one sum; `{row}` .. `{row3}` are the rows' offsets.
+macro_rules! sums_stored {
+    () => {
+        concat!(
+            "ldr r1, [r0, #8]\n",
+            "str {s1}, [r1, #{row}]\n",
+            "str {s2}, [r1, #{row2}]\n",
+            "str {s3}, [r1, #{row3}]\n",
+            "str {s0}, [r1], #4\n",
+            "str r1, [r0, #8]\n",
+        )
+    };
+}
+
+/// Filter `i`'s four sums requantised ([`dot_requantize_quad_filters`]) with the scale at the
+/// pointer at `[r0, #24]` (moved on by one scale), the codes stored in the pixels' rows,
+/// `[r0, #28]` bytes apart, from the pointer at `[r0, #8]` (moved on by one code).
+macro_rules! codes_stored {
+    () => {
+        concat!(
+            // The scale: multiplier r2, addend r3 (low) and r4 (high), shift r5, floor {p}.
+            "ldr r1, [r0, #24]\n",
+            "ldm r1!, {{r2, r3, r4, r5}}\n",
+            "ldr {p}, [r1], #4\n",
+            "str r1, [r0, #24]\n",
+            requantized_sum!("{s0}"),
+            requantized_sum!("{s1}"),
+            requantized_sum!("{s2}"),
+            requantized_sum!("{s3}"),
+            // The four codes into the pixels' rows; the next filter's column.
+            "ldr r1, [r0, #8]\n",
+            "ldr r2, [r0, #28]\n",
+            "strb {s0}, [r1]\n",
+            "add r3, r1, r2\n",
+            "strb {s1}, [r3]\n",
+            "add r3, r3, r2\n",
+            "strb {s2}, [r3]\n",
+            "strb {s3}, [r3, r2]\n",
+            "adds r1, r1, #1\n",
+            "str r1, [r0, #8]\n",
+        )
+    };
+}
+
+/// The one block of assembly both filter loops are: the frame's address (`$frame`, in r0) kept
+/// in 8 bytes below the stack pointer, each filter's dot products ([`filter_dots`]), `$stored!()`
+/// (what becomes of its four sums), the next filter ([`next_filter`]); the weights from
+/// `$weights`. r0-r5 are clobbers (LDM needs ascending registers); `$operands` adds the
+/// epilogue's own.
+macro_rules! filter_loop {
+    ($frame:expr, $weights:expr, $stored:ident $(, $($operands:tt)+)?) => {
+        asm!(
+            "str r0, [sp, #-8]!",
+            filter_dots!(),
+            $stored!(),
+            next_filter!(),
+            "add sp, sp, #8",
+            $($($operands)+)?
+            inout("r0") $frame => _,
+            w = inout(reg) $weights => _,
+            p = out(reg) _,
+            n = out(reg) _,
+            s0 = out(reg) _,
+            s1 = out(reg) _,
+            s2 = out(reg) _,
+            s3 = out(reg) _,
+            out("r1") _,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+        )
+    };
+}
+
 /// Filters [`dot_pixel_quad_filters`] takes in one call: the rows of its sums.
 pub const FILTERS: usize = 64;
 
@@ -453,33 +529,13 @@ pub fn dot_pixel_quad_filters(
     // ascending registers, and r0 is free between the loops); the counter register carries
     // the tail pointer after the loop; the other registers are declared.
     unsafe {
-        asm!(
-            "str r0, [sp, #-8]!",
-            filter_dots!(),
-            "ldr r1, [r0, #8]",
-            "str {s1}, [r1, #{row}]",
-            "str {s2}, [r1, #{row2}]",
-            "str {s3}, [r1, #{row3}]",
-            "str {s0}, [r1], #4",
-            "str r1, [r0, #8]",
-            next_filter!(),
-            "add sp, sp, #8",
+        filter_loop!(
+            frame.as_mut_ptr(),
+            passes.weights.as_ptr(),
+            sums_stored,
             row = const 4 * FILTERS,
             row2 = const 8 * FILTERS,
             row3 = const 12 * FILTERS,
-            inout("r0") frame.as_mut_ptr() => _,
-            w = inout(reg) passes.weights.as_ptr() => _,
-            p = out(reg) _,
-            n = out(reg) _,
-            s0 = out(reg) _,
-            s1 = out(reg) _,
-            s2 = out(reg) _,
-            s3 = out(reg) _,
-            out("r1") _,
-            out("r2") _,
-            out("r3") _,
-            out("r4") _,
-            out("r5") _,
         );
     }
     true
@@ -531,45 +587,7 @@ pub fn dot_requantize_quad_filters(
     // and is kept below the stack pointer as in `dot_pixel_quad_filters`. r0-r5 are clobbers;
     // the other registers are declared.
     unsafe {
-        asm!(
-            "str r0, [sp, #-8]!",
-            filter_dots!(),
-            // The scale: multiplier r2, addend r3 (low) and r4 (high), shift r5, floor {p}.
-            "ldr r1, [r0, #24]",
-            "ldm r1!, {{r2, r3, r4, r5}}",
-            "ldr {p}, [r1], #4",
-            "str r1, [r0, #24]",
-            requantized_sum!("{s0}"),
-            requantized_sum!("{s1}"),
-            requantized_sum!("{s2}"),
-            requantized_sum!("{s3}"),
-            // The four codes into the pixels' rows; the next filter's column.
-            "ldr r1, [r0, #8]",
-            "ldr r2, [r0, #28]",
-            "strb {s0}, [r1]",
-            "add r3, r1, r2",
-            "strb {s1}, [r3]",
-            "add r3, r3, r2",
-            "strb {s2}, [r3]",
-            "strb {s3}, [r3, r2]",
-            "adds r1, r1, #1",
-            "str r1, [r0, #8]",
-            next_filter!(),
-            "add sp, sp, #8",
-            inout("r0") frame.as_mut_ptr() => _,
-            w = inout(reg) passes.weights.as_ptr() => _,
-            p = out(reg) _,
-            n = out(reg) _,
-            s0 = out(reg) _,
-            s1 = out(reg) _,
-            s2 = out(reg) _,
-            s3 = out(reg) _,
-            out("r1") _,
-            out("r2") _,
-            out("r3") _,
-            out("r4") _,
-            out("r5") _,
-        );
+        filter_loop!(frame.as_mut_ptr(), passes.weights.as_ptr(), codes_stored);
     }
     true
 }
