@@ -159,7 +159,7 @@ impl<'a> Model<'a> {
     }
 
     /// Exact size in bytes of the second scratch buffer [`infer_parallel`](Self::infer_parallel)
-    /// needs for the other half of each convolution: one patch and its widened lanes (4-byte
+    /// needs for the other half of each layer: one patch and its widened lanes (4-byte
     /// words, 3 bytes of slack to align them) for int8 models; none for f32 models, which run
     /// on the caller's core.
     pub fn helper_scratch_bytes(&self) -> usize {
@@ -189,10 +189,10 @@ impl<'a> Model<'a> {
         self.infer_observed(image, scratch, probabilities, &mut |_, _| {})
     }
 
-    /// Like [`infer`](Self::infer), with each int8 convolution split into two halves of its
-    /// output pixels that `parallel` runs at once where it can (a board's second core): the
-    /// other half with `helper_scratch` ([`helper_scratch_bytes`](Self::helper_scratch_bytes)
-    /// bytes). The same answer and probabilities as [`infer`](Self::infer), bit for bit; f32
+    /// Like [`infer`](Self::infer), with each int8 layer split into two halves (a convolution's
+    /// output pixels, a dense layer's neurons) that `parallel` runs at once where it can (a
+    /// board's second core): the other half with `helper_scratch`
+    /// ([`helper_scratch_bytes`](Self::helper_scratch_bytes) bytes). The same answer and probabilities as [`infer`](Self::infer), bit for bit; f32
     /// models run as there.
     pub fn infer_parallel(
         &self,
@@ -352,9 +352,10 @@ impl<'a> Model<'a> {
                         None => kernels::conv2d_i8(&conv, &requant, input, patch, lanes, output),
                     }
                 }
-                LayerKind::Dense => {
-                    kernels::dense_i8(input, weights, bias, &requant, lanes, output);
-                }
+                LayerKind::Dense => match helper.as_mut() {
+                    Some(helper) => helper.dense_i8(input, weights, bias, &requant, lanes, output),
+                    None => kernels::dense_i8(input, weights, bias, &requant, lanes, output),
+                },
             }
             out_quant = layer.output_quant;
             core::mem::swap(&mut current, &mut next);
@@ -365,7 +366,7 @@ impl<'a> Model<'a> {
     }
 }
 
-/// The other core's half of each int8 convolution: its patch and lanes, and what runs it.
+/// The other core's half of each int8 layer: its patch and lanes, and what runs it.
 struct Helper<'h> {
     patch: &'h mut [i8],
     lanes: &'h mut [u32],
@@ -406,6 +407,33 @@ impl Helper<'_> {
                 );
             },
             &mut || kernels::conv2d_i8_part(conv, requant, input, patch, lanes, first, 0..split),
+        );
+    }
+
+    /// A dense layer split at a whole group of neurons near its middle
+    /// ([`kernels::DENSE_ROWS`]), the first part on the caller's core with `lanes`, the second
+    /// through `parallel` with the helper's lanes (each part widens the input into its own).
+    fn dense_i8(
+        &mut self,
+        input: &[i8],
+        weights: &[u8],
+        bias: &[u8],
+        requant: &Requant<'_>,
+        lanes: &mut [u32],
+        output: &mut [i8],
+    ) {
+        let neurons = output.len();
+        let split = (neurons / 2)
+            .next_multiple_of(kernels::DENSE_ROWS)
+            .min(neurons);
+        let (first, second) = output.split_at_mut(split);
+        let helper_lanes = &mut *self.lanes;
+        self.parallel.join(
+            &mut || {
+                let part = split..neurons;
+                kernels::dense_i8_part(input, weights, bias, requant, helper_lanes, second, part);
+            },
+            &mut || kernels::dense_i8_part(input, weights, bias, requant, lanes, first, 0..split),
         );
     }
 }

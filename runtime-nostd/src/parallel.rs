@@ -1,6 +1,6 @@
 //! Two pieces of work at once, where the hardware has a second core: the interface through which
-//! [`Model::infer_parallel`](crate::Model::infer_parallel) splits each int8 convolution into two
-//! halves of its output pixels. The runtime starts no thread and knows no core; a board gives
+//! [`Model::infer_parallel`](crate::Model::infer_parallel) splits each int8 layer into two
+//! halves (a convolution's output pixels, a dense layer's neurons). The runtime starts no thread and knows no core; a board gives
 //! its second core behind [`Parallel`], a host may give a thread, and [`Serial`] runs both
 //! halves on the caller's core. Every split gives the codes the whole layer gives, bit for bit.
 

@@ -9,9 +9,9 @@ use runtime_nostd::format::{Activation, Shape};
 use runtime_nostd::kernels::cases::{CaseData, ConvCase, DenseCase, Limits, Random, RequantCase};
 use runtime_nostd::kernels::{
     Conv, ConvGeometry, Requant, conv_lane_words, conv2d_f32, conv2d_i8, conv2d_i8_portable,
-    dense_f32, dense_i8, dense_i8_portable, dense_lane_words, dot_i8_lanes, dot_i8_pair,
-    dot_i8_pair_unrolled, dot_i8_unrolled, mul_high, patch_len, quantize_multiplier, requantize,
-    scaled_from_high_word,
+    dense_f32, dense_i8, dense_i8_part, dense_i8_portable, dense_lane_words, dot_i8_lanes,
+    dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled, mul_high, patch_len, quantize_multiplier,
+    requantize, scaled_from_high_word,
 };
 
 /// The buffers of one case here, as large as the QEMU check's.
@@ -282,6 +282,16 @@ fn check_dense_i8(case: &DenseCase, data: &CaseData<'_>) {
     let mut portable = vec![0x55; case.outputs];
     dense_i8_portable(data.input, data.weights, data.bias, &requant, &mut portable);
     assert_eq!(portable, out, "{case:?}");
+    // Split at every neuron, as two cores run a layer: the two parts give the whole layer.
+    for split in 0..=case.outputs {
+        let mut parts = vec![0x55; case.outputs];
+        let (first, second) = parts.split_at_mut(split);
+        for (codes, part) in [(first, 0..split), (second, split..case.outputs)] {
+            let (input, weights, bias) = (&*data.input, &*data.weights, &*data.bias);
+            dense_i8_part(input, weights, bias, &requant, &mut lanes, codes, part);
+        }
+        assert_eq!(parts, out, "{case:?} split at neuron {split}");
+    }
 }
 
 fn values<T: std::fmt::Debug>(

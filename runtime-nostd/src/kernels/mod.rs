@@ -79,6 +79,50 @@ pub fn conv2d_i8_part(
     }
 }
 
+/// Output neurons the arch's dense kernel computes at once (a short last group repeats its
+/// last row): where a split of a dense layer's neurons costs nothing extra.
+pub const DENSE_ROWS: usize = if cfg!(arch_kernels = "arm_dsp") {
+    3
+} else if cfg!(arch_kernels = "arm_v6m") {
+    2
+} else {
+    1
+};
+
+/// [`dense_i8`] for the output neurons of `neurons` only, their codes in `output` from its
+/// start: two parts of a layer, each with its own `lanes`, can run at once (on two cores) and
+/// give the codes the whole layer gives.
+pub fn dense_i8_part(
+    input: &[i8],
+    weights: &[u8],
+    bias: &[u8],
+    requant: &Requant<'_>,
+    lanes: &mut [u32],
+    output: &mut [i8],
+    neurons: Range<usize>,
+) {
+    let (weights, bias) = (
+        rows_of(weights, input.len(), &neurons),
+        rows_of(bias, 4, &neurons),
+    );
+    dense_i8(
+        input,
+        weights,
+        bias,
+        &requant.of_channels(neurons),
+        lanes,
+        output,
+    );
+}
+
+/// The rows of `neurons` in `bytes`, `width` bytes per neuron (as far as `bytes` goes).
+fn rows_of<'a>(bytes: &'a [u8], width: usize, neurons: &Range<usize>) -> &'a [u8] {
+    let at = |neuron: usize| neuron.saturating_mul(width).min(bytes.len());
+    bytes
+        .get(at(neurons.start)..at(neurons.end))
+        .unwrap_or_default()
+}
+
 /// int8 fully connected layer, weights `[out][in]`; `lanes` holds
 /// [`dense_lane_words`]`(input.len())` words.
 pub fn dense_i8(

@@ -4,6 +4,7 @@
 #[cfg(arch_kernels = "arm_dsp")]
 use super::layer::QUAD;
 use super::layer::i32_at;
+use core::ops::Range;
 
 /// An Arm core (Cortex-M): no vector unit and 13 general registers, so the scalar forms unrolled
 /// by hand suit it; elsewhere the lane forms, which vectorise. With [`arm_dsp`] (`arm-dsp`
@@ -98,6 +99,22 @@ impl<'a> Requant<'a> {
     /// The input zero point: the code conv padding is filled with.
     pub fn input_zero(&self) -> i8 {
         self.input_zero
+    }
+
+    /// The same rule for the output channels of `channels` only, numbered from 0 there: what
+    /// a kernel takes that computes a part of a layer's channels.
+    pub fn of_channels(&self, channels: Range<usize>) -> Requant<'a> {
+        let (start, end) = (
+            channels.start.saturating_mul(8),
+            channels.end.saturating_mul(8),
+        );
+        Requant {
+            table: self
+                .table
+                .get(start..end.min(self.table.len()))
+                .unwrap_or_default(),
+            ..*self
+        }
     }
 }
 

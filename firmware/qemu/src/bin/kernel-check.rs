@@ -9,8 +9,8 @@
 //! the host's proptests draw from too), from a seed that changes with every run (the host's
 //! clock, through semihosting) and is printed first; building with `KERNEL_CHECK_SEED=<seed>`
 //! repeats a run.
-//! The arch convolutions run in two parts split at a random pixel, as two cores run a layer
-//! (`Model::infer_parallel`). Both output buffers are filled with different codes before each
+//! The arch kernels run in two parts, a convolution split at a random pixel and a dense layer at
+//! a random neuron, as two cores run a layer (`Model::infer_parallel`). Both output buffers are filled with different codes before each
 //! case, so an output that a kernel leaves unwritten differs instead of keeping the last case's
 //! value.
 #![no_std]
@@ -20,7 +20,9 @@ use cortex_m as _; // its critical-section implementation
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
 use runtime_nostd::kernels::cases::{CaseData, ConvCase, DenseCase, Limits, Random};
-use runtime_nostd::kernels::{conv2d_i8_part, conv2d_i8_portable, dense_i8, dense_i8_portable};
+use runtime_nostd::kernels::{
+    conv2d_i8_part, conv2d_i8_portable, dense_i8_part, dense_i8_portable,
+};
 
 /// Random cases of each kind.
 const CASES: usize = 400;
@@ -123,7 +125,7 @@ fn conv_case(
     // The arch form in two parts split at a random pixel (none, all, or anywhere between), as
     // two cores run a layer: together they must give the whole layer's codes.
     let pixels = conv.pixels();
-    let split = random.range(0, pixels.end + 1);
+    let split = random.range(0, pixels.end);
     let at = (split * case.output.channels).min(out.arch.len());
     let (first, second) = out.arch.split_at_mut(at);
     let parts = [(first, 0..split), (second, split..pixels.end)];
@@ -162,7 +164,8 @@ fn conv_case(
     }
 }
 
-/// One random dense layer through both forms, with a sigmoid table half the time.
+/// One random dense layer through both forms, with a sigmoid table half the time; returns the
+/// number of outputs compared, or the first that differs.
 fn dense_case(
     random: &mut Random,
     store: &mut CaseStore,
@@ -175,17 +178,26 @@ fn dense_case(
     let o = case.outputs;
     let (input, weights, bias) = (&*data.input, &*data.weights, &*data.bias);
     dense_i8_portable(input, weights, bias, &requant, &mut out.reference[..o]);
-    dense_i8(
-        input,
-        weights,
-        bias,
-        &requant,
-        &mut out.lanes,
-        &mut out.arch[..o],
-    );
+    // In two parts split at a random neuron, as two cores run a layer.
+    let split = random.range(0, o);
+    let (first, second) = out.arch[..o].split_at_mut(split);
+    for (codes, part) in [(first, 0..split), (second, split..o)] {
+        dense_i8_part(input, weights, bias, &requant, &mut out.lanes, codes, part);
+    }
     match (0..o).find(|&i| out.reference[i] != out.arch[i]) {
         None => Ok(o),
-        Some(i) => Err(i),
+        Some(i) => {
+            defmt::error!(
+                "dense {=usize} -> {=usize}, split at neuron {=usize}: output {=usize} is {=i8}, the reference {=i8}",
+                case.inputs,
+                o,
+                split,
+                i,
+                out.arch[i],
+                out.reference[i]
+            );
+            Err(i)
+        }
     }
 }
 
