@@ -151,12 +151,15 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "# Cycles of the inference by function ({} cycles, every instruction counted)\n",
             last - first
         );
-        std::fs::write(&path, header + &lines.join("\n") + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let layers = layer_lines(machine.kernel_calls().unwrap_or_default(), last);
+        let layers_header = "\n# Cycles per kernel call (a layer, or its first part on core 0 \
+                             when the cores split it), from the call to the next\n";
+        let text = header + &lines.join("\n") + "\n" + layers_header + &layers.join("\n") + "\n";
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let path = out.join("pico2-profile-addresses.txt");
         std::fs::write(&path, address_lines(counts))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        for line in lines.iter().take(8) {
+        for line in lines.iter().take(8).chain(&layers) {
             println!("pico2: profile: {line}");
         }
     }
@@ -253,6 +256,15 @@ fn profile_lines(counts: &HashMap<u32, u64>, firmware: &Firmware, total: u64) ->
             let share = 100.0 * cycles as f64 / total.max(1) as f64;
             format!("{cycles:>11} {share:5.1}%  {name}")
         })
+        .collect()
+}
+
+/// Cycles from each kernel call (`calls`, core 0's cycles) to the next, the last to `last`.
+fn layer_lines(calls: &[u64], last: u64) -> Vec<String> {
+    let ends = calls.iter().skip(1).copied().chain([last]);
+    (1..)
+        .zip(calls.iter().zip(ends))
+        .map(|(n, (&start, end))| format!("{:>11}  kernel call {n}", end.saturating_sub(start)))
         .collect()
 }
 

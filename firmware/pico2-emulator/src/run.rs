@@ -49,6 +49,8 @@ pub struct Machine {
     /// The inference kernels' code, and the first entry and last exit seen since
     /// [`Machine::measure_kernels`].
     kernels: Range<u32>,
+    /// Each of the kernels' functions (sorted; other code may lie between them).
+    kernel_functions: Vec<Range<u32>>,
     pub kernel_span: Option<(u64, u64)>,
     /// With a profile: the core's cycles per instruction address inside that span, and those
     /// since the last kernel instruction, which count once the kernels run again (so that
@@ -98,8 +100,15 @@ impl Machine {
                 .write32(register, scaled.unwrap_or(BOOT_ROM_TICK_CYCLES), 0);
         }
         let kernels = firmware
-            .functions_under("runtime_nostd::kernels::")
+            .functions_under(KERNELS)
             .ok_or("no runtime_nostd::kernels functions in the ELF")?;
+        let mut kernel_functions: Vec<Range<u32>> = firmware
+            .functions
+            .iter()
+            .filter(|f| f.name.starts_with(KERNELS))
+            .map(|f| f.address..f.address + f.size)
+            .collect();
+        kernel_functions.sort_unstable_by_key(|f| f.start);
         let fault_handlers = firmware
             .functions
             .iter()
@@ -116,6 +125,7 @@ impl Machine {
             harness_executed: 0,
             wfe_woken: 0,
             kernels,
+            kernel_functions,
             kernel_span: None,
             profile: None,
             fault_handlers,
@@ -160,6 +170,12 @@ impl Machine {
     /// The cycles of the measured span per instruction address.
     pub fn profile(&self) -> Option<&HashMap<u32, u64>> {
         self.profile.as_ref().map(|p| &p.counted)
+    }
+
+    /// With a profile: core 0's cycle at each call into the kernels from outside them, that is
+    /// at the start of each layer (or of its first part, when the cores split it).
+    pub fn kernel_calls(&self) -> Option<&[u64]> {
+        self.profile.as_ref().map(|p| p.calls.as_slice())
     }
 
     /// Runs until `done` holds or `deadline` cycles; whether `done` held. A fault of the
@@ -293,7 +309,14 @@ impl Machine {
                 panel: &mut self.panel,
             });
             if let (0, Some(profile), Some(_)) = (index, &mut self.profile, self.kernel_span) {
-                profile.count(pc, core.cycles() - cycle, in_kernels);
+                let function = self.kernel_functions.partition_point(|f| f.start <= pc);
+                let function = function.checked_sub(1).map(|i| &self.kernel_functions[i]);
+                let place = match function {
+                    Some(f) if f.start == pc => KernelPlace::Entry,
+                    Some(f) if f.contains(&pc) => KernelPlace::Inside,
+                    _ => KernelPlace::Outside,
+                };
+                profile.count(pc, cycle, core.cycles() - cycle, in_kernels, place);
             }
             if atomics.is_wfe_waiting(index) {
                 self.sleeping_at[index] = Some(pc);
@@ -311,15 +334,37 @@ impl Machine {
     }
 }
 
-/// Cycles per instruction address over the kernels' span.
+/// The inference kernels' functions: their names' common start.
+const KERNELS: &str = "runtime_nostd::kernels::";
+
+/// Cycles per instruction address over the kernels' span, and when each call into the
+/// kernels began.
 #[derive(Default)]
 struct Profile {
     counted: HashMap<u32, u64>,
     pending: HashMap<u32, u64>,
+    calls: Vec<u64>,
+    in_kernel_function: bool,
+}
+
+/// Where an instruction lies among the kernels' functions.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KernelPlace {
+    Entry,
+    Inside,
+    Outside,
 }
 
 impl Profile {
-    fn count(&mut self, pc: u32, cycles: u64, in_kernels: bool) {
+    /// The instruction at `pc`, begun at `cycle`, took `cycles`; `place`: where it lies among
+    /// the kernel functions.
+    fn count(&mut self, pc: u32, cycle: u64, cycles: u64, in_kernels: bool, place: KernelPlace) {
+        // A call from outside the kernel functions (a return into one from a library call is
+        // none, nor is a call from one kernel function to another).
+        if place == KernelPlace::Entry && !self.in_kernel_function {
+            self.calls.push(cycle);
+        }
+        self.in_kernel_function = place != KernelPlace::Outside;
         *self.pending.entry(pc).or_default() += cycles;
         if in_kernels {
             for (pc, cycles) in self.pending.drain() {
