@@ -322,15 +322,35 @@ impl<'a> Model<'a> {
         mut helper: Option<Helper<'_>>,
     ) -> usize {
         let (mut current, mut next, patch) = split_scratch(scratch, self.largest_activation());
-        // Parsing made the first layer take INPUT_QUANTIZATION (scale 1/256), so a pixel's
-        // code is the pixel plus the zero point, exactly, in integers.
-        for (x, p) in current.iter_mut().zip(to_hwc(image, self.header.input)) {
-            let code = i32::from(p).saturating_add(INPUT_QUANTIZATION.zero_point);
-            *x = code.clamp(i32::from(i8::MIN), i32::from(i8::MAX)) as i8;
+        let shape = self.header.input;
+        let quantize_row = |y: usize, row: &mut [i8]| quantize_row(image, shape, y, row);
+        // A first convolution's padding written out around the image's codes where the buffer
+        // has room (its code is pixel 0's, real 0): no border pixels for the kernels to take
+        // apart, which the arch kernels do value by value when a layer's channels are not in
+        // fours.
+        let first_padded = self
+            .layers()
+            .next()
+            .filter(|layer| layer.kind == LayerKind::Conv2d)
+            .and_then(|layer| {
+                let padded = conv(layer, &[], &[]).over_padded_input()?;
+                let (pad, zero) = (layer.geometry.pad, pixel_code(0));
+                kernels::write_padded(quantize_row, shape, pad, zero, current)?;
+                Some(padded.input)
+            });
+        if first_padded.is_none() {
+            let rows = current.chunks_exact_mut((shape.width * shape.channels).max(1));
+            rows.take(shape.height)
+                .enumerate()
+                .for_each(|(y, row)| quantize_row(y, row));
         }
         let mut out_quant = INPUT_QUANTIZATION;
-        for layer in self.layers() {
-            let input = current.get(..layer.input.len()).unwrap_or_default();
+        for (index, layer) in self.layers().enumerate() {
+            let input_len = match first_padded {
+                Some(padded) if index == 0 => padded.len(),
+                _ => layer.input.len(),
+            };
+            let input = current.get(..input_len).unwrap_or_default();
             let output = next.get_mut(..layer.output.len()).unwrap_or_default();
             let requant = requant(
                 layer,
@@ -345,6 +365,10 @@ impl<'a> Model<'a> {
                 LayerKind::Flatten => continue,
                 LayerKind::Conv2d => {
                     let conv = conv(layer, weights, bias);
+                    let conv = match first_padded {
+                        Some(_) if index == 0 => conv.over_padded_input().unwrap_or(conv),
+                        _ => conv,
+                    };
                     match helper.as_mut() {
                         Some(helper) => {
                             helper.conv2d_i8(&conv, &requant, input, patch, lanes, output)
@@ -474,11 +498,37 @@ fn requant<'a>(layer: &Layer, table: &'a [u8], lut: &'a [u8]) -> Requant<'a> {
 }
 
 /// The image bytes (CHW, as stored in MNIST and ONNX) in HWC order.
+/// The image bytes (CHW, as stored in MNIST and ONNX) in HWC order.
 fn to_hwc(image: &[u8], shape: Shape) -> impl Iterator<Item = u8> + '_ {
     let plane = shape.height * shape.width;
     (0..plane).flat_map(move |pixel| {
         (0..shape.channels).map(move |c| image.get(c * plane + pixel).copied().unwrap_or(0))
     })
+}
+
+/// Parsing made the first layer take INPUT_QUANTIZATION (scale 1/256), so a pixel's code is
+/// the pixel plus the zero point, exactly, in integers.
+fn pixel_code(pixel: u8) -> i8 {
+    let code = i32::from(pixel).saturating_add(INPUT_QUANTIZATION.zero_point);
+    code.clamp(i32::from(i8::MIN), i32::from(i8::MAX)) as i8
+}
+
+/// Row `y` of the codes of `image` (CHW, as stored in MNIST and ONNX) in HWC order.
+fn quantize_row(image: &[u8], shape: Shape, y: usize, row: &mut [i8]) {
+    let (plane, start) = (shape.height * shape.width, y * shape.width);
+    if shape.channels == 1 {
+        let pixels = image.get(start..start + shape.width).unwrap_or_default();
+        row.iter_mut()
+            .zip(pixels)
+            .for_each(|(code, &p)| *code = pixel_code(p));
+        return;
+    }
+    for (x, codes) in row.chunks_exact_mut(shape.channels).enumerate() {
+        for (c, code) in codes.iter_mut().enumerate() {
+            let pixel = image.get(c * plane + start + x).copied().unwrap_or(0);
+            *code = pixel_code(pixel);
+        }
+    }
 }
 
 /// Softmax of `logits` into `out`; returns the argmax (the first on ties).

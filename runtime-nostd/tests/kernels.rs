@@ -11,7 +11,7 @@ use runtime_nostd::kernels::{
     Conv, ConvGeometry, Requant, conv_lane_words, conv2d_f32, conv2d_i8, conv2d_i8_portable,
     dense_f32, dense_i8, dense_i8_part, dense_i8_portable, dense_lane_words, dot_i8_lanes,
     dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled, mul_high, patch_len, quantize_multiplier,
-    requantize, scaled_from_high_word,
+    requantize, scaled_from_high_word, write_padded,
 };
 
 /// The buffers of one case here, as large as the QEMU check's.
@@ -253,6 +253,26 @@ fn check_conv_i8(case: &ConvCase, data: &CaseData<'_>) {
     let mut portable = vec![0x55; o.len()];
     conv2d_i8_portable(&conv, &requant, data.input, &mut patch, &mut portable);
     assert_eq!(portable, out, "{case:?}");
+    // The padding written out around the input (the input zero point), no padding left.
+    if let Some(unpadded) = conv.over_padded_input() {
+        let row = i.width * i.channels;
+        let mut room = vec![0x55; unpadded.input.len()];
+        let fill_row = |y: usize, codes: &mut [i8]| {
+            codes.copy_from_slice(&data.input[y * row..][..row]);
+        };
+        let pad = (case.geometry.pad, case.requant.input_zero);
+        let padded = write_padded(fill_row, i, pad.0, pad.1, &mut room).expect("room");
+        let mut over_padded = vec![0x55; o.len()];
+        conv2d_i8(
+            &unpadded,
+            &requant,
+            padded,
+            &mut patch,
+            &mut lanes,
+            &mut over_padded,
+        );
+        assert_eq!(over_padded, out, "{case:?} over its padded input");
+    }
 }
 
 /// An int8 dense layer against the reference.

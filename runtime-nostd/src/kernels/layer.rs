@@ -18,10 +18,33 @@ impl ConvGeometry {
     }
 }
 
-impl Conv<'_> {
+impl<'a> Conv<'a> {
     /// All of the layer's output pixels, row-major: what a kernel computes unless given a part.
     pub fn pixels(&self) -> core::ops::Range<usize> {
         0..self.output.height * self.output.width
+    }
+
+    /// The same convolution over its input with the padding written out around it
+    /// ([`write_padded`]): no padding left, over an input `2 * pad` rows and columns larger.
+    /// Every output pixel's patch then lies inside the input, which the arch kernels take on
+    /// their fast paths. `None` without padding.
+    pub fn over_padded_input(&self) -> Option<Conv<'a>> {
+        let pad = self.geometry.pad;
+        let both = pad.checked_mul(2).filter(|_| pad > 0)?;
+        let input = Shape {
+            height: self.input.height.checked_add(both)?,
+            width: self.input.width.checked_add(both)?,
+            ..self.input
+        };
+        let geometry = ConvGeometry {
+            pad: 0,
+            ..self.geometry
+        };
+        Some(Conv {
+            input,
+            geometry,
+            ..*self
+        })
     }
 }
 
@@ -104,4 +127,41 @@ pub(super) fn lane_words(values: usize) -> usize {
 /// Words of widened int8 lanes a dense layer of `inputs` values needs: two per four values.
 pub fn dense_lane_words(inputs: usize) -> usize {
     inputs / 4 * 2
+}
+
+/// Writes a `shape` tensor (HWC) into `room` inside a border of `pad` rows and columns of
+/// `code`, the input of [`Conv::over_padded_input`]: `fill_row(y, row)` writes row `y`'s
+/// codes. With the input zero point as `code` (what the padding stands for), that convolution
+/// gives the codes the padded one gives, bit for bit. The written codes, or `None` when `room`
+/// is too short. (Out of line: it is kernel work, and a board's profile counts it with the
+/// kernels.)
+#[inline(never)]
+pub fn write_padded(
+    mut fill_row: impl FnMut(usize, &mut [i8]),
+    shape: Shape,
+    pad: usize,
+    code: i8,
+    room: &mut [i8],
+) -> Option<&[i8]> {
+    let both = pad.checked_mul(2)?;
+    let padded_width = shape.width.checked_add(both)?;
+    let padded = Shape {
+        height: shape.height.checked_add(both)?,
+        width: padded_width,
+        ..shape
+    };
+    let room = room.get_mut(..padded.checked_len()?)?;
+    let (side, row) = (pad * shape.channels, shape.width * shape.channels);
+    let rows = room.chunks_exact_mut((padded_width * shape.channels).max(1));
+    for (y, padded_row) in rows.enumerate() {
+        let (left, rest) = padded_row.split_at_mut(side.min(padded_row.len()));
+        let (middle, right) = rest.split_at_mut(row.min(rest.len()));
+        left.fill(code);
+        right.fill(code);
+        match y.checked_sub(pad).filter(|&y| y < shape.height) {
+            Some(y) => fill_row(y, middle),
+            None => middle.fill(code),
+        }
+    }
+    Some(room)
 }

@@ -32,7 +32,7 @@ mod requant;
 use core::ops::Range;
 
 pub use crate::format::ConvGeometry;
-pub use layer::{Conv, QUAD, conv_lane_words, dense_lane_words, patch_len};
+pub use layer::{Conv, QUAD, conv_lane_words, dense_lane_words, patch_len, write_padded};
 pub use portable::{
     conv2d_f32, conv2d_i8_portable, dense_f32, dense_i8_portable, dot_f32, dot_i8, dot_i8_lanes,
     dot_i8_pair, dot_i8_pair_unrolled, dot_i8_unrolled,
