@@ -257,15 +257,19 @@ pub fn dot_row_triple(lanes: &[u32], rows: [&[u8]; 3], groups: usize) -> Option<
 pub const PIXELS: usize = 4;
 
 /// One group of four patch values for four pixels: a weight word loaded through the pointer
-/// register `$w` and widened into r5 (lanes 0, 2) and r4 (lanes 1, 3), and the eight lane words
-/// of the group (two per pixel, see the module docs) in two loads, with four `SMLAD`s per pair
-/// of pixels.
+/// register `$w` ([`quad_group_of_r4`]).
 macro_rules! quad_group {
     ($w:literal) => {
+        concat!("ldr r4, [", $w, "], #4\n", quad_group_of_r4!())
+    };
+}
+
+/// One group of four patch values for four pixels with the weight word in r4: widened into r5
+/// (lanes 0, 2) and r4 (lanes 1, 3), and the eight lane words of the group (two per pixel, see
+/// the module docs) in two loads, with four `SMLAD`s per pair of pixels.
+macro_rules! quad_group_of_r4 {
+    () => {
         concat!(
-            "ldr r4, [",
-            $w,
-            "], #4\n",
             "sxtb16 r5, r4\n",
             "sxtb16 r4, r4, ror #8\n",
             "ldm {p}!, {{r0, r1, r2, r3}}\n",
@@ -339,7 +343,12 @@ macro_rules! filter_dots {
             "cmp {n}, #0\n",
             "beq 4f\n",
             quad_group!("{n}"),
-            quad_group!("{n}"),
+            // The tail's second group skipped when its weights are zero (a tail of four
+            // values or fewer, as a first layer's padded rows leave): nothing to add.
+            "ldr r4, [{n}], #4\n",
+            "cbz r4, 5f\n",
+            quad_group_of_r4!(),
+            "5:\n",
             "ldr r0, [sp]\n",
             "str {n}, [r0, #20]\n",
             "4:\n",
@@ -515,8 +524,9 @@ pub fn dot_pixel_quad_filters(
         return false;
     };
     // SAFETY: per filter, `pairs` iterations read 16 words of `lanes` and 8 bytes of `weights`
-    // each, then (with tails) one more iteration reads 16 words of `lanes` and the filter's 8
-    // tail bytes: `16 * (pairs + 1)` words of `lanes` at most, and the tail pointer advances by
+    // each, then (with tails) one more iteration reads the filter's 8 tail bytes and 16 words
+    // of `lanes` (8 when it skips a zero second tail word): `16 * (pairs + 1)` words of `lanes`
+    // at most, and the tail pointer advances by
     // 8 bytes per filter over `filters <= tails.len()` entries (both checked by `frame`). The
     // filter's first `8 * pairs <= filter_len` bytes are read, then the weights pointer skips
     // its remaining bytes, so filter i is read within bytes `[i * filter_len, (i + 1) *
