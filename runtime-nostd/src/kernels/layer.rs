@@ -3,6 +3,7 @@
 //! widen values into, and the little-endian values read in place from the model file.
 
 use crate::format::{ConvGeometry, Shape};
+use core::ops::Range;
 
 impl ConvGeometry {
     /// The kernel taps `[first, last)` that land inside an input of `len` for output position
@@ -164,4 +165,11 @@ pub fn write_padded(
         }
     }
     Some(room)
+}
+
+/// The rows of `rows` in `bytes`, `width` bytes per row (as far as `bytes` goes): a part of a
+/// layer's weights, biases or scale table, by output channel.
+pub(super) fn rows_of<'a>(bytes: &'a [u8], width: usize, rows: &Range<usize>) -> &'a [u8] {
+    let at = |row: usize| row.saturating_mul(width).min(bytes.len());
+    bytes.get(at(rows.start)..at(rows.end)).unwrap_or_default()
 }

@@ -32,6 +32,7 @@ mod requant;
 use core::ops::Range;
 
 pub use crate::format::ConvGeometry;
+use layer::rows_of;
 pub use layer::{Conv, QUAD, conv_lane_words, dense_lane_words, patch_len, write_padded};
 pub use portable::{
     conv2d_f32, conv2d_i8_portable, dense_f32, dense_i8_portable, dot_f32, dot_i8, dot_i8_lanes,
@@ -113,14 +114,6 @@ pub fn dense_i8_part(
         lanes,
         output,
     );
-}
-
-/// The rows of `neurons` in `bytes`, `width` bytes per neuron (as far as `bytes` goes).
-fn rows_of<'a>(bytes: &'a [u8], width: usize, neurons: &Range<usize>) -> &'a [u8] {
-    let at = |neuron: usize| neuron.saturating_mul(width).min(bytes.len());
-    bytes
-        .get(at(neurons.start)..at(neurons.end))
-        .unwrap_or_default()
 }
 
 /// int8 fully connected layer, weights `[out][in]`; `lanes` holds

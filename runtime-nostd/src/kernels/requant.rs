@@ -3,7 +3,7 @@
 
 #[cfg(arch_kernels = "arm_dsp")]
 use super::layer::QUAD;
-use super::layer::i32_at;
+use super::layer::{i32_at, rows_of};
 use core::ops::Range;
 
 /// An Arm core (Cortex-M): no vector unit and 13 general registers, so the scalar forms unrolled
@@ -104,15 +104,8 @@ impl<'a> Requant<'a> {
     /// The same rule for the output channels of `channels` only, numbered from 0 there: what
     /// a kernel takes that computes a part of a layer's channels.
     pub fn of_channels(&self, channels: Range<usize>) -> Requant<'a> {
-        let (start, end) = (
-            channels.start.saturating_mul(8),
-            channels.end.saturating_mul(8),
-        );
         Requant {
-            table: self
-                .table
-                .get(start..end.min(self.table.len()))
-                .unwrap_or_default(),
+            table: rows_of(self.table, 8, &channels),
             ..*self
         }
     }
